@@ -1,0 +1,46 @@
+"""Time one replication of the baseline over a 10-year horizon.
+
+    python benchmarks/bench_replication.py [--reps N]
+
+Prints milliseconds per replication (median of batches) on one core, with the scenario
+compiled once, as the runner does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+from sim.model import compile_scenario, run_replication
+from sim.scenario import load_scenario, with_changes
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def time_replications(inputs, reps: int, batches: int = 5) -> float:
+    """Median over batches of the mean wall time per replication, in milliseconds."""
+    run_replication(inputs, 0, 0)  # warm-up: imports, caches
+    per_batch = []
+    for batch in range(batches):
+        start = time.perf_counter()
+        for rep in range(reps):
+            run_replication(inputs, 1, batch * reps + rep)
+        per_batch.append((time.perf_counter() - start) / reps * 1e3)
+    return statistics.median(per_batch)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=200, help="replications per batch")
+    args = parser.parse_args()
+    baseline = load_scenario(ROOT / "scenarios" / "baseline.yaml")
+    ten_years = with_changes(baseline, {"horizon_years": 10})
+    inputs = compile_scenario(ten_years)
+    ms = time_replications(inputs, args.reps)
+    print(f"10-year baseline replication (population model): {ms:.2f} ms per replication")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,241 @@
+"""The population of trusts: scores, deficit, capability and segment, as arrays.
+
+One :class:`Population` holds the state of every trust in one replication and moves it on
+one quarter at a time with array operations (a handful of numpy calls per assessment for
+all 205 trusts), rather than one simpy process per trust: the population changes only at
+assessments, so per-trust processes would only add events.
+
+Random numbers are drawn up front in fixed-shape blocks, one stream per purpose, so that a
+trust's k-th quarter always uses the same numbers whatever else a scenario changes.
+
+The programme (segment 5) talks to the population through :meth:`Population.enter_programme`,
+:meth:`Population.leave_programme` and :meth:`Population.release_hold`; nothing else writes
+the state from outside.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.model.inputs import PopulationInputs
+from sim.model.segmentation import (
+    apply_financial_override,
+    quartile_segments,
+    threshold_segments,
+)
+from sim.streams import Streams
+
+PROGRAMME_SEGMENT = 5
+
+
+def _expit(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+class Population:
+    """State of all trusts in one replication, and its quarterly update.
+
+    Attributes (arrays of length n_trusts)
+    ------------------------------------
+    score : float
+        Average metric score, 1.00 (best) to 4.00 (worst).
+    deficit : bool
+        In deficit or receiving deficit support.
+    low_capability : bool
+        Board rated low capability to improve at the last reassessment.
+    segment : int8
+        Current segment, 1 to 4, or 5 while in the programme.
+    """
+
+    def __init__(self, inputs: PopulationInputs, streams: Streams):
+        self.inputs = inputs
+        n, k = inputs.n_trusts, inputs.n_assessments
+        self.table = inputs.register.table
+
+        # Per-assessment random numbers, drawn once per purpose in fixed shapes.
+        self._noise = streams["score_noise"].standard_normal((k, n))
+        self._deficit_u = streams["deficit_switching"].random((k, n))
+        self._capability_u = streams["capability"].random((k + 1, 2, n))
+        self._innovation_sd = inputs.within_sd * np.sqrt(1.0 - inputs.persistence**2)
+
+        init = streams["population_init"]
+        self.long_run = inputs.score_mean + inputs.between_sd * init.standard_normal(n)
+        self.deviation = inputs.within_sd * init.standard_normal(n)
+        self.score = np.clip(self.long_run + self.deviation, 1.0, 4.0)
+        self.deficit = np.zeros(n, dtype=bool)
+        self.rule_segment = np.zeros(n, dtype=np.int8)
+        """Segment from the rule before the financial override (for churn attribution)."""
+        self.segment = np.zeros(n, dtype=np.int8)
+        self._place_initial_state(init)
+
+        z = self.standardised_score(0)
+        self.low_capability = self._capability_u[0, 1] < _expit(
+            inputs.capability_logit + inputs.capability_gradient * z
+        )
+        self.in_programme = np.zeros(n, dtype=bool)
+        self.held_segment = np.zeros(n, dtype=np.int8)
+        """Segment a trust is held at regardless of its score (0 = not held)."""
+
+        self.step = 0
+        self.segment_history = np.empty((k + 1, n), dtype=np.int8)
+        self.score_history = np.empty((k + 1, n), dtype=np.float32)
+        self.deficit_history = np.empty((k + 1, n), dtype=bool)
+        self.capability_history = np.empty((k + 1, n), dtype=bool)
+        self.churn = np.zeros(k, dtype=np.int32)
+        self.override_churn = np.zeros(k, dtype=np.int32)
+        self._record(0)
+
+    # ----------------------------------------------------------------- starting state
+
+    def _place_initial_state(self, rng: np.random.Generator) -> None:
+        """Give each table its published segment counts and deficit counts.
+
+        Trusts are ordered by their drawn score. The worst become segment 4. Of the rest,
+        the best quarter (or more, if more are published in segment 1) form quartile 1
+        and the next quarter quartile 2; in each, the published number stay in segment 1
+        or 2 and the others are in deficit and held at segment 3 by the override. The
+        remainder is the natural segment 3, topped up with trusts in deficit to the
+        published count.
+        """
+        inputs = self.inputs
+        for index, table_slice in enumerate(inputs.register.table_slices):
+            n = table_slice.stop - table_slice.start
+            c1, c2, c3, c4 = (int(v) for v in inputs.initial_segment_counts[index])
+            d1, d2, d3, d4 = (int(v) for v in inputs.initial_deficit_counts[index])
+            quarter = round(n / 4)
+            q1, q2 = max(c1, quarter), max(c2, quarter)
+            while q1 + q2 + c4 > n:  # small tables: shrink the quartiles towards the counts
+                if q1 > c1:
+                    q1 -= 1
+                elif q2 > c2:
+                    q2 -= 1
+            order = table_slice.start + np.argsort(self.score[table_slice], kind="stable")
+            top, second = order[:q1], order[q1 : q1 + q2]
+            natural_3, worst = order[q1 + q2 : n - c4], order[n - c4 :]
+
+            stay_1 = rng.permutation(top)
+            stay_2 = rng.permutation(second)
+            self.segment[stay_1[:c1]] = 1
+            self.segment[stay_2[:c2]] = 2
+            moved = np.concatenate([stay_1[c1:], stay_2[c2:]])
+            self.segment[moved] = 3
+            self.deficit[moved] = True
+            self.segment[natural_3] = 3
+            self.segment[worst] = 4
+            self.rule_segment[stay_1] = 1
+            self.rule_segment[stay_2] = 2
+            self.rule_segment[natural_3] = 3
+            self.rule_segment[worst] = 4
+            # deficit among trusts not moved by the override
+            self.deficit[rng.permutation(stay_1[:c1])[:d1]] = True
+            self.deficit[rng.permutation(stay_2[:c2])[:d2]] = True
+            self.deficit[rng.permutation(natural_3)[: max(0, d3 - len(moved))]] = True
+            self.deficit[rng.permutation(worst)[:d4]] = True
+
+    # ----------------------------------------------------------------------- dynamics
+
+    def standardised_score(self, quarters_elapsed: int) -> np.ndarray:
+        """Score relative to the table's expected mean and spread at that time."""
+        inputs = self.inputs
+        centre = inputs.score_mean + inputs.score_trend_per_quarter * quarters_elapsed
+        return (self.score - centre) / inputs.total_sd
+
+    def assess(self) -> None:
+        """Move every trust on one quarter and re-segment (one assessment)."""
+        inputs = self.inputs
+        i = self.step
+        self.step += 1
+
+        self.long_run += inputs.score_trend_per_quarter
+        self.deviation *= inputs.persistence
+        self.deviation += self._innovation_sd * self._noise[i]
+        np.clip(self.long_run + self.deviation, 1.0, 4.0, out=self.score)
+        z = self.standardised_score(self.step)
+
+        p_deficit = _expit(inputs.deficit_logit + inputs.deficit_gradient * z)
+        rate = inputs.deficit_switching
+        u = self._deficit_u[i]
+        self.deficit ^= np.where(self.deficit, u < rate * (1.0 - p_deficit), u < rate * p_deficit)
+
+        if inputs.reassess_capability[i]:
+            keep_u, draw_u = self._capability_u[self.step]
+            p_low = _expit(inputs.capability_logit + inputs.capability_gradient * z)
+            redraw = keep_u >= inputs.capability_persistence
+            self.low_capability = np.where(redraw, draw_u < p_low, self.low_capability)
+
+        previous_rule = self.rule_segment.copy()
+        previous = self.segment.copy()
+        if inputs.rule_kind[i] == 0:
+            quartile_segments(
+                self.score, inputs.table_offset, inputs.segment_of_sorted, self.rule_segment
+            )
+        else:
+            threshold_segments(self.score, inputs.rule_bounds[i], self.rule_segment)
+        self._resegment()
+
+        # Churn counts trusts whose segment is set by the rule both times (not segment 5,
+        # not held); a change with the same rule segment was caused by the override.
+        ruled = (previous <= 4) & (self.segment <= 4) & (self.held_segment == 0)
+        changed = ruled & (previous != self.segment)
+        self.churn[i] = np.count_nonzero(changed)
+        self.override_churn[i] = np.count_nonzero(changed & (previous_rule == self.rule_segment))
+        self._record(self.step)
+
+    def _resegment(self) -> None:
+        """Segment from the rule segment, the override, holds and the programme."""
+        np.copyto(self.segment, self.rule_segment)
+        if self.inputs.financial_override:
+            apply_financial_override(self.segment, self.deficit, self.inputs.max_segment_in_deficit)
+        held = self.held_segment > 0
+        self.segment[held] = self.held_segment[held]
+        self.segment[self.in_programme] = PROGRAMME_SEGMENT
+
+    def _record(self, row: int) -> None:
+        self.segment_history[row] = self.segment
+        self.score_history[row] = self.score
+        self.deficit_history[row] = self.deficit
+        self.capability_history[row] = self.low_capability
+
+    # ---------------------------------------------------------- programme interface
+
+    def enter_programme(self, trust: int) -> None:
+        """Trust admitted to the programme: segment 5 until it leaves."""
+        self.in_programme[trust] = True
+        self.segment[trust] = PROGRAMME_SEGMENT
+
+    def leave_programme(self, trust: int, hold_segment: int, score_gain: float) -> None:
+        """Trust exits: held at ``hold_segment`` during transitional support.
+
+        ``score_gain`` (score points) lowers the trust's long-run level: the lasting
+        improvement the programme bought. The board is no longer rated low capability.
+        """
+        self.in_programme[trust] = False
+        self.held_segment[trust] = hold_segment
+        self.segment[trust] = hold_segment
+        self.long_run[trust] -= score_gain
+        self.deviation[trust] = 0.0
+        self.low_capability[trust] = False
+
+    def release_hold(self, trust: int) -> None:
+        """Transitional support over: the rule sets the trust's segment again from the
+        next assessment."""
+        self.held_segment[trust] = 0
+
+    # ------------------------------------------------------------------------ output
+
+    def segment_counts(self) -> np.ndarray:
+        """Trusts per (assessment, league table, segment 1..5), int array."""
+        rows, n = self.segment_history.shape
+        n_tables = len(self.inputs.register.table_slices)
+        cell = (
+            np.arange(rows)[:, None] * (n_tables * 5)
+            + self.table[None, :].astype(np.int64) * 5
+            + (self.segment_history.astype(np.int64) - 1)
+        )
+        return np.bincount(cell.ravel(), minlength=rows * n_tables * 5).reshape(rows, n_tables, 5)
+
+    def per_table_counts(self, history: np.ndarray) -> np.ndarray:
+        """Sum a bool history (assessments, trusts) within each league table."""
+        return np.stack(
+            [history[:, s].sum(axis=1) for s in self.inputs.register.table_slices], axis=1
+        )

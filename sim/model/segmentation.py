@@ -1,0 +1,48 @@
+"""Segmentation rules as array operations over all trusts.
+
+Rules are data (chosen per scenario and switchable on a date, see
+:class:`sim.scenario.schema.Segmentation`); this module turns them into functions of the
+score array. No randomness, no simpy, no I/O.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def quartile_segments(
+    score: np.ndarray, table_offset: np.ndarray, segment_of_sorted: np.ndarray, out: np.ndarray
+) -> None:
+    """NOF 2025/26: rank scores within each league table and split them into quartiles.
+
+    Parameters
+    ----------
+    score
+        Average metric score per trust (1 best to 4 worst).
+    table_offset
+        Per trust, ``10 * table index``: adding it to the score sorts trusts table by table
+        (tables are contiguous and scores lie in [1, 4]), so one sort ranks every table.
+    segment_of_sorted
+        Segment of each position in that sorted order (each table's ranks split in four).
+    out
+        Segment per trust (1 to 4), written in place.
+
+    Ties are broken by trust order (a stable sort), so results are reproducible.
+    """
+    out[np.argsort(score + table_offset, kind="stable")] = segment_of_sorted
+
+
+def threshold_segments(score: np.ndarray, upper_bounds: np.ndarray, out: np.ndarray) -> None:
+    """NOF 2026/27: fixed thresholds. ``upper_bounds`` is (trusts, 3), inclusive upper
+    scores of segments 1 to 3 for each trust's league table."""
+    np.add(1, (score[:, None] > upper_bounds).sum(axis=1), out=out, casting="unsafe")
+
+
+def apply_financial_override(segment: np.ndarray, deficit: np.ndarray, worst_allowed: int) -> None:
+    """A trust in deficit can be no higher (better) than ``worst_allowed``; in place."""
+    np.maximum(segment, np.where(deficit, worst_allowed, 0), out=segment, casting="unsafe")
+
+
+def segment_of_rank(n: int) -> np.ndarray:
+    """Segment (1 to 4) of each rank 0..n-1 under the quartile rule."""
+    return (1 + (4 * np.arange(n)) // n).astype(np.int8)

@@ -1,0 +1,516 @@
+"""Reading scenario files: safe YAML, ``extends:`` inheritance, provenance notes, clear errors.
+
+What happens when a file is loaded:
+
+1. The file is parsed with a safe YAML loader that also rejects duplicate keys (PyYAML keeps
+   the last one silently, which hides typos).
+2. ``extends: other.yaml`` (relative to the file) is resolved recursively and the file is
+   deep-merged over its parent: mappings merge key by key, anything else replaces. Each
+   value remembers which file it came from, so errors name the right file.
+3. Annotated numbers, ``{value: 0.8, unit: ..., source: ... | assumption: ...}``, are split
+   into the plain value and an :class:`~sim.scenario.schema.Annotation` kept in
+   ``Scenario.notes``. A variant that overrides an annotated value without saying where its
+   new value comes from has the note replaced by an assumption naming the variant's file.
+4. The plain tree is validated by pydantic; every error is translated into a
+   :class:`~sim.errors.ScenarioError` naming the file, the field path and the reason.
+
+This module does no modelling and must not import the model.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from sim.errors import ScenarioError, ScenarioErrors
+from sim.scenario.schema import Annotation, Scenario
+
+ANNOTATION_KEYS = frozenset({"value", "unit", "source", "assumption", "range"})
+WHAT_IF = "<what-if edit>"
+
+PathKey = tuple[str | int, ...]
+
+
+# ---------------------------------------------------------------------------- YAML
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader (no object construction) that refuses duplicate mapping keys."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False):
+    loader.flatten_mapping(node)
+    mapping: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in mapping:
+            line = key_node.start_mark.line + 1
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (line {line})", key_node.start_mark
+            )
+        mapping[key] = loader.construct_object(value_node, deep=deep)
+    return mapping
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Parse one scenario file into a mapping, or raise ScenarioError naming the file."""
+    if not path.exists():
+        raise ScenarioError(path, "", "file not found")
+    if path.is_dir():
+        raise ScenarioError(path, "", "is a folder, not a scenario file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(path, "", f"cannot be read: {exc}") from exc
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - safe loader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError(path, "", f"malformed YAML{where}: {problem}") from exc
+    if data is None:
+        raise ScenarioError(path, "", "file is empty")
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            path, "", f"top level must be a mapping of keys to values, got {type(data).__name__}"
+        )
+    return data
+
+
+# ---------------------------------------------------------------- extends and merging
+
+
+def _is_annotated(node: Any) -> bool:
+    return isinstance(node, dict) and "value" in node and set(node) <= ANNOTATION_KEYS
+
+
+def record_origins(node: Any, path: PathKey, file: Path, origins: dict[PathKey, Path]) -> None:
+    origins[path] = file
+    if isinstance(node, dict):
+        for key, value in node.items():
+            record_origins(value, (*path, key), file, origins)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            record_origins(value, (*path, i), file, origins)
+
+
+def _merge(base: Any, override: Any, path: PathKey, file: Path, origins: dict) -> Any:
+    """Deep-merge ``override`` (from ``file``) over ``base``; returns a new object."""
+    variant_note = f"value set by the variant {file.name}"
+    if _is_annotated(base) and not _is_annotated(override) and not isinstance(override, dict):
+        # A bare value replaces an annotated one: keep the unit, say who changed it.
+        merged = {"value": override, "assumption": variant_note}
+        if "unit" in base:
+            merged["unit"] = base["unit"]
+        record_origins(merged, path, file, origins)
+        return merged
+    if _is_annotated(base) and _is_annotated(override):
+        merged = {k: v for k, v in base.items() if k in ("unit", "range")}
+        merged.update(override)
+        if "source" not in override and "assumption" not in override:
+            merged["assumption"] = variant_note
+        record_origins(merged, path, file, origins)
+        return merged
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            if key in base:
+                merged[key] = _merge(base[key], value, (*path, key), file, origins)
+            else:
+                merged[key] = copy.deepcopy(value)
+                record_origins(value, (*path, key), file, origins)
+        origins.setdefault(path, file)
+        return merged
+    record_origins(override, path, file, origins)
+    return copy.deepcopy(override)
+
+
+def resolve_file(path: Path, _chain: tuple[Path, ...] = ()) -> tuple[dict, dict[PathKey, Path]]:
+    """Read ``path`` and everything it extends; return the merged raw tree and origins."""
+    path = path.resolve()
+    if path in _chain:
+        cycle = " -> ".join(p.name for p in (*_chain, path))
+        raise ScenarioError(path, "extends", f"circular extends: {cycle}")
+    raw = read_yaml(path)
+    parent_ref = raw.pop("extends", None)
+    raw.setdefault("name", path.stem)
+    if parent_ref is None:
+        origins: dict[PathKey, Path] = {}
+        record_origins(raw, (), path, origins)
+        return raw, origins
+    if not isinstance(parent_ref, str) or not parent_ref.strip():
+        raise ScenarioError(path, "extends", "must be the path of another scenario file")
+    parent_path = (path.parent / parent_ref).resolve()
+    if not parent_path.exists():
+        raise ScenarioError(path, "extends", f"parent scenario {parent_ref!r} not found")
+    base, origins = resolve_file(parent_path, (*_chain, path))
+    base.pop("description", None)  # a variant describes itself or says nothing
+    return _merge(base, raw, (), path, origins), origins
+
+
+# ------------------------------------------------------------------------ annotations
+
+
+def split_annotations(
+    node: Any, origins: Mapping[PathKey, Path], path: PathKey = ()
+) -> tuple[Any, dict[str, dict], list[ScenarioError]]:
+    """Replace annotated values by their plain value; collect the annotations by path."""
+    notes: dict[str, dict] = {}
+    errors: list[ScenarioError] = []
+    if _is_annotated(node):
+        note = {k: v for k, v in node.items() if k != "value"}
+        try:
+            notes[format_path(path)] = Annotation.model_validate(note).model_dump(exclude_none=True)
+        except ValidationError as exc:
+            for err in exc.errors():
+                errors.append(
+                    ScenarioError(_origin(origins, path), format_path(path), _reason(err, None))
+                )
+        value, sub_notes, sub_errors = split_annotations(node["value"], origins, (*path, "value"))
+        return value, notes | sub_notes, errors + sub_errors
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            out[key], sub_notes, sub_errors = split_annotations(value, origins, (*path, key))
+            notes |= sub_notes
+            errors += sub_errors
+        return out, notes, errors
+    if isinstance(node, list):
+        items = []
+        for i, value in enumerate(node):
+            item, sub_notes, sub_errors = split_annotations(value, origins, (*path, i))
+            items.append(item)
+            notes |= sub_notes
+            errors += sub_errors
+        return items, notes, errors
+    return node, notes, errors
+
+
+def numeric_paths(node: Any, path: PathKey = ()) -> Iterable[str]:
+    """Dotted paths of every number (or list of numbers) in a plain scenario tree."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key != "notes":
+                yield from numeric_paths(value, (*path, key))
+    elif isinstance(node, list) and node and all(_is_number(v) for v in node):
+        yield format_path(path)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from numeric_paths(value, (*path, i))
+    elif _is_number(node):
+        yield format_path(path)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def unannotated_numbers(scenario: Scenario) -> list[str]:
+    """Numbers in a scenario that carry neither a source nor an assumption note."""
+    plain = scenario.model_dump(mode="python", exclude={"notes"})
+    return [
+        p
+        for p in numeric_paths(plain)
+        if not (
+            scenario.notes.get(p) and (scenario.notes[p].source or scenario.notes[p].assumption)
+        )
+    ]
+
+
+# ------------------------------------------------------------------ error translation
+
+
+def format_path(path: Iterable[str | int]) -> str:
+    """``('a', 'b', 0, 'c')`` -> ``'a.b[0].c'``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _origin(origins: Mapping[PathKey, Path], path: PathKey) -> Path | str:
+    for cut in range(len(path), -1, -1):
+        if path[:cut] in origins:
+            return origins[path[:cut]]
+    return WHAT_IF
+
+
+def _clean_loc(loc: tuple, raw: Any) -> PathKey:
+    """Drop pydantic's union-tag and validator entries from an error location."""
+    out: list[str | int] = []
+    node = raw
+    for part in loc:
+        is_tag = isinstance(node, dict) and part not in node and part == node.get("rule")
+        if is_tag or (isinstance(part, str) and part.startswith("function-")):
+            continue
+        out.append(part)
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            node = None
+    return tuple(out)
+
+
+def _model_at(model: Any, path: PathKey, raw: Any) -> type[BaseModel] | None:
+    """The pydantic model class that validates the mapping at ``path`` (for key suggestions)."""
+    current: Any = model
+    node = raw
+    for part in path:
+        current = _unwrap(current, node)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(part) if isinstance(part, str) else None
+            if field is None:
+                return None
+            current = field.annotation
+        elif typing.get_origin(current) in (list, dict) and typing.get_args(current):
+            current = typing.get_args(current)[-1]
+        else:
+            return None
+        node = (
+            node.get(part)
+            if isinstance(node, dict)
+            else (
+                node[part]
+                if isinstance(node, list) and isinstance(part, int) and part < len(node)
+                else None
+            )
+        )
+    current = _unwrap(current, node)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(tp: Any, node: Any) -> Any:
+    """Strip Annotated/Optional; pick the union member whose ``rule`` tag matches ``node``."""
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            members = [a for a in typing.get_args(tp) if a is not type(None)]
+            tag = node.get("rule") if isinstance(node, dict) else None
+            chosen = members[0]
+            for member in members:
+                field = getattr(member, "model_fields", {}).get("rule")
+                if field is not None and tag in typing.get_args(field.annotation):
+                    chosen = member
+            tp = chosen
+        else:
+            return tp
+
+
+def _reason(err: dict, allowed: Iterable[str] | None) -> str:
+    kind = err.get("type", "")
+    value = err.get("input")
+    if kind == "extra_forbidden":
+        key = err["loc"][-1] if err.get("loc") else "?"
+        hint = ""
+        if allowed:
+            close = difflib.get_close_matches(str(key), list(allowed), n=1)
+            hint = (
+                f" (did you mean {close[0]!r}?)"
+                if close
+                else f"; allowed keys: {', '.join(sorted(allowed))}"
+            )
+        return f"unknown key {key!r}{hint}"
+    if kind == "missing":
+        return "required field is missing"
+    msg = err.get("msg", "invalid value")
+    msg = msg.removeprefix("Value error, ")
+    if (
+        kind not in ("value_error", "assertion_error")
+        and value is not None
+        and not isinstance(value, dict | list)
+    ):
+        msg += f" (got {value!r})"
+    return msg
+
+
+def translate(exc: ValidationError, raw: Any, origins: Mapping[PathKey, Path]) -> ScenarioErrors:
+    """Turn a pydantic ValidationError into ScenarioErrors that name file and field."""
+    errors = []
+    for err in exc.errors():
+        loc = _clean_loc(tuple(err.get("loc", ())), raw)
+        allowed = None
+        if err.get("type") == "extra_forbidden":
+            model = _model_at(Scenario, loc[:-1], raw)
+            allowed = model.model_fields.keys() if model else None
+        errors.append(ScenarioError(_origin(origins, loc), format_path(loc), _reason(err, allowed)))
+    return ScenarioErrors(errors)
+
+
+# --------------------------------------------------------------------------- public
+
+
+def build_scenario(raw: dict, origins: Mapping[PathKey, Path]) -> Scenario:
+    """Validate a merged raw tree (annotated values allowed) into a Scenario."""
+    if "notes" in raw:
+        raise ScenarioError(
+            _origin(origins, ("notes",)), "notes", "is reserved: annotate values in place"
+        )
+    plain, notes, errors = split_annotations(raw, origins)
+    if errors:
+        raise ScenarioErrors(errors)
+    try:
+        return Scenario.model_validate({**plain, "notes": notes})
+    except ValidationError as exc:
+        raise translate(exc, plain, origins) from None
+
+
+def scenario_from_mapping(raw: dict, label: str | Path) -> Scenario:
+    """Validate a scenario given as a mapping (annotated values allowed, no ``extends``).
+
+    ``label`` names the mapping's origin (a file path) in error messages.
+    """
+    origins: dict[PathKey, Path] = {}
+    record_origins(raw, (), Path(label), origins)
+    return build_scenario(raw, origins)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Load, merge (``extends``) and validate a scenario file.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the file, the field path and the reason, for any problem in the file.
+    """
+    raw, origins = resolve_file(Path(path))
+    return build_scenario(raw, origins)
+
+
+def with_changes(
+    scenario: Scenario, changes: Mapping[str, Any], note: str | None = None
+) -> Scenario:
+    """Return a re-validated copy of ``scenario`` with dotted-path fields changed.
+
+    Parameters
+    ----------
+    scenario
+        The scenario to start from (not modified).
+    changes
+        ``{"population.tables.acute.score.persistence": 0.9, "name": "what-if"}``. Values may
+        also be annotated, ``{"value": 0.9, "assumption": "..."}``.
+    note
+        Assumption note recorded for each changed value that is not itself annotated.
+    """
+    tree = scenario.model_dump(mode="python")
+    notes = {
+        k: {f: v for f, v in note.items() if v is not None} for k, note in tree.pop("notes").items()
+    }
+    for dotted, value in changes.items():
+        parts = parse_path(dotted)
+        parent = tree
+        for i, part in enumerate(parts[:-1]):
+            try:
+                parent = parent[part]
+            except (KeyError, IndexError, TypeError):
+                raise ScenarioError(
+                    WHAT_IF, dotted, f"no field {format_path(parts[: i + 1])!r}"
+                ) from None
+        last = parts[-1]
+        if isinstance(parent, dict) and last not in parent:
+            raise ScenarioError(WHAT_IF, dotted, "no such field")
+        if isinstance(parent, list) and not (isinstance(last, int) and last < len(parent)):
+            raise ScenarioError(WHAT_IF, dotted, "index out of range")
+        if _is_annotated(value):
+            notes[dotted] = {k: v for k, v in value.items() if k != "value"}
+            value = value["value"]
+        else:
+            old = notes.get(dotted, {})
+            notes[dotted] = {k: v for k, v in old.items() if k in ("unit", "range")} | {
+                "assumption": note or "changed by a what-if edit"
+            }
+        parent[last] = value
+    try:
+        return Scenario.model_validate({**tree, "notes": notes})
+    except ValidationError as exc:
+        raise translate(exc, tree, {}) from None
+
+
+def parse_path(dotted: str) -> list[str | int]:
+    parts: list[str | int] = []
+    for piece in dotted.split("."):
+        name, _, rest = piece.partition("[")
+        if name:
+            parts.append(name)
+        while rest:
+            index, _, rest = rest.partition("]")
+            parts.append(int(index))
+            rest = rest.removeprefix("[")
+    return parts
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    """SHA-256 of the scenario's canonical JSON: equal content, equal hash."""
+    canonical = json.dumps(scenario.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def scenario_json_schema() -> dict:
+    """JSON Schema of scenario files, for editors.
+
+    The schema allows every number to be written bare or annotated
+    (``{value, unit, source | assumption, range}``) and allows ``extends``.
+    """
+    schema = Scenario.model_json_schema(mode="validation")
+    schema["properties"].pop("notes", None)
+    schema["properties"]["extends"] = {
+        "type": "string",
+        "description": "Path (relative to this file) of the scenario this one changes.",
+    }
+    schema.setdefault("$defs", {})["AnnotatedValue"] = {
+        "type": "object",
+        "required": ["value"],
+        "additionalProperties": False,
+        "properties": {
+            "value": {},
+            "unit": {"type": "string"},
+            "source": {"type": "string", "description": "Where a published figure comes from."},
+            "assumption": {"type": "string", "description": "Why an unpublished value was chosen."},
+            "range": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+        },
+    }
+    _allow_annotation(schema)
+    # Variants change only what differs, so nothing is required in a file that extends.
+    schema["required"] = []
+    schema["title"] = "NHS PIP simulation scenario"
+    return schema
+
+
+def _allow_annotation(node: Any) -> None:
+    if isinstance(node, dict):
+        props = node.get("properties")
+        if isinstance(props, dict):
+            for key, sub in list(props.items()):
+                if _schema_is_value(sub):
+                    props[key] = {"anyOf": [sub, {"$ref": "#/$defs/AnnotatedValue"}]}
+        for value in node.values():
+            _allow_annotation(value)
+    elif isinstance(node, list):
+        for value in node:
+            _allow_annotation(value)
+
+
+def _schema_is_value(sub: Any) -> bool:
+    if not isinstance(sub, dict):
+        return False
+    kind = sub.get("type")
+    if kind in ("number", "integer"):
+        return True
+    return kind == "array" and sub.get("items", {}).get("type") in ("number", "integer")

@@ -1,0 +1,269 @@
+"""The scenario schema: every input the model needs, validated once and frozen.
+
+A scenario is data. It holds the assumptions of one forecast (population dynamics,
+segmentation rules, and later the programme and its team) and nothing about how it is run
+(replications, seed and workers are run settings, passed to the runner).
+
+Rules this module enforces and why:
+
+* ``extra="forbid"`` so that a typo in a key is an error, not a silently ignored setting.
+* ``strict=True`` so that ``"0.8"`` or ``true`` is not quietly turned into a number.
+* ``frozen=True`` so that a scenario cannot change under a running model; what-if edits go
+  through :func:`sim.scenario.with_changes`, which re-validates.
+
+This module must not read files (see :mod:`sim.scenario.loader`) or hold random generators.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+LEAGUE_TABLES: tuple[str, ...] = ("acute", "non_acute", "ambulance")
+"""The three NOF league tables, in the order used for arrays throughout the package."""
+
+N_SEGMENTS = 4
+"""Segments 1 to 4 are set by the segmentation rule; segment 5 is the programme."""
+
+
+def _parse_iso_date(value: object) -> object:
+    """Accept ISO date strings (from what-if edits and JSON) as well as YAML dates."""
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return value  # let pydantic report it as an invalid date
+    if isinstance(value, dt.datetime):
+        return value.date()
+    return value
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_parse_iso_date)]
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegativeFloat = Annotated[float, Field(ge=0.0)]
+PositiveFloat = Annotated[float, Field(gt=0.0)]
+Score = Annotated[float, Field(ge=1.0, le=4.0)]
+
+
+class FrozenModel(BaseModel):
+    """Base of every scenario section: immutable, strict and closed to unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Annotation(FrozenModel):
+    """Provenance of one number in a scenario file.
+
+    In YAML a number may be written bare or as ``{value: 0.8, unit: ..., source: ...}`` or
+    ``{value: 0.8, assumption: ...}``. The loader moves the value into the typed tree and
+    keeps the rest here, keyed by the dotted field path, so reports can list every
+    assumption with its unit and source.
+    """
+
+    unit: str | None = None
+    source: str | None = None
+    assumption: str | None = None
+    range: Annotated[list[float], Field(min_length=2, max_length=2)] | None = None
+
+    @model_validator(mode="after")
+    def _one_provenance(self) -> Annotation:
+        if self.source and self.assumption:
+            raise ValueError("give either 'source' (published) or 'assumption', not both")
+        if self.range is not None and self.range[0] > self.range[1]:
+            raise ValueError(f"range low {self.range[0]} is above high {self.range[1]}")
+        return self
+
+    @property
+    def is_published(self) -> bool:
+        return bool(self.source)
+
+
+# --------------------------------------------------------------------------- population
+
+
+class ScoreDynamics(FrozenModel):
+    """Latent average metric score of a league table's trusts (1.00 best, 4.00 worst).
+
+    Each trust has a long-run level drawn once, ``N(mean, between_trust_sd)``, and a
+    deviation from it that follows a quarterly AR(1) process with the given persistence and
+    stationary standard deviation ``within_trust_sd``.
+    """
+
+    mean: Score
+    between_trust_sd: NonNegativeFloat
+    within_trust_sd: NonNegativeFloat
+    persistence: Annotated[float, Field(ge=0.0, lt=1.0)]
+    trend_per_year: float = 0.0
+    """Drift of every trust's long-run level, score points per year (negative improves)."""
+
+
+class DeficitDynamics(FrozenModel):
+    """Deficit status as a two-state switching process whose odds depend on the score.
+
+    At standardised score ``z`` the long-run probability of being in deficit is
+    ``expit(logit(long_run_share) + score_gradient * z)``; each quarter a trust in deficit
+    leaves it with probability ``switching_rate * (1 - p)`` and one out of deficit enters
+    with probability ``switching_rate * p``.
+    """
+
+    long_run_share: Probability
+    score_gradient: float
+    switching_rate: Annotated[float, Field(gt=0.0, le=1.0)]
+
+
+class CapabilityModel(FrozenModel):
+    """Probability that a trust's board is rated low capability at an annual reassessment.
+
+    ``P(low | z) = expit(logit(low_share) + score_gradient * z)`` at standardised score z.
+    """
+
+    low_share: Probability
+    score_gradient: float
+
+
+class LeagueTableParams(FrozenModel):
+    """Starting state and dynamics of one league table."""
+
+    initial_segment_counts: Annotated[
+        list[Annotated[int, Field(ge=0)]], Field(min_length=4, max_length=4)
+    ]
+    """Published trusts in segments 1 to 4; scaled to the table's size if the counts cover
+    fewer rows than the table has trusts."""
+    initial_deficit_counts: Annotated[
+        list[Annotated[int, Field(ge=0)]], Field(min_length=4, max_length=4)
+    ]
+    """Published trusts in deficit within segments 1 to 4 (same rows as the segment counts)."""
+    score: ScoreDynamics
+    deficit: DeficitDynamics
+    capability: CapabilityModel
+    catastrophic_failure_rate_per_year: NonNegativeFloat
+    """Rate of catastrophic failures of governance (quality or finance), per trust per year."""
+
+    @model_validator(mode="after")
+    def _deficit_within_segments(self) -> LeagueTableParams:
+        if sum(self.initial_segment_counts) == 0:
+            raise ValueError("initial_segment_counts must hold at least one trust")
+        for segment, (n, d) in enumerate(
+            zip(self.initial_segment_counts, self.initial_deficit_counts, strict=True), start=1
+        ):
+            if d > n:
+                raise ValueError(
+                    f"initial_deficit_counts: segment {segment} has {d} trusts in deficit "
+                    f"but only {n} trusts"
+                )
+        return self
+
+
+class LeagueTables(FrozenModel):
+    """One entry per NOF league table; all three are required."""
+
+    acute: LeagueTableParams
+    non_acute: LeagueTableParams
+    ambulance: LeagueTableParams
+
+    def items(self) -> list[tuple[str, LeagueTableParams]]:
+        return [(name, getattr(self, name)) for name in LEAGUE_TABLES]
+
+
+class Population(FrozenModel):
+    """The 205 trusts (from the package's data) and how their scores and status move."""
+
+    tables: LeagueTables
+    capability_reassessment_quarter: Annotated[int, Field(ge=1, le=4)]
+    """NHS financial-year quarter (1 = April to June) in which boards are reassessed."""
+    capability_persistence: Probability
+    """Probability that a board's rating is carried over unchanged at a reassessment."""
+
+
+# ------------------------------------------------------------------------- segmentation
+
+
+class Thresholds(FrozenModel):
+    """Upper score bounds of segments 1, 2 and 3 per league table (increasing)."""
+
+    acute: Annotated[list[Score], Field(min_length=3, max_length=3)]
+    non_acute: Annotated[list[Score], Field(min_length=3, max_length=3)]
+    ambulance: Annotated[list[Score], Field(min_length=3, max_length=3)]
+
+    @model_validator(mode="after")
+    def _increasing(self) -> Thresholds:
+        for name in LEAGUE_TABLES:
+            cuts = getattr(self, name)
+            if any(b <= a for a, b in zip(cuts, cuts[1:], strict=False)):
+                raise ValueError(f"{name}: thresholds must increase, got {cuts}")
+        return self
+
+
+class QuartileRule(FrozenModel):
+    """NOF 2025/26: quartiles of the average score within each league table."""
+
+    rule: Literal["quartiles"]
+    effective_from: IsoDate
+
+
+class FixedThresholdRule(FrozenModel):
+    """NOF 2026/27: fixed score thresholds (values are a scenario assumption)."""
+
+    rule: Literal["fixed_thresholds"]
+    effective_from: IsoDate
+    thresholds: Thresholds
+
+
+SegmentationRule = Annotated[QuartileRule | FixedThresholdRule, Field(discriminator="rule")]
+
+
+class Segmentation(FrozenModel):
+    """Which rule segments trusts when, and the financial override applied after it."""
+
+    rules: Annotated[list[SegmentationRule], Field(min_length=1)]
+    financial_override: bool
+    max_segment_in_deficit: Annotated[int, Field(ge=1, le=4)] = 3
+    """A trust in deficit can be no higher (better) than this segment."""
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Segmentation:
+        dates = [r.effective_from for r in self.rules]
+        for i in range(1, len(dates)):
+            if dates[i] <= dates[i - 1]:
+                raise ValueError(
+                    f"rules[{i}].effective_from {dates[i]} is not after "
+                    f"rules[{i - 1}].effective_from {dates[i - 1]}: list rules in date order"
+                )
+        return self
+
+
+# ----------------------------------------------------------------------------- scenario
+
+
+class Scenario(FrozenModel):
+    """A complete, validated, immutable scenario.
+
+    Build one with :func:`sim.scenario.load_scenario` (from YAML) or change one with
+    :func:`sim.scenario.with_changes`; do not construct it field by field in analysis code.
+    """
+
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
+    description: str = ""
+    start_date: IsoDate
+    horizon_years: Annotated[float, Field(gt=0.0, le=30.0)]
+    population: Population
+    segmentation: Segmentation
+    notes: dict[str, Annotation] = Field(default_factory=dict)
+    """Provenance of annotated numbers, keyed by dotted field path (filled by the loader)."""
+
+    @model_validator(mode="after")
+    def _first_rule_covers_start(self) -> Scenario:
+        first = self.segmentation.rules[0].effective_from
+        if first > self.start_date:
+            raise ValueError(
+                f"segmentation.rules[0].effective_from {first} is after start_date "
+                f"{self.start_date}: some rule must be in force from the start"
+            )
+        return self
+
+    @property
+    def end_date(self) -> dt.date:
+        """First day after the forecast horizon."""
+        return self.start_date + dt.timedelta(days=round(self.horizon_years * 365.25))
