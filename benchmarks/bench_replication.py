@@ -37,9 +37,16 @@ def main() -> None:
     args = parser.parse_args()
     baseline = load_scenario(ROOT / "scenarios" / "baseline.yaml")
     ten_years = with_changes(baseline, {"horizon_years": 10})
-    inputs = compile_scenario(ten_years)
-    ms = time_replications(inputs, args.reps)
-    print(f"10-year baseline replication (population model): {ms:.2f} ms per replication")
+    population_only = with_changes(
+        ten_years,
+        {
+            "programme.referrals": {"mode": "poisson", "rate_per_year": 0.0},
+            "programme.initial": {"in_programme": [], "waiting": []},
+        },
+    )
+    for label, scenario in (("population only", population_only), ("full model", ten_years)):
+        ms = time_replications(compile_scenario(scenario), args.reps)
+        print(f"10-year baseline replication, {label}: {ms:.2f} ms per replication")
 
 
 if __name__ == "__main__":

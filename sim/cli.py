@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from sim.errors import OutputError, ScenarioError, ScenarioErrors
+from sim.results import check_output_folder
 from sim.runner import DEFAULT_REPLICATIONS, DEFAULT_SEED, run_experiment
 from sim.scenario import load_scenario, scenario_json_schema, unannotated_numbers
 from sim.scenario.schema import LEAGUE_TABLES
@@ -125,8 +126,7 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     out = args.out or Path("results") / (
         "+".join(s.name for s in scenarios) + dt.datetime.now().strftime("-%Y%m%d-%H%M%S")
     )
-    if out.exists() and not args.force:
-        raise OutputError(f"{out}: results folder already exists (use --force to replace it)")
+    check_output_folder(out, args.force)  # before spending time on the run
     command = "python -m sim " + shlex.join(sys.argv[1:] if argv is None else argv)
     results = run_experiment(scenarios, replications=args.reps, seed=args.seed, command=command)
     folder = results.save(out, force=args.force)

@@ -128,6 +128,29 @@ class Results:
         return save_results(self, folder, force=force)
 
 
+def check_output_folder(folder: str | Path, force: bool = False) -> None:
+    """Fail early, before any simulation, if ``folder`` cannot be written as a results folder.
+
+    Raises
+    ------
+    OutputError
+        Naming the folder and the reason: it exists (without ``force``), a parent is a
+        file, or the nearest existing parent is not writable.
+    """
+    folder = Path(folder)
+    if folder.exists() and not force:
+        raise OutputError(f"{folder}: results folder already exists (use --force to replace it)")
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder}: exists and is not a folder")
+    parent = folder.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputError(f"{folder}: cannot be created because {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{folder}: no permission to write in {parent}")
+
+
 def save_results(results: Results, folder: str | Path, force: bool = False) -> Path:
     """Write ``results`` to ``folder`` (see module docstring). Returns the folder path.
 
@@ -138,8 +161,7 @@ def save_results(results: Results, folder: str | Path, force: bool = False) -> P
         left half-written: an existing folder is only replaced once the new one is complete.
     """
     folder = Path(folder)
-    if folder.exists() and not force:
-        raise OutputError(f"{folder}: results folder already exists (use --force to replace it)")
+    check_output_folder(folder, force)
     parent = folder.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)

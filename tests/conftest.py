@@ -21,3 +21,10 @@ def baseline():
 @pytest.fixture(scope="session")
 def baseline_inputs(baseline):
     return compile_scenario(baseline)
+
+
+POPULATION_ONLY = {
+    "programme.referrals": {"mode": "poisson", "rate_per_year": 0.0},
+    "programme.initial": {"in_programme": [], "waiting": []},
+}
+"""What-if changes that switch the programme off: no referrals and nobody in it."""

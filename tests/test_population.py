@@ -15,7 +15,7 @@ from sim.model.segmentation import (
     threshold_segments,
 )
 from sim.scenario import LEAGUE_TABLES, load_scenario, with_changes
-from tests.conftest import SCENARIOS
+from tests.conftest import POPULATION_ONLY, SCENARIOS
 
 REGISTER = trust_register()
 TABLE_SIZES = {"acute": 134, "non_acute": 61, "ambulance": 10}
@@ -89,7 +89,7 @@ def test_override_never_leaves_a_trust_in_deficit_above_segment_3(baseline_input
 
 
 def test_without_override_segments_are_quartiles_every_quarter(baseline):
-    scenario = with_changes(baseline, {"segmentation.financial_override": False})
+    scenario = with_changes(baseline, {"segmentation.financial_override": False, **POPULATION_ONLY})
     result = run_replication(scenario, seed=3, replication=0)
     for index, name in enumerate(LEAGUE_TABLES):
         n = TABLE_SIZES[name]
@@ -127,7 +127,8 @@ def test_fixed_threshold_rule_switches_on_its_date(baseline):
         },
     ]
     scenario = with_changes(
-        baseline, {"segmentation.rules": rules, "segmentation.financial_override": False}
+        baseline,
+        {"segmentation.rules": rules, "segmentation.financial_override": False, **POPULATION_ONLY},
     )
     result = run_replication(scenario, seed=2, replication=0)
     labels = list(result.assessment_labels)

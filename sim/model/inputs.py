@@ -20,8 +20,9 @@ from sim.calendar import (
     weeks_between,
 )
 from sim.data import TrustRegister, trust_register
+from sim.model.distributions import DurationDistribution
 from sim.model.segmentation import segment_of_rank
-from sim.scenario.schema import LEAGUE_TABLES, FixedThresholdRule, Scenario
+from sim.scenario.schema import LEAGUE_TABLES, PHASES, FixedThresholdRule, Scenario
 
 
 @dataclass(frozen=True)
@@ -172,4 +173,111 @@ def compile_population(
         ),
         initial_segment_counts=tuple(seg_counts),
         initial_deficit_counts=tuple(def_counts),
+    )
+
+
+@dataclass(frozen=True)
+class ProgrammeInputs:
+    """The programme and team part of a compiled scenario (plain numbers and arrays)."""
+
+    cap: int
+    priority: tuple[str, ...]
+    referral_mode: str
+    """'segments', 'poisson' or 'schedule'."""
+    catastrophic_refers: bool
+    poisson_rate_per_week: float
+    schedule_weeks: np.ndarray
+    schedule_counts: np.ndarray
+    durations: tuple[DurationDistribution, ...]
+    """Per phase; for improvement, the work needed at full support (weeks)."""
+    phase_hours: tuple[tuple[float, float, float], ...]
+    """Per phase, support hours per week per trust by source."""
+    elasticity: float
+    target_weeks: float
+    exit_score_gain: float
+    relapse_probability: float
+    initial_in_programme: tuple[tuple[int, int, int, float, float], ...]
+    """(table, trusts, phase, weeks_in_phase, weeks_in_programme)."""
+    initial_waiting: tuple[tuple[int, int, float], ...]
+    """(table, trusts, weeks_waiting)."""
+    national_change_weeks: np.ndarray
+    """Times the national team's WTE changes (the first is 0)."""
+    national_wte: np.ndarray
+    """WTE in post from each change time (vacancies already taken off)."""
+    hours_per_wte_week: float
+    cost_per_wte_week: float
+    family_hours_per_week: float
+    family_cost_per_hour: float
+    consultancy_hours_per_week: float
+    consultancy_cost_per_hour: float
+    policy: int
+    trust_share: tuple[float, float, float]
+
+
+POLICIES = {"wait": 0, "dilute": 1, "buy": 2}
+
+
+def compile_programme(scenario: Scenario, register: TrustRegister | None = None) -> ProgrammeInputs:
+    """Build the programme and team inputs for ``scenario``."""
+    register = register or trust_register()
+    programme, team = scenario.programme, scenario.team
+    start = scenario.start_date
+    phases = [getattr(programme.phases, name) for name in PHASES]
+    referrals = programme.referrals
+    table_index = {name: i for i, name in enumerate(LEAGUE_TABLES)}
+
+    schedule = team.national.wte_schedule
+    change_weeks = np.array([max(weeks_between(start, s.effective_from), 0.0) for s in schedule])
+    in_post = np.array([s.wte * (1.0 - team.national.vacancy_rate) for s in schedule])
+    # steps that took effect before the start collapse onto time 0: keep the latest
+    keep = np.append(change_weeks[1:] > change_weeks[:-1], True)
+    change_weeks, in_post = change_weeks[keep], in_post[keep]
+
+    if referrals.mode == "schedule":
+        schedule_weeks = np.array([weeks_between(start, r.date) for r in referrals.referrals])
+        schedule_counts = np.array([r.trusts for r in referrals.referrals], dtype=int)
+    else:
+        schedule_weeks, schedule_counts = np.zeros(0), np.zeros(0, dtype=int)
+
+    return ProgrammeInputs(
+        cap=register.n_trusts if programme.cap is None else programme.cap,
+        priority=tuple(programme.priority),
+        referral_mode=referrals.mode,
+        catastrophic_refers=getattr(referrals, "catastrophic_failure_refers", False),
+        poisson_rate_per_week=getattr(referrals, "rate_per_year", 0.0) / WEEKS_PER_YEAR,
+        schedule_weeks=schedule_weeks,
+        schedule_counts=schedule_counts,
+        durations=tuple(DurationDistribution.from_schema(ph.duration) for ph in phases),
+        phase_hours=tuple(
+            tuple(ph.support_hours_per_week * share for share in ph.blend.shares()) for ph in phases
+        ),
+        elasticity=programme.dose_response.elasticity,
+        target_weeks=programme.target_duration_weeks,
+        exit_score_gain=programme.exit_score_gain,
+        relapse_probability=programme.relapse_probability,
+        initial_in_programme=tuple(
+            (
+                table_index[s.league_table],
+                s.trusts,
+                PHASES.index(s.phase),
+                s.weeks_in_phase,
+                s.weeks_in_programme,
+            )
+            for s in programme.initial.in_programme
+        ),
+        initial_waiting=tuple(
+            (table_index[w.league_table], w.trusts, w.weeks_waiting)
+            for w in programme.initial.waiting
+        ),
+        national_change_weeks=change_weeks,
+        national_wte=in_post,
+        hours_per_wte_week=team.national.productive_hours_per_wte_week,
+        cost_per_wte_week=team.national.cost_per_wte_year / WEEKS_PER_YEAR,
+        family_hours_per_week=team.nhs_family.hours_per_week,
+        family_cost_per_hour=team.nhs_family.cost_per_hour,
+        consultancy_hours_per_week=team.consultancy.framework_cap_days_per_week
+        * team.consultancy.hours_per_day,
+        consultancy_cost_per_hour=team.consultancy.day_rate / team.consultancy.hours_per_day,
+        policy=POLICIES[team.shortfall_policy],
+        trust_share=tuple(team.paid_by_trusts.shares()),
     )

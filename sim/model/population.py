@@ -16,6 +16,7 @@ the state from outside.
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import expit as _expit
 
 from sim.model.inputs import PopulationInputs
 from sim.model.segmentation import (
@@ -26,10 +27,6 @@ from sim.model.segmentation import (
 from sim.streams import Streams
 
 PROGRAMME_SEGMENT = 5
-
-
-def _expit(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
 
 
 class Population:
@@ -57,6 +54,8 @@ class Population:
         self._deficit_u = streams["deficit_switching"].random((k, n))
         self._capability_u = streams["capability"].random((k + 1, 2, n))
         self._innovation_sd = inputs.within_sd * np.sqrt(1.0 - inputs.persistence**2)
+        self._inverse_sd = 1.0 / inputs.total_sd
+        self._has_trend = bool(np.any(inputs.score_trend_per_quarter != 0.0))
 
         init = streams["population_init"]
         self.long_run = inputs.score_mean + inputs.between_sd * init.standard_normal(n)
@@ -137,8 +136,11 @@ class Population:
     def standardised_score(self, quarters_elapsed: int) -> np.ndarray:
         """Score relative to the table's expected mean and spread at that time."""
         inputs = self.inputs
-        centre = inputs.score_mean + inputs.score_trend_per_quarter * quarters_elapsed
-        return (self.score - centre) / inputs.total_sd
+        if self._has_trend:
+            centre = inputs.score_mean + inputs.score_trend_per_quarter * quarters_elapsed
+        else:
+            centre = inputs.score_mean
+        return (self.score - centre) * self._inverse_sd
 
     def assess(self) -> None:
         """Move every trust on one quarter and re-segment (one assessment)."""
@@ -146,16 +148,18 @@ class Population:
         i = self.step
         self.step += 1
 
-        self.long_run += inputs.score_trend_per_quarter
+        if self._has_trend:
+            self.long_run += inputs.score_trend_per_quarter
         self.deviation *= inputs.persistence
         self.deviation += self._innovation_sd * self._noise[i]
         np.clip(self.long_run + self.deviation, 1.0, 4.0, out=self.score)
         z = self.standardised_score(self.step)
 
+        # switch with probability rate * p (into deficit) or rate * (1 - p) (out of it)
         p_deficit = _expit(inputs.deficit_logit + inputs.deficit_gradient * z)
-        rate = inputs.deficit_switching
-        u = self._deficit_u[i]
-        self.deficit ^= np.where(self.deficit, u < rate * (1.0 - p_deficit), u < rate * p_deficit)
+        p_switch = np.where(self.deficit, 1.0 - p_deficit, p_deficit)
+        p_switch *= inputs.deficit_switching
+        self.deficit ^= self._deficit_u[i] < p_switch
 
         if inputs.reassess_capability[i]:
             keep_u, draw_u = self._capability_u[self.step]

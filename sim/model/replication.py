@@ -13,8 +13,14 @@ from dataclasses import dataclass, fields
 import numpy as np
 import simpy
 
-from sim.model.inputs import PopulationInputs, compile_population
+from sim.model.inputs import (
+    PopulationInputs,
+    ProgrammeInputs,
+    compile_population,
+    compile_programme,
+)
 from sim.model.population import Population
+from sim.model.programme import Programme
 from sim.scenario.schema import Scenario
 from sim.streams import Streams
 
@@ -25,11 +31,16 @@ class ModelInputs:
 
     scenario_name: str
     population: PopulationInputs
+    programme: ProgrammeInputs
 
 
 def compile_scenario(scenario: Scenario) -> ModelInputs:
     """Compile a validated scenario for :func:`run_replication` (do this once per scenario)."""
-    return ModelInputs(scenario_name=scenario.name, population=compile_population(scenario))
+    return ModelInputs(
+        scenario_name=scenario.name,
+        population=compile_population(scenario),
+        programme=compile_programme(scenario),
+    )
 
 
 @dataclass(frozen=True)
@@ -67,13 +78,30 @@ class ReplicationResult:
     catastrophe_trusts: np.ndarray
     """(F,) int: the trust that failed at each of those times."""
 
+    weekly: dict[str, np.ndarray]
+    """Programme and team by week (W = weeks in the horizon; week w is [w, w+1)):
+    ``caseload`` (W, 4) by phase (diagnostic, improvement, exit, transitional) at week end;
+    ``waiting`` (W,); ``referrals``, ``admissions``, ``exits``, ``reentries`` (W,) counts;
+    ``demand_hours``, ``capacity_hours``, ``delivered_hours``, ``shortfall_hours`` (W, 3) by
+    source (national, nhs_family, consultancy); ``bought_hours`` (W,) consultancy hours
+    bought to cover the national team; ``national_wte`` (W,) in post; ``dose`` (W,) share
+    of improvement support delivered; ``cost_by_source`` (W, 3) and ``cost_by_payer``
+    (W, 2: trusts, NHS England) in pounds."""
+    spells: dict[str, np.ndarray]
+    """One row per referral: ``trust``, ``referral``, ``admission``, ``exit`` (formal exit
+    to transitional support), ``support_end`` (weeks; NaN if not reached, negative if
+    before the start), ``catastrophic`` and ``reentry`` flags."""
+
     def arrays(self) -> dict[str, np.ndarray]:
-        """The array fields by name (for reduction and storage)."""
-        return {
+        """Every array of the result by name (weekly and spell arrays prefixed)."""
+        out = {
             f.name: getattr(self, f.name)
             for f in fields(self)
             if isinstance(getattr(self, f.name), np.ndarray)
         }
+        out |= {f"weekly.{k}": v for k, v in self.weekly.items()}
+        out |= {f"spells.{k}": v for k, v in self.spells.items()}
+        return out
 
 
 def _draw_catastrophes(inputs: PopulationInputs, streams: Streams) -> tuple[np.ndarray, np.ndarray]:
@@ -91,11 +119,48 @@ def _draw_catastrophes(inputs: PopulationInputs, streams: Streams) -> tuple[np.n
     return weeks, trusts.astype(np.int32)
 
 
-def _assessments(env: simpy.Environment, population: Population, weeks: np.ndarray):
+def _assessments(env: simpy.Environment, population: Population, programme: Programme, weeks):
     """Quarterly assessment process: one event per assessment for all trusts."""
+    refer = programme.p.referral_mode == "segments"
     for when in weeks:
         yield env.timeout(when - env.now)
         population.assess()
+        if refer:
+            programme.refer_from_segments()
+
+
+def _catastrophes(env: simpy.Environment, programme: Programme, weeks, trusts):
+    """A catastrophic failure of governance refers the trust at once."""
+    for when, trust in zip(weeks, trusts, strict=True):
+        yield env.timeout(when - env.now)
+        programme.refer_catastrophic(int(trust))
+
+
+def _exogenous_referrals(env: simpy.Environment, programme: Programme, weeks, choices):
+    """Referrals from a given arrival process instead of from the segments."""
+    for when, u in zip(weeks, choices, strict=True):
+        yield env.timeout(when - env.now)
+        programme.refer_any_available(u)
+
+
+def _team_changes(env: simpy.Environment, programme: Programme, weeks, wte):
+    """Scheduled changes in the national team's WTE in post."""
+    for when, in_post in zip(weeks, wte, strict=True):
+        yield env.timeout(when - env.now)
+        programme.set_national_wte(float(in_post))
+
+
+def _exogenous_arrival_weeks(
+    inputs: ProgrammeInputs, horizon: float, streams: Streams
+) -> np.ndarray:
+    if inputs.referral_mode == "poisson":
+        rng = streams["exogenous_arrivals"]
+        count = rng.poisson(inputs.poisson_rate_per_week * horizon)
+        return np.sort(rng.random(count) * horizon)
+    if inputs.referral_mode == "schedule":
+        weeks = np.repeat(inputs.schedule_weeks, inputs.schedule_counts)
+        return weeks[(weeks >= 0) & (weeks < horizon)]
+    return np.zeros(0)
 
 
 def run_replication(
@@ -114,13 +179,32 @@ def run_replication(
     """
     if isinstance(inputs, Scenario):
         inputs = compile_scenario(inputs)
-    pop_inputs = inputs.population
+    pop_inputs, prog_inputs = inputs.population, inputs.programme
+    horizon = pop_inputs.horizon_weeks
     streams = Streams(seed, replication)
     env = simpy.Environment()
     population = Population(pop_inputs, streams)
+    programme = Programme(env, prog_inputs, population, streams)
+    programme.place_initial_state()
+
     catastrophe_weeks, catastrophe_trusts = _draw_catastrophes(pop_inputs, streams)
-    env.process(_assessments(env, population, pop_inputs.assessment_weeks))
-    env.run(until=pop_inputs.horizon_weeks)
+    env.process(_assessments(env, population, programme, pop_inputs.assessment_weeks))
+    if prog_inputs.referral_mode == "segments" and prog_inputs.catastrophic_refers:
+        env.process(_catastrophes(env, programme, catastrophe_weeks, catastrophe_trusts))
+    arrivals = _exogenous_arrival_weeks(prog_inputs, horizon, streams)
+    if len(arrivals):
+        choices = streams["exogenous_choice"].random(len(arrivals))
+        env.process(_exogenous_referrals(env, programme, arrivals, choices))
+    later = prog_inputs.national_change_weeks > 0
+    env.process(
+        _team_changes(
+            env,
+            programme,
+            prog_inputs.national_change_weeks[later],
+            prog_inputs.national_wte[later],
+        )
+    )
+    env.run(until=horizon)
 
     return ReplicationResult(
         seed=seed,
@@ -137,4 +221,6 @@ def run_replication(
         override_churn=population.override_churn,
         catastrophe_weeks=catastrophe_weeks,
         catastrophe_trusts=catastrophe_trusts,
+        weekly=programme.weekly(horizon),
+        spells=programme.spells(),
     )

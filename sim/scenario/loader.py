@@ -23,6 +23,7 @@ import copy
 import difflib
 import hashlib
 import json
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -108,6 +109,13 @@ def record_origins(node: Any, path: PathKey, file: Path, origins: dict[PathKey, 
             record_origins(value, (*path, i), file, origins)
 
 
+def _forget(origins: dict[PathKey, Path], path: PathKey) -> None:
+    """Drop the recorded origins of everything below ``path`` (it is being replaced)."""
+    depth = len(path)
+    for key in [k for k in origins if len(k) > depth and k[:depth] == path]:
+        del origins[key]
+
+
 def _merge(base: Any, override: Any, path: PathKey, file: Path, origins: dict) -> Any:
     """Deep-merge ``override`` (from ``file``) over ``base``; returns a new object."""
     variant_note = f"value set by the variant {file.name}"
@@ -135,6 +143,7 @@ def _merge(base: Any, override: Any, path: PathKey, file: Path, origins: dict) -
                 record_origins(value, (*path, key), file, origins)
         origins.setdefault(path, file)
         return merged
+    _forget(origins, path)
     record_origins(override, path, file, origins)
     return copy.deepcopy(override)
 
@@ -171,6 +180,19 @@ def split_annotations(
     """Replace annotated values by their plain value; collect the annotations by path."""
     notes: dict[str, dict] = {}
     errors: list[ScenarioError] = []
+    if isinstance(node, dict) and "value" in node and not _is_annotated(node):
+        for key in sorted(set(node) - ANNOTATION_KEYS, key=str):
+            close = difflib.get_close_matches(str(key), sorted(ANNOTATION_KEYS), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            errors.append(
+                ScenarioError(
+                    _origin(origins, (*path, key)),
+                    format_path(path),
+                    f"unknown key {key!r} in an annotated value{hint}; allowed: "
+                    f"{', '.join(sorted(ANNOTATION_KEYS))}. Quote notes that contain commas.",
+                )
+            )
+        return node, notes, errors
     if _is_annotated(node):
         note = {k: v for k, v in node.items() if k != "value"}
         try:
@@ -242,7 +264,16 @@ def format_path(path: Iterable[str | int]) -> str:
     return out
 
 
-def _origin(origins: Mapping[PathKey, Path], path: PathKey) -> Path | str:
+def _origin(origins: Mapping[PathKey, Path], path: PathKey, top: Path | None = None) -> Path | str:
+    """The file that set the value at ``path``.
+
+    For a mapping merged from several files, the loaded file ``top`` is named if it set
+    anything inside it: that is where the user changed it.
+    """
+    if top is not None:
+        depth = len(path)
+        if any(f == top and k[:depth] == path for k, f in origins.items()):
+            return top
     for cut in range(len(path), -1, -1):
         if path[:cut] in origins:
             return origins[path[:cut]]
@@ -341,24 +372,54 @@ def _reason(err: dict, allowed: Iterable[str] | None) -> str:
     return msg
 
 
-def translate(exc: ValidationError, raw: Any, origins: Mapping[PathKey, Path]) -> ScenarioErrors:
+def _located(loc: PathKey, message: str, origins: Mapping[PathKey, Path], top: Path | None):
+    """Resolve a ``field_error`` marker: the field path and the reason without the marker.
+
+    Of several candidate fields, the one whose value came from ``top`` (the file the user
+    loaded) is reported, since that is the file to fix.
+    """
+    match = re.match(r"@([^@]+)@ (.*)", message, flags=re.DOTALL)
+    if not match:
+        return loc, message
+    candidates = [(*loc, *parse_path(rel)) for rel in match.group(1).split("|")]
+    chosen = candidates[0]
+    if top is not None:
+        for candidate in candidates:
+            if _origin(origins, candidate) == top:
+                chosen = candidate
+                break
+    return chosen, match.group(2)
+
+
+def translate(
+    exc: ValidationError, raw: Any, origins: Mapping[PathKey, Path], top: Path | None = None
+) -> ScenarioErrors:
     """Turn a pydantic ValidationError into ScenarioErrors that name file and field."""
     errors = []
     for err in exc.errors():
         loc = _clean_loc(tuple(err.get("loc", ())), raw)
+        if err.get("type") == "value_error":
+            loc, message = _located(loc, _reason(err, None), origins, top)
+            errors.append(ScenarioError(_origin(origins, loc, top), format_path(loc), message))
+            continue
         allowed = None
         if err.get("type") == "extra_forbidden":
             model = _model_at(Scenario, loc[:-1], raw)
             allowed = model.model_fields.keys() if model else None
-        errors.append(ScenarioError(_origin(origins, loc), format_path(loc), _reason(err, allowed)))
+        errors.append(
+            ScenarioError(_origin(origins, loc, top), format_path(loc), _reason(err, allowed))
+        )
     return ScenarioErrors(errors)
 
 
 # --------------------------------------------------------------------------- public
 
 
-def build_scenario(raw: dict, origins: Mapping[PathKey, Path]) -> Scenario:
-    """Validate a merged raw tree (annotated values allowed) into a Scenario."""
+def build_scenario(raw: dict, origins: Mapping[PathKey, Path], top: Path | None = None) -> Scenario:
+    """Validate a merged raw tree (annotated values allowed) into a Scenario.
+
+    ``top`` is the file the user loaded; errors involving several fields name its field.
+    """
     if "notes" in raw:
         raise ScenarioError(
             _origin(origins, ("notes",)), "notes", "is reserved: annotate values in place"
@@ -369,7 +430,7 @@ def build_scenario(raw: dict, origins: Mapping[PathKey, Path]) -> Scenario:
     try:
         return Scenario.model_validate({**plain, "notes": notes})
     except ValidationError as exc:
-        raise translate(exc, plain, origins) from None
+        raise translate(exc, plain, origins, top) from None
 
 
 def scenario_from_mapping(raw: dict, label: str | Path) -> Scenario:
@@ -391,7 +452,7 @@ def load_scenario(path: str | Path) -> Scenario:
         Naming the file, the field path and the reason, for any problem in the file.
     """
     raw, origins = resolve_file(Path(path))
-    return build_scenario(raw, origins)
+    return build_scenario(raw, origins, top=Path(path).resolve())
 
 
 def with_changes(
@@ -487,8 +548,9 @@ def scenario_json_schema() -> dict:
         },
     }
     _allow_annotation(schema)
-    # Variants change only what differs, so nothing is required in a file that extends.
-    schema["required"] = []
+    # A variant lists only what differs, so no key is required anywhere (except the tags
+    # that pick a union member); `python -m sim validate` checks completeness.
+    _drop_required(schema)
     schema["title"] = "NHS PIP simulation scenario"
     return schema
 
@@ -510,7 +572,27 @@ def _allow_annotation(node: Any) -> None:
 def _schema_is_value(sub: Any) -> bool:
     if not isinstance(sub, dict):
         return False
+    if "anyOf" in sub:  # optional numbers, e.g. `cap: int | None`
+        return any(_schema_is_value(option) for option in sub["anyOf"])
     kind = sub.get("type")
     if kind in ("number", "integer"):
         return True
     return kind == "array" and sub.get("items", {}).get("type") in ("number", "integer")
+
+
+UNION_TAGS = frozenset({"rule", "distribution", "mode", "value"})
+
+
+def _drop_required(node: Any) -> None:
+    if isinstance(node, dict):
+        if isinstance(node.get("required"), list):
+            kept = [k for k in node["required"] if k in UNION_TAGS]
+            if kept:
+                node["required"] = kept
+            else:
+                del node["required"]
+        for value in node.values():
+            _drop_required(value)
+    elif isinstance(node, list):
+        for value in node:
+            _drop_required(value)

@@ -40,6 +40,17 @@ def _parse_iso_date(value: object) -> object:
     return value
 
 
+def field_error(paths: str | list[str], reason: str) -> ValueError:
+    """A validation error about specific fields below the model being validated.
+
+    ``paths`` are dotted paths relative to that model (several when the problem involves
+    more than one field; the error is reported against the one the user's file set). The
+    loader turns the marker into the error's location.
+    """
+    joined = "|".join([paths] if isinstance(paths, str) else paths)
+    return ValueError(f"@{joined}@ {reason}")
+
+
 IsoDate = Annotated[dt.date, BeforeValidator(_parse_iso_date)]
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegativeFloat = Annotated[float, Field(ge=0.0)]
@@ -144,14 +155,14 @@ class LeagueTableParams(FrozenModel):
     @model_validator(mode="after")
     def _deficit_within_segments(self) -> LeagueTableParams:
         if sum(self.initial_segment_counts) == 0:
-            raise ValueError("initial_segment_counts must hold at least one trust")
+            raise field_error("initial_segment_counts", "must hold at least one trust")
         for segment, (n, d) in enumerate(
             zip(self.initial_segment_counts, self.initial_deficit_counts, strict=True), start=1
         ):
             if d > n:
-                raise ValueError(
-                    f"initial_deficit_counts: segment {segment} has {d} trusts in deficit "
-                    f"but only {n} trusts"
+                raise field_error(
+                    ["initial_deficit_counts", "initial_segment_counts"],
+                    f"segment {segment} has {d} trusts in deficit but only {n} trusts",
                 )
         return self
 
@@ -192,7 +203,7 @@ class Thresholds(FrozenModel):
         for name in LEAGUE_TABLES:
             cuts = getattr(self, name)
             if any(b <= a for a, b in zip(cuts, cuts[1:], strict=False)):
-                raise ValueError(f"{name}: thresholds must increase, got {cuts}")
+                raise field_error(name, f"thresholds must increase, got {cuts}")
         return self
 
 
@@ -227,11 +238,275 @@ class Segmentation(FrozenModel):
         dates = [r.effective_from for r in self.rules]
         for i in range(1, len(dates)):
             if dates[i] <= dates[i - 1]:
-                raise ValueError(
-                    f"rules[{i}].effective_from {dates[i]} is not after "
-                    f"rules[{i - 1}].effective_from {dates[i - 1]}: list rules in date order"
+                raise field_error(
+                    [f"rules[{i}].effective_from", f"rules[{i - 1}].effective_from"],
+                    f"{dates[i]} is not after rules[{i - 1}].effective_from {dates[i - 1]}: "
+                    "list rules in date order",
                 )
         return self
+
+
+# ---------------------------------------------------------------------------- programme
+
+SOURCES: tuple[str, ...] = ("national", "nhs_family", "consultancy")
+"""Support sources, in the order used for arrays: the national PIP team, the wider NHS
+family (buddying, temporary board appointments) and consultancy under the framework."""
+
+PHASES: tuple[str, ...] = ("diagnostic", "improvement", "exit", "transitional")
+"""Phases of a spell. The first three occupy a programme place (segment 5); transitional
+support follows exit, in segment 3."""
+
+PRIORITY_KEYS = ("catastrophic_first", "worst_score", "longest_waiting")
+
+
+class FixedDuration(FrozenModel):
+    """Always the same duration."""
+
+    distribution: Literal["fixed"]
+    weeks: NonNegativeFloat
+
+
+class ExponentialDuration(FrozenModel):
+    distribution: Literal["exponential"]
+    mean_weeks: PositiveFloat
+
+
+class LognormalDuration(FrozenModel):
+    """Long-tailed: ``median_weeks * exp(sigma * Z)``, Z standard normal."""
+
+    distribution: Literal["lognormal"]
+    median_weeks: PositiveFloat
+    sigma: PositiveFloat
+
+
+class GammaDuration(FrozenModel):
+    """Gamma with the given mean and coefficient of variation (sd / mean)."""
+
+    distribution: Literal["gamma"]
+    mean_weeks: PositiveFloat
+    cv: PositiveFloat
+
+
+Duration = Annotated[
+    FixedDuration | ExponentialDuration | LognormalDuration | GammaDuration,
+    Field(discriminator="distribution"),
+]
+
+
+class Blend(FrozenModel):
+    """Shares of a phase's support hours by source; they must add up to 1."""
+
+    national: Probability
+    nhs_family: Probability
+    consultancy: Probability
+
+    @model_validator(mode="after")
+    def _adds_up(self) -> Blend:
+        total = self.national + self.nhs_family + self.consultancy
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"blend shares add up to {total:.4g}, not 1")
+        return self
+
+    def shares(self) -> list[float]:
+        return [getattr(self, source) for source in SOURCES]
+
+
+class Phase(FrozenModel):
+    """A phase: how long it lasts and the support it needs each week.
+
+    For the improvement phase ``duration`` is the work needed *at full support*: with less
+    support delivered the phase lasts longer (see :class:`DoseResponse`).
+    """
+
+    duration: Duration
+    support_hours_per_week: NonNegativeFloat
+    blend: Blend
+
+
+class Phases(FrozenModel):
+    diagnostic: Phase
+    improvement: Phase
+    exit: Phase
+    transitional: Phase
+
+
+class DoseResponse(FrozenModel):
+    """Improvement progresses at ``dose ** elasticity`` weeks of work per week, where dose
+    is the share of the required support hours actually delivered (0 to 1)."""
+
+    elasticity: NonNegativeFloat
+
+
+class PoissonReferrals(FrozenModel):
+    """Referrals arrive at random at a constant rate, replacing segment-driven referrals."""
+
+    mode: Literal["poisson"]
+    rate_per_year: NonNegativeFloat
+
+
+class ScheduledReferral(FrozenModel):
+    date: IsoDate
+    trusts: Annotated[int, Field(ge=1)]
+
+
+class ScheduleReferrals(FrozenModel):
+    """Referrals on given dates, replacing segment-driven referrals."""
+
+    mode: Literal["schedule"]
+    referrals: Annotated[list[ScheduledReferral], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _in_order(self) -> ScheduleReferrals:
+        dates = [r.date for r in self.referrals]
+        if dates != sorted(dates):
+            raise field_error("referrals", "referrals must be listed in date order")
+        return self
+
+
+class SegmentReferrals(FrozenModel):
+    """Referrals from the population: segment 4 with low capability, or a catastrophic
+    failure of governance."""
+
+    mode: Literal["segments"]
+    catastrophic_failure_refers: bool = True
+
+
+Referrals = Annotated[
+    SegmentReferrals | PoissonReferrals | ScheduleReferrals, Field(discriminator="mode")
+]
+
+
+class InitialSpells(FrozenModel):
+    """Trusts already in the programme at the start date, in one phase."""
+
+    league_table: Literal["acute", "non_acute", "ambulance"]
+    trusts: Annotated[int, Field(ge=0)]
+    phase: Literal["diagnostic", "improvement", "exit"]
+    weeks_in_phase: NonNegativeFloat
+    weeks_in_programme: NonNegativeFloat
+
+    @model_validator(mode="after")
+    def _consistent(self) -> InitialSpells:
+        if self.weeks_in_phase > self.weeks_in_programme:
+            raise field_error(
+                ["weeks_in_phase", "weeks_in_programme"],
+                f"weeks_in_phase {self.weeks_in_phase} exceeds weeks_in_programme "
+                f"{self.weeks_in_programme}",
+            )
+        return self
+
+
+class InitialWaiting(FrozenModel):
+    """Trusts referred and waiting to enter at the start date."""
+
+    league_table: Literal["acute", "non_acute", "ambulance"]
+    trusts: Annotated[int, Field(ge=0)]
+    weeks_waiting: NonNegativeFloat
+
+
+class InitialProgramme(FrozenModel):
+    """Who is in the programme and waiting at the start. The trusts chosen are the
+    worst-scoring ones of their league table."""
+
+    in_programme: list[InitialSpells] = Field(default_factory=list)
+    waiting: list[InitialWaiting] = Field(default_factory=list)
+
+
+class Programme(FrozenModel):
+    """The Provider Improvement Programme (segment 5): entry, journey and exit."""
+
+    cap: Annotated[int, Field(ge=0)] | None
+    """Most trusts in the programme at once (diagnostic, improvement and exit phases);
+    ``null`` for no cap."""
+    priority: Annotated[
+        list[Literal["catastrophic_first", "worst_score", "longest_waiting"]], Field(min_length=1)
+    ]
+    """Order in which the waiting list is served: keys applied in turn."""
+    referrals: Referrals
+    phases: Phases
+    dose_response: DoseResponse
+    target_duration_weeks: PositiveFloat
+    """Planned time from admission to exit; exits later than this count as slippage."""
+    exit_score_gain: NonNegativeFloat
+    """Lasting improvement of the trust's long-run score at exit, score points."""
+    relapse_probability: Probability
+    """Probability that a trust is referred again when its transitional support ends."""
+    initial: InitialProgramme = Field(default_factory=InitialProgramme)
+
+    @model_validator(mode="after")
+    def _unique_priority(self) -> Programme:
+        if len(set(self.priority)) != len(self.priority):
+            raise field_error("priority", f"lists a key twice: {self.priority}")
+        return self
+
+
+# --------------------------------------------------------------------------------- team
+
+
+class WteStep(FrozenModel):
+    effective_from: IsoDate
+    wte: NonNegativeFloat
+
+
+class NationalTeam(FrozenModel):
+    """The national PIP team: whole-time equivalents over time and their productive hours."""
+
+    wte_schedule: Annotated[list[WteStep], Field(min_length=1)]
+    productive_hours_per_wte_week: NonNegativeFloat
+    """Hours per WTE per week available for programme case work."""
+    vacancy_rate: Annotated[float, Field(ge=0.0, lt=1.0)]
+    cost_per_wte_year: NonNegativeFloat
+    """Employment cost per WTE in post, pounds per year."""
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> NationalTeam:
+        dates = [s.effective_from for s in self.wte_schedule]
+        for i in range(1, len(dates)):
+            if dates[i] <= dates[i - 1]:
+                raise field_error(
+                    [f"wte_schedule[{i}].effective_from", f"wte_schedule[{i - 1}].effective_from"],
+                    f"{dates[i]} is not after wte_schedule[{i - 1}].effective_from {dates[i - 1]}",
+                )
+        return self
+
+
+class NhsFamily(FrozenModel):
+    """Wider NHS support: buddying, temporary board appointments, other organisations."""
+
+    hours_per_week: NonNegativeFloat
+    cost_per_hour: NonNegativeFloat
+
+
+class Consultancy(FrozenModel):
+    """Consultancy under the nationally commissioned framework."""
+
+    framework_cap_days_per_week: NonNegativeFloat
+    day_rate: NonNegativeFloat
+    """Pounds per consultant day."""
+    hours_per_day: PositiveFloat
+
+
+class TrustShare(FrozenModel):
+    """Share of each source's cost paid by the trusts supported (the rest by NHS England)."""
+
+    national: Probability
+    nhs_family: Probability
+    consultancy: Probability
+
+    def shares(self) -> list[float]:
+        return [getattr(self, source) for source in SOURCES]
+
+
+class Team(FrozenModel):
+    """Who supports trusts in the programme, at what capacity and cost."""
+
+    national: NationalTeam
+    nhs_family: NhsFamily
+    consultancy: Consultancy
+    shortfall_policy: Literal["wait", "dilute", "buy"]
+    """When the national team is full: ``wait`` delays admissions; ``dilute`` spreads
+    support thinner (slower improvement); ``buy`` fills the gap with consultancy."""
+    paid_by_trusts: TrustShare
 
 
 # ----------------------------------------------------------------------------- scenario
@@ -250,6 +525,8 @@ class Scenario(FrozenModel):
     horizon_years: Annotated[float, Field(gt=0.0, le=30.0)]
     population: Population
     segmentation: Segmentation
+    programme: Programme
+    team: Team
     notes: dict[str, Annotation] = Field(default_factory=dict)
     """Provenance of annotated numbers, keyed by dotted field path (filled by the loader)."""
 
@@ -257,9 +534,17 @@ class Scenario(FrozenModel):
     def _first_rule_covers_start(self) -> Scenario:
         first = self.segmentation.rules[0].effective_from
         if first > self.start_date:
-            raise ValueError(
-                f"segmentation.rules[0].effective_from {first} is after start_date "
-                f"{self.start_date}: some rule must be in force from the start"
+            raise field_error(
+                ["start_date", "segmentation.rules[0].effective_from"],
+                f"start_date {self.start_date} is before the first segmentation rule "
+                f"({first}): some rule must be in force from the start",
+            )
+        first_wte = self.team.national.wte_schedule[0].effective_from
+        if first_wte > self.start_date:
+            raise field_error(
+                ["start_date", "team.national.wte_schedule[0].effective_from"],
+                f"start_date {self.start_date} is before the first WTE step ({first_wte}): "
+                "the team size must be known from the start",
             )
         return self
 
