@@ -9,6 +9,7 @@ duration of a phase already under way (conditional on lasting longer than ``elap
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,6 +63,16 @@ class DurationDistribution:
         if self.kind == "lognormal":
             return self.a * np.exp(self.b * special.ndtri(u))
         return special.gammaincinv(self.a, u) * self.b
+
+    def quantile(self, u: float) -> float:
+        """Scalar quantile function (the hot path draws one duration at a time)."""
+        if self.kind == "fixed":
+            return self.a
+        if self.kind == "exponential":
+            return -self.a * math.log1p(-u)
+        if self.kind == "lognormal":
+            return self.a * math.exp(self.b * float(special.ndtri(u)))
+        return float(special.gammaincinv(self.a, u)) * self.b
 
     def cdf(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=float)

@@ -50,12 +50,17 @@ class Population:
         self.table = inputs.register.table
 
         # Per-assessment random numbers, drawn once per purpose in fixed shapes.
-        self._noise = streams["score_noise"].standard_normal((k, n))
+        # score innovations for every quarter, scaled once: (quarters, trusts)
+        self._innovations = streams["score_noise"].standard_normal((k, n))
         self._deficit_u = streams["deficit_switching"].random((k, n))
-        self._capability_u = streams["capability"].random((k + 1, 2, n))
-        self._innovation_sd = inputs.within_sd * np.sqrt(1.0 - inputs.persistence**2)
+        # row 0 for the starting ratings, then one row per reassessment
+        n_reassessments = int(np.count_nonzero(inputs.reassess_capability))
+        self._capability_u = streams["capability"].random((n_reassessments + 1, 2, n))
+        self._reassessments_done = 0
+        self._innovations *= inputs.within_sd * np.sqrt(1.0 - inputs.persistence**2)
         self._inverse_sd = 1.0 / inputs.total_sd
         self._has_trend = bool(np.any(inputs.score_trend_per_quarter != 0.0))
+        self._set_deficit_odds(0)
 
         init = streams["population_init"]
         self.long_run = inputs.score_mean + inputs.between_sd * init.standard_normal(n)
@@ -71,9 +76,14 @@ class Population:
         self.low_capability = self._capability_u[0, 1] < _expit(
             inputs.capability_logit + inputs.capability_gradient * z
         )
-        self.in_programme = np.zeros(n, dtype=bool)
-        self.held_segment = np.zeros(n, dtype=np.int8)
-        """Segment a trust is held at regardless of its score (0 = not held)."""
+        self.forced_segment = np.zeros(n, dtype=np.int8)
+        """Segment a trust is held at regardless of its score: 5 in the programme, 3 in
+        transitional support, 0 when the rule decides."""
+        self.forced = np.zeros(n, dtype=bool)
+        self._was_forced = np.zeros(n, dtype=bool)
+        self._previous_segment = np.empty(n, dtype=np.int8)
+        self._previous_rule = np.empty(n, dtype=np.int8)
+        self._override_floor = np.empty(n, dtype=np.int8)
 
         self.step = 0
         self.segment_history = np.empty((k + 1, n), dtype=np.int8)
@@ -142,6 +152,14 @@ class Population:
             centre = inputs.score_mean
         return (self.score - centre) * self._inverse_sd
 
+    def _set_deficit_odds(self, quarters_elapsed: int) -> None:
+        """Deficit log-odds as a linear function of the raw score (fused for speed):
+        ``logit(share) + gradient * z`` with ``z = (score - centre) / sd``."""
+        inputs = self.inputs
+        centre = inputs.score_mean + inputs.score_trend_per_quarter * quarters_elapsed
+        self._deficit_slope = inputs.deficit_gradient * self._inverse_sd
+        self._deficit_intercept = inputs.deficit_logit - self._deficit_slope * centre
+
     def assess(self) -> None:
         """Move every trust on one quarter and re-segment (one assessment)."""
         inputs = self.inputs
@@ -151,24 +169,29 @@ class Population:
         if self._has_trend:
             self.long_run += inputs.score_trend_per_quarter
         self.deviation *= inputs.persistence
-        self.deviation += self._innovation_sd * self._noise[i]
+        self.deviation += self._innovations[i]
         np.clip(self.long_run + self.deviation, 1.0, 4.0, out=self.score)
-        z = self.standardised_score(self.step)
+        if self._has_trend:
+            self._set_deficit_odds(self.step)
 
         # switch with probability rate * p (into deficit) or rate * (1 - p) (out of it)
-        p_deficit = _expit(inputs.deficit_logit + inputs.deficit_gradient * z)
+        p_deficit = _expit(self._deficit_slope * self.score + self._deficit_intercept)
         p_switch = np.where(self.deficit, 1.0 - p_deficit, p_deficit)
         p_switch *= inputs.deficit_switching
         self.deficit ^= self._deficit_u[i] < p_switch
 
         if inputs.reassess_capability[i]:
-            keep_u, draw_u = self._capability_u[self.step]
+            self._reassessments_done += 1
+            keep_u, draw_u = self._capability_u[self._reassessments_done]
+            z = self.standardised_score(self.step)
             p_low = _expit(inputs.capability_logit + inputs.capability_gradient * z)
             redraw = keep_u >= inputs.capability_persistence
             self.low_capability = np.where(redraw, draw_u < p_low, self.low_capability)
 
-        previous_rule = self.rule_segment.copy()
-        previous = self.segment.copy()
+        # swap buffers: the old arrays become "previous", the new ones are overwritten whole
+        self._previous_rule, self.rule_segment = self.rule_segment, self._previous_rule
+        self._previous_segment, self.segment = self.segment, self._previous_segment
+        previous_rule, previous = self._previous_rule, self._previous_segment
         if inputs.rule_kind[i] == 0:
             quartile_segments(
                 self.score, inputs.table_offset, inputs.segment_of_sorted, self.rule_segment
@@ -177,22 +200,33 @@ class Population:
             threshold_segments(self.score, inputs.rule_bounds[i], self.rule_segment)
         self._resegment()
 
-        # Churn counts trusts whose segment is set by the rule both times (not segment 5,
-        # not held); a change with the same rule segment was caused by the override.
-        ruled = (previous <= 4) & (self.segment <= 4) & (self.held_segment == 0)
-        changed = ruled & (previous != self.segment)
+        # Churn counts trusts whose segment is set by the rule both times (not in the
+        # programme, not held); a change with the same rule segment is the override's.
+        changed = previous != self.segment
+        changed &= ~(self.forced | self._was_forced)
         self.churn[i] = np.count_nonzero(changed)
-        self.override_churn[i] = np.count_nonzero(changed & (previous_rule == self.rule_segment))
+        changed &= previous_rule == self.rule_segment
+        self.override_churn[i] = np.count_nonzero(changed)
+        np.copyto(self._was_forced, self.forced)
         self._record(self.step)
 
     def _resegment(self) -> None:
         """Segment from the rule segment, the override, holds and the programme."""
-        np.copyto(self.segment, self.rule_segment)
         if self.inputs.financial_override:
-            apply_financial_override(self.segment, self.deficit, self.inputs.max_segment_in_deficit)
-        held = self.held_segment > 0
-        self.segment[held] = self.held_segment[held]
-        self.segment[self.in_programme] = PROGRAMME_SEGMENT
+            apply_financial_override(
+                self.rule_segment,
+                self.deficit,
+                self.inputs.max_segment_in_deficit,
+                out=self.segment,
+                scratch=self._override_floor,
+            )
+        else:
+            np.copyto(self.segment, self.rule_segment)
+        np.copyto(self.segment, self.forced_segment, where=self.forced)
+
+    def record_start(self) -> None:
+        """Record the starting state again, once the programme has placed its caseload."""
+        self._record(0)
 
     def _record(self, row: int) -> None:
         self.segment_history[row] = self.segment
@@ -204,8 +238,7 @@ class Population:
 
     def enter_programme(self, trust: int) -> None:
         """Trust admitted to the programme: segment 5 until it leaves."""
-        self.in_programme[trust] = True
-        self.segment[trust] = PROGRAMME_SEGMENT
+        self._force(trust, PROGRAMME_SEGMENT)
 
     def leave_programme(self, trust: int, hold_segment: int, score_gain: float) -> None:
         """Trust exits: held at ``hold_segment`` during transitional support.
@@ -213,9 +246,7 @@ class Population:
         ``score_gain`` (score points) lowers the trust's long-run level: the lasting
         improvement the programme bought. The board is no longer rated low capability.
         """
-        self.in_programme[trust] = False
-        self.held_segment[trust] = hold_segment
-        self.segment[trust] = hold_segment
+        self._force(trust, hold_segment)
         self.long_run[trust] -= score_gain
         self.deviation[trust] = 0.0
         self.low_capability[trust] = False
@@ -223,7 +254,14 @@ class Population:
     def release_hold(self, trust: int) -> None:
         """Transitional support over: the rule sets the trust's segment again from the
         next assessment."""
-        self.held_segment[trust] = 0
+        self.forced_segment[trust] = 0
+        self.forced[trust] = False
+
+    def _force(self, trust: int, segment: int) -> None:
+        self.forced_segment[trust] = segment
+        self.forced[trust] = True
+        self._was_forced[trust] = True  # its next change is not churn either
+        self.segment[trust] = segment
 
     # ------------------------------------------------------------------------ output
 

@@ -27,7 +27,9 @@ does.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
+
 import numpy as np
 import simpy
 
@@ -66,7 +68,7 @@ class Programme:
         self.p = inputs
         self.population = population
         n = population.inputs.n_trusts
-        self.status = np.full(n, NOT_REFERRED, dtype=np.int8)
+        self.status = [NOT_REFERRED] * n  # a list: scalar access is on the hot path
         self.referred = np.zeros(n, dtype=bool)
         """Waiting, in the programme or in transitional support: not referable by segment."""
         self.spell_number = [0] * n
@@ -76,19 +78,18 @@ class Programme:
 
         self._streams = streams
         shape = (n, SPELLS_PER_TRUST)
+        # uniforms per (trust, spell); turned into durations only when a spell needs them
         self._phase_u = [
             streams[f"{name}_duration"].random(shape)
             for name in ("diagnostic", "improvement", "exit", "transitional")
         ]
-        # durations of spell k for every trust, computed when first needed: most trusts
-        # never have a k-th spell and inverse CDFs (gamma especially) are not cheap
-        self._phase_draws: list[dict[int, np.ndarray]] = [{}, {}, {}, {}]
         self._relapse_u = streams["relapse"].random(shape)
 
         self.counts = [0, 0, 0, 0]
         self.waiting: list[tuple] = []
+        """Heap of (priority key, trust); the key is fixed when the trust is referred."""
+        self._waiting_entry: dict[int, tuple] = {}
         self._sequence = 0
-        self._priority_key = _priority_key(inputs.priority)
 
         # shared improvement progress clock (see module docstring)
         self._progress = 0.0
@@ -99,9 +100,10 @@ class Programme:
         self._timer_key: tuple[float, float] | None = None
 
         self._wte_in_post = float(inputs.national_wte[0])
-        hours = inputs.phase_hours
-        self._hours_by_source = tuple(tuple(hours[ph][src] for ph in range(4)) for src in range(3))
-        improvement = hours[IMPROVEMENT]
+        self._demand_now = [0.0, 0.0, 0.0]
+        """Support hours per week asked of each source by the current caseload, kept up
+        to date as trusts change phase."""
+        improvement = inputs.phase_hours[IMPROVEMENT]
         total = sum(improvement)
         self._improvement_weights = (
             tuple(h / total for h in improvement) if total > 0 else (1 / 3, 1 / 3, 1 / 3)
@@ -143,12 +145,13 @@ class Programme:
             return picked
 
         for table, count, phase, in_phase, in_programme in self.p.initial_in_programme:
-            for trust in pick(table, count):
-                trust = int(trust)
+            trusts = pick(table, count)
+            # remaining durations, conditional on the time already spent in the phase
+            uniforms = self._phase_u[phase][trusts, 0]
+            remaining = self.p.durations[phase].remaining_given_elapsed(uniforms, in_phase)
+            for trust, duration in zip(trusts.tolist(), remaining.tolist(), strict=True):
                 self._open_spell(trust, -in_programme, catastrophic=False)
-                self._admit(
-                    trust, admission_time=-in_programme, phase=phase, weeks_in_phase=in_phase
-                )
+                self._admit(trust, admission_time=-in_programme, phase=phase, duration=duration)
         for table, count, waited in self.p.initial_waiting:
             for trust in pick(table, count):
                 self._join_waiting_list(int(trust), -waited, catastrophic=False)
@@ -164,10 +167,11 @@ class Programme:
             return
         if status == WAITING:
             if catastrophic:  # a catastrophic failure moves a waiting trust up the list
-                for i, entry in enumerate(self.waiting):
-                    if entry[4] == trust:
-                        self.waiting[i] = (True, *entry[1:])
-                        self.spell_catastrophic[self.current_spell[trust]] = True
+                _, score, when = self._waiting_entry[trust]
+                self.waiting = [e for e in self.waiting if e[1] != trust]
+                self._queue(trust, True, score, when)
+                heapq.heapify(self.waiting)
+                self.spell_catastrophic[self.current_spell[trust]] = True
             return
         if status == TRANSITIONAL:
             self._end_transition(trust)
@@ -177,10 +181,20 @@ class Programme:
         self._open_spell(trust, when, catastrophic)
         self.status[trust] = WAITING
         self.referred[trust] = True
-        self._sequence += 1
-        score = float(self.population.score[trust])
-        self.waiting.append((catastrophic, score, when, self._sequence, trust))
+        self._queue(trust, catastrophic, float(self.population.score[trust]), when)
         self.referral_times.append(when)
+
+    def _queue(self, trust: int, catastrophic: bool, score: float, when: float) -> None:
+        """Put a trust on the waiting list with its priority key (smallest first)."""
+        self._sequence += 1
+        parts = {
+            "catastrophic_first": not catastrophic,
+            "worst_score": -score,
+            "longest_waiting": when,
+        }
+        key = (*[parts[name] for name in self.p.priority], self._sequence)
+        self._waiting_entry[trust] = (catastrophic, score, when)
+        heapq.heappush(self.waiting, (key, trust))
 
     def _open_spell(self, trust: int, when: float, catastrophic: bool) -> None:
         self.current_spell[trust] = len(self.spell_trust)
@@ -225,16 +239,18 @@ class Programme:
         admitted = 0
         while self.waiting and self.counts[0] + self.counts[1] + self.counts[2] < p.cap:
             if p.policy == POLICY_WAIT:
-                needed = self._demand(NATIONAL) + p.phase_hours[DIAGNOSTIC][NATIONAL]
+                needed = self._demand_now[NATIONAL] + p.phase_hours[DIAGNOSTIC][NATIONAL]
                 if needed > self._national_capacity() + 1e-9:
                     break
-            entry = min(self.waiting, key=self._priority_key)
-            self.waiting.remove(entry)
-            self._admit(entry[4], admission_time=self.env.now, phase=DIAGNOSTIC, weeks_in_phase=0.0)
+            _, trust = heapq.heappop(self.waiting)
+            del self._waiting_entry[trust]
+            self._admit(trust, admission_time=self.env.now, phase=DIAGNOSTIC)
             admitted += 1
         return admitted
 
-    def _admit(self, trust: int, admission_time: float, phase: int, weeks_in_phase: float) -> None:
+    def _admit(
+        self, trust: int, admission_time: float, phase: int, duration: float | None = None
+    ) -> None:
         spell = self.current_spell[trust]
         self.spell_admission[spell] = admission_time
         self.admission_times.append(admission_time)
@@ -242,39 +258,43 @@ class Programme:
             self.reentry_times.append(admission_time)
         self.referred[trust] = True
         self.population.enter_programme(trust)
-        self._start_phase(trust, phase, weeks_in_phase)
+        self._start_phase(trust, phase, duration)
 
     # ------------------------------------------------------------------- phases
 
-    def _draw(self, phase: int, trust: int, elapsed: float = 0.0) -> float:
-        """Duration (improvement: work) of the trust's current spell's phase, in weeks.
-
-        ``elapsed`` > 0 for a phase already under way at the start: the remaining part is
-        drawn conditional on the phase having lasted that long.
-        """
+    def _draw(self, phase: int, trust: int) -> float:
+        """Duration (improvement: work) of the trust's current spell's phase, in weeks."""
         k = self.spell_number[trust]
         if k < SPELLS_PER_TRUST:
-            if elapsed == 0.0:
-                column = self._phase_draws[phase].get(k)
-                if column is None:
-                    column = self.p.durations[phase].ppf(self._phase_u[phase][:, k])
-                    self._phase_draws[phase][k] = column
-                return float(column[trust])
-            u = self._phase_u[phase][trust, k]
+            u = float(self._phase_u[phase][trust, k])
         else:
-            u = self._streams[f"overflow_{phase}"].random()
-        return float(self.p.durations[phase].remaining_given_elapsed(np.array([u]), elapsed)[0])
+            u = float(self._streams[f"overflow_{phase}"].random())
+        return self.p.durations[phase].quantile(u)
 
-    def _start_phase(self, trust: int, phase: int, weeks_in_phase: float = 0.0) -> None:
-        self._advance_clock()
+    def _start_phase(self, trust: int, phase: int, duration: float | None = None) -> None:
+        """Move ``trust`` into ``phase``; ``duration`` (weeks; improvement: work) is drawn
+        for the trust's current spell unless given."""
         previous = self.status[trust]
-        if previous in (DIAGNOSTIC, IMPROVEMENT, EXIT, TRANSITIONAL):
+        demand, hours = self._demand_now, self.p.phase_hours
+        if 0 <= previous <= TRANSITIONAL:
             self.counts[previous] -= 1
+            old = hours[previous]
+            demand[0] -= old[0]
+            demand[1] -= old[1]
+            demand[2] -= old[2]
+        new = hours[phase]
+        demand[0] += new[0]
+        demand[1] += new[1]
+        demand[2] += new[2]
+        if not any(self.counts):  # no drift from repeated += and -=: empty means zero
+            demand[:] = [0.0, 0.0, 0.0]
         self.status[trust] = phase
         self.counts[phase] += 1
         self.token[trust] += 1
-        duration = self._draw(phase, trust, weeks_in_phase)
+        if duration is None:
+            duration = self._draw(phase, trust)
         if phase == IMPROVEMENT:
+            self._advance_clock()
             heapq.heappush(self._heap, (self._progress + duration, self.token[trust], trust))
         else:
             token = self.token[trust]
@@ -288,12 +308,13 @@ class Programme:
         if phase == DIAGNOSTIC:
             self._start_phase(trust, IMPROVEMENT)
         elif phase == EXIT:
-            self._leave(trust)
+            self._leave(trust)  # a place is free
+            self._try_admit()
         elif phase == TRANSITIONAL:
             self._end_transition(trust)
             if self._relapses(trust):
                 self._join_waiting_list(trust, self.env.now, catastrophic=False)
-        self._try_admit()
+            self._try_admit()  # the lighter load may let a waiting trust in (policy wait)
         self._changed()
 
     def _relapses(self, trust: int) -> bool:
@@ -316,6 +337,12 @@ class Programme:
 
     def _end_transition(self, trust: int) -> None:
         self.counts[TRANSITIONAL] -= 1
+        hours, demand = self.p.phase_hours[TRANSITIONAL], self._demand_now
+        demand[0] -= hours[0]
+        demand[1] -= hours[1]
+        demand[2] -= hours[2]
+        if not any(self.counts):
+            demand[:] = [0.0, 0.0, 0.0]
         self.status[trust] = NOT_REFERRED
         self.referred[trust] = False
         self.token[trust] += 1
@@ -324,11 +351,6 @@ class Programme:
         self.population.release_hold(trust)
 
     # ------------------------------------------------- support and progress clock
-
-    def _demand(self, source: int) -> float:
-        """Support hours per week asked of ``source`` by the current caseload."""
-        c, h = self.counts, self._hours_by_source[source]
-        return c[0] * h[0] + c[1] * h[1] + c[2] * h[2] + c[3] * h[3]
 
     def _national_capacity(self) -> float:
         return self._wte_in_post * self.p.hours_per_wte_week
@@ -356,10 +378,7 @@ class Programme:
         self._advance_clock()
         p = self.p
         n0, n1, n2, n3 = self.counts
-        hn, hf, hc = self._hours_by_source
-        demand_n = n0 * hn[0] + n1 * hn[1] + n2 * hn[2] + n3 * hn[3]
-        demand_f = n0 * hf[0] + n1 * hf[1] + n2 * hf[2] + n3 * hf[3]
-        demand_c = n0 * hc[0] + n1 * hc[1] + n2 * hc[2] + n3 * hc[3]
+        demand_n, demand_f, demand_c = self._demand_now
         capacity_n = self._wte_in_post * p.hours_per_wte_week
         capacity_f = p.family_hours_per_week
         capacity_c = p.consultancy_hours_per_week
@@ -421,7 +440,11 @@ class Programme:
         Stocks are taken at each week's end; hours and costs are integrated over the week.
         """
         p = self.p
-        log = np.asarray(self.log, dtype=float)
+        log = np.fromiter(
+            itertools.chain.from_iterable(self.log),
+            dtype=float,
+            count=len(self.log) * len(LOG_FIELDS),
+        ).reshape(len(self.log), len(LOG_FIELDS))
         times = log[:, 0]
         n_weeks = math.ceil(horizon_weeks - 1e-9)
         edges = np.minimum(np.arange(n_weeks + 1, dtype=float), horizon_weeks)
@@ -442,18 +465,11 @@ class Programme:
 
         columns = {name: i for i, name in enumerate(LOG_FIELDS)}
 
-        def cols(*names):
-            return log[:, [columns[n] for n in names]]
-
-        demand = integrate(cols("demand_national", "demand_nhs_family", "demand_consultancy"))
-        capacity = integrate(
-            cols("capacity_national", "capacity_nhs_family", "capacity_consultancy")
-        )
-        delivered = integrate(
-            cols("delivered_national", "delivered_nhs_family", "delivered_consultancy")
-        )
-        bought = integrate(cols("bought_hours"))[:, 0]
-        wte_weeks = integrate(cols("national_wte_in_post"))[:, 0]
+        # demand (3), capacity (3), delivered (3), bought, WTE in post: adjacent in the log
+        first, last = columns["demand_national"], columns["national_wte_in_post"]
+        hours = integrate(log[:, first : last + 1])
+        demand, capacity, delivered = hours[:, 0:3], hours[:, 3:6], hours[:, 6:9]
+        bought, wte_weeks = hours[:, 9], hours[:, 10]
         cost = np.column_stack(
             [
                 wte_weeks * p.cost_per_wte_week,
@@ -504,14 +520,3 @@ def _count_per_week(times: list[float], n_weeks: int) -> np.ndarray:
     weeks = np.floor(np.asarray(times, dtype=float))
     weeks = weeks[(weeks >= 0) & (weeks < n_weeks)].astype(np.int64)
     return np.bincount(weeks, minlength=n_weeks).astype(np.int32)
-
-
-def _priority_key(keys: tuple[str, ...]):
-    """Sort key for waiting-list entries (catastrophic, score, referral time, seq, trust)."""
-    getters = {
-        "catastrophic_first": lambda e: not e[0],
-        "worst_score": lambda e: -e[1],
-        "longest_waiting": lambda e: e[2],
-    }
-    chosen = [getters[k] for k in keys]
-    return lambda entry: (*[g(entry) for g in chosen], entry[3])

@@ -186,6 +186,7 @@ def run_replication(
     population = Population(pop_inputs, streams)
     programme = Programme(env, prog_inputs, population, streams)
     programme.place_initial_state()
+    population.record_start()
 
     catastrophe_weeks, catastrophe_trusts = _draw_catastrophes(pop_inputs, streams)
     env.process(_assessments(env, population, programme, pop_inputs.assessment_weeks))

@@ -38,9 +38,20 @@ def threshold_segments(score: np.ndarray, upper_bounds: np.ndarray, out: np.ndar
     np.add(1, (score[:, None] > upper_bounds).sum(axis=1), out=out, casting="unsafe")
 
 
-def apply_financial_override(segment: np.ndarray, deficit: np.ndarray, worst_allowed: int) -> None:
-    """A trust in deficit can be no higher (better) than ``worst_allowed``; in place."""
-    np.maximum(segment, np.where(deficit, worst_allowed, 0), out=segment, casting="unsafe")
+def apply_financial_override(
+    rule_segment: np.ndarray,
+    deficit: np.ndarray,
+    worst_allowed: int,
+    out: np.ndarray,
+    scratch: np.ndarray | None = None,
+) -> None:
+    """A trust in deficit can be no higher (better) than ``worst_allowed``.
+
+    Writes ``max(rule_segment, worst_allowed if in deficit else 0)`` into ``out``;
+    ``scratch`` (int8, same length) avoids an allocation on the hot path.
+    """
+    floor = np.multiply(deficit, worst_allowed, out=scratch, dtype=np.int8, casting="unsafe")
+    np.maximum(rule_segment, floor, out=out)
 
 
 def segment_of_rank(n: int) -> np.ndarray:
