@@ -51,6 +51,8 @@ class PopulationInputs:
     score_mean: np.ndarray
     score_trend_per_quarter: np.ndarray
     between_sd: np.ndarray
+    level_persistence: np.ndarray
+    """Per quarter autocorrelation of the long-run level."""
     within_sd: np.ndarray
     persistence: np.ndarray
     total_sd: np.ndarray
@@ -159,6 +161,7 @@ def compile_population(
         score_mean=per_trust(lambda t: t.score.mean),
         score_trend_per_quarter=per_trust(lambda t: t.score.trend_per_year / 4.0),
         between_sd=between,
+        level_persistence=per_trust(lambda t: t.score.level_persistence_per_year**0.25),
         within_sd=within,
         persistence=per_trust(lambda t: t.score.persistence),
         total_sd=np.maximum(np.sqrt(between**2 + within**2), 1e-9),

@@ -51,8 +51,9 @@ class Population:
 
         # Per-assessment random numbers, drawn once per purpose in fixed shapes.
         # score innovations for every quarter, scaled once: (quarters, trusts)
-        self._innovations = streams["score_noise"].standard_normal((k, n))
-        self._deficit_u = streams["deficit_switching"].random((k, n))
+        # (single precision is ample for noise and halves the cost of drawing it)
+        self._innovations = streams["score_noise"].standard_normal((k, n), dtype=np.float32)
+        self._deficit_u = streams["deficit_switching"].random((k, n), dtype=np.float32)
         # row 0 for the starting ratings, then one row per reassessment
         n_reassessments = int(np.count_nonzero(inputs.reassess_capability))
         self._capability_u = streams["capability"].random((n_reassessments + 1, 2, n))
@@ -62,10 +63,16 @@ class Population:
         self._has_trend = bool(np.any(inputs.score_trend_per_quarter != 0.0))
         self._set_deficit_odds(0)
 
+        # long-run levels revert slowly to the table mean: innovations scaled once
+        self._level_innovations = streams["level_noise"].standard_normal((k, n), dtype=np.float32)
+        self._level_innovations *= inputs.between_sd * np.sqrt(1.0 - inputs.level_persistence**2)
+
         init = streams["population_init"]
-        self.long_run = inputs.score_mean + inputs.between_sd * init.standard_normal(n)
+        self.level = inputs.between_sd * init.standard_normal(n)
+        """Long-run level relative to the table mean (score points)."""
         self.deviation = inputs.within_sd * init.standard_normal(n)
-        self.score = np.clip(self.long_run + self.deviation, 1.0, 4.0)
+        self._centre = inputs.score_mean.copy()
+        self.score = np.clip(self._centre + self.level + self.deviation, 1.0, 4.0)
         self.deficit = np.zeros(n, dtype=bool)
         self.rule_segment = np.zeros(n, dtype=np.int8)
         """Segment from the rule before the financial override (for churn attribution)."""
@@ -167,10 +174,17 @@ class Population:
         self.step += 1
 
         if self._has_trend:
-            self.long_run += inputs.score_trend_per_quarter
+            self._centre += inputs.score_trend_per_quarter
+        self.level *= inputs.level_persistence
+        self.level += self._level_innovations[i]
         self.deviation *= inputs.persistence
         self.deviation += self._innovations[i]
-        np.clip(self.long_run + self.deviation, 1.0, 4.0, out=self.score)
+        score = self.score
+        np.add(self._centre, self.level, out=score)
+        score += self.deviation
+        # keep scores on the 1 to 4 scale (np.clip's wrapper is slow on small arrays)
+        np.maximum(score, 1.0, out=score)
+        np.minimum(score, 4.0, out=score)
         if self._has_trend:
             self._set_deficit_odds(self.step)
 
@@ -244,10 +258,11 @@ class Population:
         """Trust exits: held at ``hold_segment`` during transitional support.
 
         ``score_gain`` (score points) lowers the trust's long-run level: the lasting
-        improvement the programme bought. The board is no longer rated low capability.
+        improvement the programme bought, which fades only as levels revert to the mean.
+        The board is no longer rated low capability.
         """
         self._force(trust, hold_segment)
-        self.long_run[trust] -= score_gain
+        self.level[trust] -= score_gain
         self.deviation[trust] = 0.0
         self.low_capability[trust] = False
 

@@ -211,10 +211,12 @@ class Programme:
         population = self.population
         eligible = (population.segment == 4) & population.low_capability & ~self.referred
         trusts = np.flatnonzero(eligible)
-        for trust in trusts:
-            self.refer(int(trust))
-        if self._try_admit() or len(trusts):
+        for trust in trusts.tolist():
+            self.refer(trust)
+        if self._try_admit():
             self._changed()
+        elif len(trusts):
+            self._log_waiting()  # only the waiting list changed: support is as it was
 
     def refer_catastrophic(self, trust: int) -> None:
         """A catastrophic failure of governance: refer the trust at once, first in line."""
@@ -264,12 +266,15 @@ class Programme:
 
     def _draw(self, phase: int, trust: int) -> float:
         """Duration (improvement: work) of the trust's current spell's phase, in weeks."""
+        distribution = self.p.durations[phase]
+        if distribution.kind == "fixed":
+            return distribution.a
         k = self.spell_number[trust]
         if k < SPELLS_PER_TRUST:
             u = float(self._phase_u[phase][trust, k])
         else:
             u = float(self._streams[f"overflow_{phase}"].random())
-        return self.p.durations[phase].quantile(u)
+        return distribution.quantile(u)
 
     def _start_phase(self, trust: int, phase: int, duration: float | None = None) -> None:
         """Move ``trust`` into ``phase``; ``duration`` (weeks; improvement: work) is drawn
@@ -406,14 +411,21 @@ class Programme:
         )  # fmt: skip
         self._reschedule_improvement()
 
+    def _log_waiting(self) -> None:
+        """Log a change of the waiting list alone (support and rates are unchanged)."""
+        last = self.log[-1]
+        self.log.append((self.env.now, *last[1:5], len(self.waiting), *last[6:]))
+
     def _reschedule_improvement(self) -> None:
-        if not self._heap or self._rate <= 0:
+        """Keep one timer for the next improvement completion on the progress clock."""
+        heap, rate = self._heap, self._rate
+        if not heap or rate <= 0:
             self._timer_key = None
             self._timer_version += 1
             return
-        key = (self._heap[0][0], self._rate)
+        key = (heap[0][0], rate)
         if key == self._timer_key:
-            return
+            return  # same trust next, same speed: the pending timer is still right
         self._timer_key = key
         self._timer_version += 1
         version = self._timer_version
@@ -449,8 +461,9 @@ class Programme:
         n_weeks = math.ceil(horizon_weeks - 1e-9)
         edges = np.minimum(np.arange(n_weeks + 1, dtype=float), horizon_weeks)
         ends = edges[1:]
-        # last log row at or before each week's end (the state at the end of the week)
-        at_end = np.searchsorted(times, ends, side="right") - 1
+        # last log row strictly before each week's end: an event exactly at w + 1 belongs
+        # to week w + 1, as it does in the flow counts
+        at_end = np.searchsorted(times, ends, side="left") - 1
 
         def integrate(rates: np.ndarray) -> np.ndarray:
             """Integral over each week of piecewise-constant rates (per week)."""

@@ -115,39 +115,35 @@ def _draw_catastrophes(inputs: PopulationInputs, streams: Streams) -> tuple[np.n
     total = float(rates.sum())
     count = rng.poisson(total * inputs.horizon_weeks) if total > 0 else 0
     weeks = np.sort(rng.random(count) * inputs.horizon_weeks)
-    trusts = rng.choice(len(rates), size=count, p=rates / total) if count else np.zeros(0, int)
+    # trust drawn in proportion to its rate (inverse CDF on the cumulative rates)
+    trusts = np.searchsorted(np.cumsum(rates), rng.random(count) * total, side="right")
+    trusts = np.minimum(trusts, len(rates) - 1)
     return weeks, trusts.astype(np.int32)
 
 
-def _assessments(env: simpy.Environment, population: Population, programme: Programme, weeks):
-    """Quarterly assessment process: one event per assessment for all trusts."""
+def _at(env: simpy.Environment, weeks, action, *args_per_event) -> None:
+    """Schedule ``action(*args)`` at each time in ``weeks`` (weeks since the start).
+
+    All these times are known at the start, so each is a timeout with a callback rather
+    than a simpy process that sleeps between them: resuming a process costs several times
+    more than a callback, and there are thousands of replications.
+    """
+    for when, *args in zip(weeks, *args_per_event, strict=True):
+        env.timeout(float(when) - env.now).callbacks.append(
+            lambda _event, a=tuple(args): action(*a)
+        )
+
+
+def _assess_and_refer(population: Population, programme: Programme):
+    """The quarterly assessment: re-segment every trust, then refer from the segments."""
     refer = programme.p.referral_mode == "segments"
-    for when in weeks:
-        yield env.timeout(when - env.now)
+
+    def assess() -> None:
         population.assess()
         if refer:
             programme.refer_from_segments()
 
-
-def _catastrophes(env: simpy.Environment, programme: Programme, weeks, trusts):
-    """A catastrophic failure of governance refers the trust at once."""
-    for when, trust in zip(weeks, trusts, strict=True):
-        yield env.timeout(when - env.now)
-        programme.refer_catastrophic(int(trust))
-
-
-def _exogenous_referrals(env: simpy.Environment, programme: Programme, weeks, choices):
-    """Referrals from a given arrival process instead of from the segments."""
-    for when, u in zip(weeks, choices, strict=True):
-        yield env.timeout(when - env.now)
-        programme.refer_any_available(u)
-
-
-def _team_changes(env: simpy.Environment, programme: Programme, weeks, wte):
-    """Scheduled changes in the national team's WTE in post."""
-    for when, in_post in zip(weeks, wte, strict=True):
-        yield env.timeout(when - env.now)
-        programme.set_national_wte(float(in_post))
+    return assess
 
 
 def _exogenous_arrival_weeks(
@@ -189,21 +185,19 @@ def run_replication(
     population.record_start()
 
     catastrophe_weeks, catastrophe_trusts = _draw_catastrophes(pop_inputs, streams)
-    env.process(_assessments(env, population, programme, pop_inputs.assessment_weeks))
+    _at(env, pop_inputs.assessment_weeks, _assess_and_refer(population, programme))
     if prog_inputs.referral_mode == "segments" and prog_inputs.catastrophic_refers:
-        env.process(_catastrophes(env, programme, catastrophe_weeks, catastrophe_trusts))
+        _at(env, catastrophe_weeks, programme.refer_catastrophic, catastrophe_trusts.tolist())
     arrivals = _exogenous_arrival_weeks(prog_inputs, horizon, streams)
     if len(arrivals):
         choices = streams["exogenous_choice"].random(len(arrivals))
-        env.process(_exogenous_referrals(env, programme, arrivals, choices))
+        _at(env, arrivals, programme.refer_any_available, choices.tolist())
     later = prog_inputs.national_change_weeks > 0
-    env.process(
-        _team_changes(
-            env,
-            programme,
-            prog_inputs.national_change_weeks[later],
-            prog_inputs.national_wte[later],
-        )
+    _at(
+        env,
+        prog_inputs.national_change_weeks[later],
+        programme.set_national_wte,
+        prog_inputs.national_wte[later].tolist(),
     )
     env.run(until=horizon)
 

@@ -97,13 +97,17 @@ class Annotation(FrozenModel):
 class ScoreDynamics(FrozenModel):
     """Latent average metric score of a league table's trusts (1.00 best, 4.00 worst).
 
-    Each trust has a long-run level drawn once, ``N(mean, between_trust_sd)``, and a
-    deviation from it that follows a quarterly AR(1) process with the given persistence and
-    stationary standard deviation ``within_trust_sd``.
+    A trust's score is its long-run level plus a short-run deviation. Levels differ
+    between trusts (standard deviation ``between_trust_sd`` around ``mean``) and revert
+    slowly to the mean (``level_persistence_per_year``), so a trust's standing lasts years
+    but not for ever; the deviation follows a quarterly AR(1) process with ``persistence``
+    and stationary standard deviation ``within_trust_sd``.
     """
 
     mean: Score
     between_trust_sd: NonNegativeFloat
+    level_persistence_per_year: Annotated[float, Field(ge=0.0, le=1.0)]
+    """Autocorrelation of a trust's long-run level over a year (1 = fixed for ever)."""
     within_trust_sd: NonNegativeFloat
     persistence: Annotated[float, Field(ge=0.0, lt=1.0)]
     trend_per_year: float = 0.0
