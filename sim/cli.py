@@ -22,7 +22,7 @@ from sim.errors import OutputError, ScenarioError, ScenarioErrors
 from sim.results import check_output_folder
 from sim.runner import DEFAULT_REPLICATIONS, DEFAULT_SEED, run_experiment
 from sim.scenario import load_scenario, scenario_json_schema, unannotated_numbers
-from sim.scenario.schema import LEAGUE_TABLES
+from sim.summary_text import format_summary
 
 DEFAULT_SCENARIO = Path("scenarios/baseline.yaml")
 EXIT_FAILURE = 1
@@ -133,39 +133,6 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     print(format_summary(results.summary(), args.reps, args.seed))
     print(f"\nResults written to {folder}/")
     return 0
-
-
-def format_summary(summary, replications: int, seed: int) -> str:
-    """A short, readable text summary of a run's summary table."""
-    lines = [
-        f"{replications} replications, seed {seed}. Median (90% interval) across replications."
-    ]
-    for scenario, rows in summary.groupby("scenario", sort=False, observed=True):
-        trusts = rows[rows["metric"] == "trusts"]
-        periods = list(dict.fromkeys(trusts["period"]))
-        first, last = periods[0], periods[-1]
-        lines.append(f"\n{scenario}: trusts by segment, {first} and {last}")
-        lines.append(
-            f"  {'league table':<12} {'quarter':<9}"
-            + "".join(f"{'seg ' + str(s):>14}" for s in range(1, 6))
-        )
-        for table in LEAGUE_TABLES:
-            for period in (first, last):
-                cells = []
-                for segment in range(1, 6):
-                    row = trusts[
-                        (trusts["group"] == f"{table}|segment {segment}")
-                        & (trusts["period"] == period)
-                    ]
-                    q05, q50, q95 = (row[c].iloc[0] for c in ("q05", "q50", "q95"))
-                    cells.append(f"{q50:>5.0f} ({q05:.0f}-{q95:.0f})")
-                lines.append(f"  {table:<12} {period:<9}" + "".join(f"{c:>14}" for c in cells))
-        churn = rows[rows["metric"] == "churn"]
-        lines.append(
-            f"  trusts changing segment per quarter: mean {churn['mean'].mean():.1f} "
-            f"(published Q1 to Q2 2025/26: 38 of 205)"
-        )
-    return "\n".join(lines)
 
 
 def _validate(paths: list[Path]) -> int:

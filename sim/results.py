@@ -1,15 +1,14 @@
-"""Results: tidy tables from replications, summaries across replications, and the results folder.
+"""Results of an experiment: value matrices, tidy tables, summaries and results folders.
 
-Reduction happens per replication (:func:`tidy_replication` turns one replication's arrays
-into tidy rows), then statistics are taken across replications (:func:`summarise`). A
-results folder holds ``manifest.json``, the scenarios exactly as run (``scenarios/``), the
-tidy table (``replications.parquet``) and ``summary.csv``; it is written to a temporary
-folder and renamed into place only when complete, so an interrupted run never leaves a
-folder that looks finished.
+In memory, each scenario's results are a (replications x rows) matrix whose rows follow
+the scenario's :class:`~sim.reduce.Layout` (frequency, period, metric, group). The tidy
+table (``scenario, replication, frequency, period, metric, group, value``) is built from
+it on demand, and statistics across replications are array operations on it.
 
-Tidy columns: ``scenario, replication, period, metric, group, value``. ``period`` is an
-NHS financial-year quarter label ("2026/27 Q2"): for stocks (``trusts``) the state during
-that quarter, for flows (``churn``) the changes at the assessment that opened it.
+A results folder holds ``manifest.json``, the scenarios exactly as run
+(``scenarios/<name>.yaml``), the tidy table (``replications.parquet``) and ``summary.csv``.
+It is written to a temporary folder and renamed into place only when complete, so an
+interrupted or failed run never leaves a folder that looks finished.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,105 +26,129 @@ import pandas as pd
 import yaml
 
 from sim.errors import OutputError
-from sim.model.replication import ReplicationResult
 from sim.scenario.loader import parse_path, scenario_from_mapping
-from sim.scenario.schema import LEAGUE_TABLES, Scenario
+from sim.scenario.schema import Scenario
 
-TIDY_COLUMNS = ["scenario", "replication", "period", "metric", "group", "value"]
+KEY_COLUMNS = ("frequency", "period", "metric", "group")
+TIDY_COLUMNS = ["scenario", "replication", *KEY_COLUMNS, "value"]
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+CONFIDENCE_Z = 1.959964
+"""Normal quantile for the 95% confidence interval of a mean across replications."""
 MANIFEST = "manifest.json"
 TABLE_FILE = "replications.parquet"
 SUMMARY_FILE = "summary.csv"
 SCENARIO_DIR = "scenarios"
 
 
-def _segment_groups() -> list[str]:
-    return [f"{table}|segment {s}" for table in LEAGUE_TABLES for s in range(1, 6)]
+@dataclass(frozen=True)
+class RowKeys:
+    """What each column of a value matrix means: four aligned arrays of labels."""
 
+    frequency: np.ndarray
+    period: np.ndarray
+    metric: np.ndarray
+    group: np.ndarray
 
-def tidy_replication(result: ReplicationResult, scenario: str) -> pd.DataFrame:
-    """One replication's outputs as tidy rows (aggregated within the replication)."""
-    labels = np.asarray(result.assessment_labels)
-    n_rows = len(labels)
-    n_tables = len(LEAGUE_TABLES)
-    blocks: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
+    def __len__(self) -> int:
+        return len(self.metric)
 
-    # stocks by quarter: trusts per table and segment
-    counts = result.segment_counts.reshape(n_rows, n_tables * 5)
-    groups = np.asarray(_segment_groups())
-    blocks.append(
-        ("trusts", np.repeat(labels, len(groups)), np.tile(groups, n_rows), counts.ravel())
-    )
-    for metric, values in (
-        ("trusts_in_deficit", result.deficit_counts),
-        ("low_capability", result.low_capability_counts),
-    ):
-        blocks.append(
-            (
-                metric,
-                np.repeat(labels, n_tables),
-                np.tile(np.asarray(LEAGUE_TABLES), n_rows),
-                values.ravel(),
-            )
-        )
-    # flows at each assessment, labelled by the quarter it opens
-    flows = labels[1:]
-    failures = np.bincount(
-        np.searchsorted(result.assessment_weeks, result.catastrophe_weeks, side="right") - 1,
-        minlength=n_rows,
-    )[:n_rows]
-    for metric, values, periods in (
-        ("churn", result.churn, flows),
-        ("override_churn", result.override_churn, flows),
-        ("catastrophic_failures", failures, labels),
-    ):
-        blocks.append((metric, periods, np.full(len(periods), "all"), values))
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame({name: getattr(self, name) for name in KEY_COLUMNS})
 
-    frame = pd.DataFrame(
-        {
-            "period": np.concatenate([b[1] for b in blocks]),
-            "metric": np.concatenate([np.full(len(b[1]), b[0]) for b in blocks]),
-            "group": np.concatenate([b[2] for b in blocks]),
-            "value": np.concatenate([np.asarray(b[3], dtype=float) for b in blocks]),
-        }
-    )
-    frame.insert(0, "replication", result.replication)
-    frame.insert(0, "scenario", scenario)
-    return frame
-
-
-def summarise(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean, 95% confidence interval of the mean and quantiles across replications.
-
-    Returns one row per (scenario, metric, group, period) with columns ``replications,
-    mean, ci_low, ci_high, q05, q25, q50, q75, q95``.
-    """
-    keys = ["scenario", "metric", "group", "period"]
-    grouped = table.groupby(keys, sort=False, observed=True)["value"]
-    out = grouped.agg(replications="count", mean="mean", sd="std")
-    quantiles = grouped.quantile(list(QUANTILES)).unstack()
-    quantiles.columns = [f"q{round(q * 100):02d}" for q in QUANTILES]
-    out = out.join(quantiles)
-    half = 1.96 * out["sd"].fillna(0.0) / np.sqrt(out["replications"])
-    out.insert(3, "ci_low", out["mean"] - half)
-    out.insert(4, "ci_high", out["mean"] + half)
-    return out.drop(columns="sd").reset_index()
+    def select(
+        self, metric: str, frequency: str | None = None, group: str | None = None
+    ) -> np.ndarray:
+        """Boolean mask of the rows of one metric (and frequency, group)."""
+        mask = self.metric == metric
+        if frequency is not None:
+            mask &= self.frequency == frequency
+        if group is not None:
+            mask &= self.group == group
+        return mask
 
 
 @dataclass
 class Results:
-    """The outcome of an experiment: scenarios as run, tidy table, and manifest."""
+    """An experiment's outcome: scenarios as run, value matrices and manifest.
+
+    ``values[name]`` is (replications x rows); ``keys[name]`` labels the rows. Replication
+    ``r`` of every scenario used the same random streams, so rows of different scenarios
+    can be paired.
+    """
 
     scenarios: dict[str, Scenario]
-    table: pd.DataFrame
+    keys: dict[str, RowKeys]
+    values: dict[str, np.ndarray]
     manifest: dict = field(default_factory=dict)
 
+    @property
+    def replications(self) -> int:
+        return next(iter(self.values.values())).shape[0]
+
+    def table(self) -> pd.DataFrame:
+        """The tidy table: one row per scenario, replication, period, metric and group."""
+        frames = []
+        for name, values in self.values.items():
+            keys = self.keys[name].frame()
+            reps, rows = values.shape
+            frame = pd.concat([keys] * reps, ignore_index=True)
+            frame.insert(0, "replication", np.repeat(np.arange(reps, dtype=np.int32), rows))
+            frame.insert(0, "scenario", name)
+            frame["value"] = values.ravel()
+            frames.append(frame)
+        table = pd.concat(frames, ignore_index=True)
+        for column in ("scenario", *KEY_COLUMNS):
+            table[column] = table[column].astype("category")
+        return table
+
     def summary(self) -> pd.DataFrame:
-        return summarise(self.table)
+        """Per scenario and row: replications, mean, 95% CI of the mean and quantiles.
+
+        NaN values (a period with no admissions has no mean wait) are left out of each
+        statistic; ``replications`` counts the values used.
+        """
+        frames = []
+        for name, values in self.values.items():
+            frame = self.keys[name].frame()
+            frame.insert(0, "scenario", name)
+            frames.append(pd.concat([frame, summary_statistics(values)], axis=1))
+        return pd.concat(frames, ignore_index=True)
 
     def save(self, folder: str | Path, force: bool = False) -> Path:
-        """Write the results folder atomically; refuse to overwrite unless ``force``."""
+        """Write the results folder atomically; refuse to replace one unless ``force``."""
         return save_results(self, folder, force=force)
+
+
+def summary_statistics(values: np.ndarray) -> pd.DataFrame:
+    """Statistics across replications (axis 0) of a (replications x rows) matrix."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        present = ~np.isnan(values)
+        count = present.sum(axis=0)
+        total = np.where(present, values, 0.0).sum(axis=0)
+        mean = np.divide(total, count, out=np.full(values.shape[1], np.nan), where=count > 0)
+        deviation = np.where(present, values - mean, 0.0)
+        variance = np.divide(
+            (deviation**2).sum(axis=0), count - 1, out=np.zeros(values.shape[1]), where=count > 1
+        )
+        half_width = CONFIDENCE_Z * np.sqrt(variance / np.maximum(count, 1))
+        if present.all():
+            quantiles = np.quantile(values, QUANTILES, axis=0)
+        else:
+            quantiles = np.full((len(QUANTILES), values.shape[1]), np.nan)
+            some = count > 0
+            quantiles[:, some] = np.nanquantile(values[:, some], QUANTILES, axis=0)
+    stats = {
+        "replications": count,
+        "mean": mean,
+        "ci_low": mean - half_width,
+        "ci_high": mean + half_width,
+    }
+    for q, row in zip(QUANTILES, quantiles, strict=True):
+        stats[f"q{round(q * 100):02d}"] = row
+    return pd.DataFrame(stats)
+
+
+# ----------------------------------------------------------------------- folders
 
 
 def check_output_folder(folder: str | Path, force: bool = False) -> None:
@@ -179,7 +202,7 @@ def save_results(results: Results, folder: str | Path, force: bool = False) -> P
                 scenario_to_yaml_tree(scenario), sort_keys=False, allow_unicode=True
             )
             (staging / SCENARIO_DIR / f"{name}.yaml").write_text(text, encoding="utf-8")
-        results.table.to_parquet(staging / TABLE_FILE, index=False)
+        results.table().to_parquet(staging / TABLE_FILE, index=False)
         results.summary().to_csv(staging / SUMMARY_FILE, index=False)
         # the manifest goes last: its presence marks a complete folder
         (staging / MANIFEST).write_text(
@@ -221,7 +244,13 @@ def _annotate(tree: dict, dotted: str, note: Mapping) -> None:
 
 
 def load_results(folder: str | Path) -> Results:
-    """Read a results folder written by :func:`save_results`."""
+    """Read a results folder written by :func:`save_results`.
+
+    Raises
+    ------
+    OutputError
+        If the folder is not a complete results folder.
+    """
     folder = Path(folder)
     manifest_path = folder / MANIFEST
     if not manifest_path.exists():
@@ -229,17 +258,17 @@ def load_results(folder: str | Path) -> Results:
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     scenarios = {}
     for path in sorted((folder / SCENARIO_DIR).glob("*.yaml")):
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        scenario = scenario_from_mapping(raw, path)
+        scenario = scenario_from_mapping(yaml.safe_load(path.read_text(encoding="utf-8")), path)
         scenarios[scenario.name] = scenario
     table = pd.read_parquet(folder / TABLE_FILE)
-    return Results(scenarios=scenarios, table=table, manifest=manifest)
-
-
-def concat_tables(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """Concatenate per-replication tidy frames with compact dtypes."""
-    table = pd.concat(frames, ignore_index=True)
-    for column in ("scenario", "period", "metric", "group"):
-        table[column] = table[column].astype("category")
-    table["replication"] = table["replication"].astype(np.int32)
-    return table
+    keys, values = {}, {}
+    for name, rows in table.groupby("scenario", sort=False, observed=True):
+        rows = rows.sort_values("replication", kind="stable")
+        reps = rows["replication"].nunique()
+        n = len(rows) // reps
+        first = rows.iloc[:n]
+        keys[str(name)] = RowKeys(
+            *(first[c].astype(str).to_numpy(dtype=object) for c in KEY_COLUMNS)
+        )
+        values[str(name)] = rows["value"].to_numpy(dtype=float).reshape(reps, n)
+    return Results(scenarios=scenarios, keys=keys, values=values, manifest=manifest)

@@ -12,11 +12,12 @@ import logging
 import time
 from collections.abc import Sequence
 
-import pandas as pd
+import numpy as np
 
 from sim import manifest as mf
 from sim.model.replication import compile_scenario, run_replication
-from sim.results import Results, concat_tables, tidy_replication
+from sim.reduce import build_layout, reduce_replication
+from sim.results import Results, RowKeys
 from sim.scenario.loader import scenario_hash
 from sim.scenario.schema import Scenario
 
@@ -55,12 +56,16 @@ def run_experiment(
 
     started = mf.now_utc()
     clock = time.perf_counter()
-    frames: list[pd.DataFrame] = []
+    keys, values = {}, {}
     for scenario in scenarios:
         inputs = compile_scenario(scenario)
+        layout = build_layout(inputs)
         log.info("running %s: %d replications", scenario.name, replications)
+        matrix = np.empty((replications, len(layout)))
         for rep in range(replications):
-            frames.append(tidy_replication(run_replication(inputs, seed, rep), scenario.name))
+            matrix[rep] = reduce_replication(run_replication(inputs, seed, rep), layout)
+        keys[scenario.name] = RowKeys(layout.frequency, layout.period, layout.metric, layout.group)
+        values[scenario.name] = matrix
     elapsed = time.perf_counter() - clock
 
     manifest = {
@@ -76,5 +81,5 @@ def run_experiment(
         "machine": mf.machine(),
     }
     return Results(
-        scenarios={s.name: s for s in scenarios}, table=concat_tables(frames), manifest=manifest
+        scenarios={s.name: s for s in scenarios}, keys=keys, values=values, manifest=manifest
     )

@@ -8,6 +8,7 @@ state: the same inputs always give the same result, in any process.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -30,6 +31,7 @@ class ModelInputs:
     """Everything one replication needs, compiled once per scenario."""
 
     scenario_name: str
+    start_date: dt.date
     population: PopulationInputs
     programme: ProgrammeInputs
 
@@ -38,6 +40,7 @@ def compile_scenario(scenario: Scenario) -> ModelInputs:
     """Compile a validated scenario for :func:`run_replication` (do this once per scenario)."""
     return ModelInputs(
         scenario_name=scenario.name,
+        start_date=scenario.start_date,
         population=compile_population(scenario),
         programme=compile_programme(scenario),
     )

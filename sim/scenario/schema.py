@@ -51,6 +51,17 @@ def field_error(paths: str | list[str], reason: str) -> ValueError:
     return ValueError(f"@{joined}@ {reason}")
 
 
+def check_dates_increase(list_name: str, dates: list[dt.date]) -> None:
+    """Raise a located error unless each ``effective_from`` is after the one before."""
+    for i in range(1, len(dates)):
+        if dates[i] <= dates[i - 1]:
+            raise field_error(
+                [f"{list_name}[{i}].effective_from", f"{list_name}[{i - 1}].effective_from"],
+                f"{dates[i]} is not after {list_name}[{i - 1}].effective_from {dates[i - 1]}: "
+                "list steps in date order",
+            )
+
+
 IsoDate = Annotated[dt.date, BeforeValidator(_parse_iso_date)]
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegativeFloat = Annotated[float, Field(ge=0.0)]
@@ -239,14 +250,7 @@ class Segmentation(FrozenModel):
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> Segmentation:
-        dates = [r.effective_from for r in self.rules]
-        for i in range(1, len(dates)):
-            if dates[i] <= dates[i - 1]:
-                raise field_error(
-                    [f"rules[{i}].effective_from", f"rules[{i - 1}].effective_from"],
-                    f"{dates[i]} is not after rules[{i - 1}].effective_from {dates[i - 1]}: "
-                    "list rules in date order",
-                )
+        check_dates_increase("rules", [r.effective_from for r in self.rules])
         return self
 
 
@@ -464,13 +468,7 @@ class NationalTeam(FrozenModel):
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> NationalTeam:
-        dates = [s.effective_from for s in self.wte_schedule]
-        for i in range(1, len(dates)):
-            if dates[i] <= dates[i - 1]:
-                raise field_error(
-                    [f"wte_schedule[{i}].effective_from", f"wte_schedule[{i - 1}].effective_from"],
-                    f"{dates[i]} is not after wte_schedule[{i - 1}].effective_from {dates[i - 1]}",
-                )
+        check_dates_increase("wte_schedule", [step.effective_from for step in self.wte_schedule])
         return self
 
 

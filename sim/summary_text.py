@@ -1,0 +1,70 @@
+"""A short plain-text summary of a run, for the command line and logs.
+
+Takes the summary table (:meth:`sim.results.Results.summary`) and returns text; computes
+no statistics of its own.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from sim.scenario.schema import LEAGUE_TABLES
+
+YEARLY = (
+    ("in_programme", "all", "in programme at year end", "{:.0f}"),
+    ("waiting", "all", "waiting at year end", "{:.0f}"),
+    ("referrals", "all", "referrals in year", "{:.0f}"),
+    ("admissions", "all", "admissions in year", "{:.0f}"),
+    ("exits", "all", "exits in year", "{:.0f}"),
+    ("mean_wait_weeks", "all", "mean wait of those admitted, weeks", "{:.0f}"),
+    ("utilisation", "national", "national team utilisation", "{:.0%}"),
+    ("cost", "total", "cost, £m", "{:.1f}"),
+    ("cost_by_payer", "trusts", "  of which paid by trusts, £m", "{:.1f}"),
+)
+MILLIONS = {"cost", "cost_by_payer"}
+
+
+def format_summary(summary: pd.DataFrame, replications: int, seed: int) -> str:
+    """Median (5% to 95% range) of the main yearly figures per scenario, and segments."""
+    lines = [f"{replications} replications, seed {seed}: median (5%-95% across replications)"]
+    for scenario, rows in summary.groupby("scenario", sort=False, observed=True):
+        yearly = rows[rows["frequency"] == "year"]
+        years = list(dict.fromkeys(yearly["period"]))
+        lines.append(f"\n{scenario}")
+        lines.append(f"  {'financial year':<38}" + "".join(f"{y:>16}" for y in years))
+        for metric, group, label, fmt in YEARLY:
+            cells = []
+            for year in years:
+                match = (yearly["metric"] == metric) & (yearly["group"] == group)
+                row = yearly[match & (yearly["period"] == year)]
+                cells.append(_cell(row, fmt, 1e-6 if metric in MILLIONS else 1.0))
+            lines.append(f"  {label:<38}" + "".join(f"{c:>16}" for c in cells))
+
+        trusts = rows[(rows["metric"] == "trusts") & (rows["frequency"] == "quarter")]
+        quarters = list(dict.fromkeys(trusts["period"]))
+        first, last = quarters[0], quarters[-1]
+        lines.append(f"  trusts by segment (median), {first} -> {last}")
+        for table in LEAGUE_TABLES:
+            cells = []
+            for segment in range(1, 6):
+                group = f"{table}|segment {segment}"
+                start, end = (
+                    trusts[(trusts["group"] == group) & (trusts["period"] == q)]["q50"].iloc[0]
+                    for q in (first, last)
+                )
+                cells.append(f"{start:.0f}->{end:.0f}")
+            segments = zip(range(1, 6), cells, strict=True)
+            lines.append(f"    {table:<10}" + "".join(f"  seg {s}: {c:<8}" for s, c in segments))
+        churn = rows[rows["metric"] == "churn"]["mean"].mean()
+        lines.append(
+            f"  trusts changing segment per quarter: {churn:.1f} "
+            "(published Q1 to Q2 2025/26: 38 of 205)"
+        )
+    return "\n".join(lines)
+
+
+def _cell(row: pd.DataFrame, fmt: str, scale: float) -> str:
+    if row.empty or pd.isna(row["q50"].iloc[0]):
+        return "-"
+    q05, q50, q95 = (row[c].iloc[0] * scale for c in ("q05", "q50", "q95"))
+    return f"{fmt.format(q50)} ({fmt.format(q05)}-{fmt.format(q95)})"
