@@ -20,7 +20,9 @@ Aggregation rules (within the replication, before any statistic across replicati
   ``mean_stay_weeks`` the mean length of stay of trusts that exited in it (completed
   spells only, so neither is biased by waits or stays still running at the horizon);
   ``share_waiting_over_13_weeks`` is by period of referral and counts a trust still
-  waiting at the horizon once it has waited 13 weeks; periods with none are NaN.
+  waiting at the horizon once it has waited 13 weeks; ``mean_slippage_weeks`` (exit minus
+  target exit date; negative is early) and ``share_exits_late`` are by period of exit;
+  periods with none are NaN.
 
 No pandas here: this runs inside workers, thousands of times.
 """
@@ -133,6 +135,8 @@ def _programme_metrics() -> list[tuple[str, tuple[str, ...]]]:
         ("mean_wait_weeks", ("all",)),
         ("share_waiting_over_13_weeks", ("all",)),
         ("mean_stay_weeks", ("all",)),
+        ("mean_slippage_weeks", ("all",)),
+        ("share_exits_late", ("all",)),
     ]
 
 
@@ -171,6 +175,7 @@ def reduce_replication(result: ReplicationResult, layout: Layout) -> np.ndarray:
         "national_demand_exceeded": (weekly["demand_hours"][:, 0] > capacity[:, 0] + 1e-9)[:, None],
     }
     waits = spells["admission"] - spells["referral"]
+    slippage = spells["exit"] - spells["target_exit"]
 
     parts: list[np.ndarray] = []
     for frequency in FREQUENCIES:
@@ -192,9 +197,14 @@ def reduce_replication(result: ReplicationResult, layout: Layout) -> np.ndarray:
                 block = _mean_by_period(spells["admission"], waits, edges)[:, None]
             elif metric == "share_waiting_over_13_weeks":
                 block = _share_waiting_long(spells, edges, layout.horizon_weeks)[:, None]
-            else:  # mean_stay_weeks, by period of exit
+            elif metric == "mean_stay_weeks":
                 stays = spells["exit"] - spells["admission"]
                 block = _mean_by_period(spells["exit"], stays, edges)[:, None]
+            elif metric == "mean_slippage_weeks":
+                block = _mean_by_period(spells["exit"], slippage, edges)[:, None]
+            else:  # share_exits_late
+                late = (slippage > 0).astype(float)
+                block = _mean_by_period(spells["exit"], late, edges)[:, None]
             parts.append(block.T.ravel())  # group-major, matching the layout
 
     labels_rows = len(result.assessment_labels)

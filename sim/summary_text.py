@@ -17,6 +17,7 @@ YEARLY = (
     ("admissions", "all", "admissions in year", "{:.0f}"),
     ("exits", "all", "exits in year", "{:.0f}"),
     ("mean_wait_weeks", "all", "mean wait of those admitted, weeks", "{:.0f}"),
+    ("share_exits_late", "all", "exits later than target", "{:.0%}"),
     ("utilisation", "national", "national team utilisation", "{:.0%}"),
     ("cost", "total", "cost, £m", "{:.1f}"),
     ("cost_by_payer", "trusts", "  of which paid by trusts, £m", "{:.1f}"),

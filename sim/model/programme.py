@@ -517,11 +517,17 @@ class Programme:
         }
 
     def spells(self) -> dict[str, np.ndarray]:
-        """One row per referral: trust, times (weeks; NaN if not reached) and flags."""
+        """One row per referral: trust, times (weeks; NaN if not reached) and flags.
+
+        ``target_exit`` is the planned exit date (admission plus the target duration);
+        exits after it are late (slippage).
+        """
+        admission = np.asarray(self.spell_admission, dtype=float)
         return {
             "trust": np.asarray(self.spell_trust, dtype=np.int32),
             "referral": np.asarray(self.spell_referral, dtype=float),
-            "admission": np.asarray(self.spell_admission, dtype=float),
+            "admission": admission,
+            "target_exit": admission + self.p.target_weeks,
             "exit": np.asarray(self.spell_exit, dtype=float),
             "support_end": np.asarray(self.spell_end, dtype=float),
             "catastrophic": np.asarray(self.spell_catastrophic, dtype=bool),

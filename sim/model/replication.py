@@ -91,9 +91,10 @@ class ReplicationResult:
     of improvement support delivered; ``cost_by_source`` (W, 3) and ``cost_by_payer``
     (W, 2: trusts, NHS England) in pounds."""
     spells: dict[str, np.ndarray]
-    """One row per referral: ``trust``, ``referral``, ``admission``, ``exit`` (formal exit
-    to transitional support), ``support_end`` (weeks; NaN if not reached, negative if
-    before the start), ``catastrophic`` and ``reentry`` flags."""
+    """One row per referral: ``trust``, ``referral``, ``admission``, ``target_exit``
+    (admission plus the target duration), ``exit`` (formal exit to transitional support),
+    ``support_end`` (weeks; NaN if not reached, negative if before the start),
+    ``catastrophic`` and ``reentry`` flags."""
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Every array of the result by name (weekly and spell arrays prefixed)."""
