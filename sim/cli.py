@@ -1,6 +1,7 @@
 """Command line: a thin client of the Python API.
 
-    python -m sim run [SCENARIO ...] [--reps N] [--seed S] [--out DIR] [--force]
+    python -m sim run [SCENARIO ...] [--reps N] [--seed S] [--jobs N|auto] [--out DIR] [--force]
+    python -m sim compare RESULTS --baseline NAME [--out FILE]
     python -m sim validate [PATH ...]
     python -m sim schema [--out FILE]
 
@@ -18,11 +19,12 @@ import shlex
 import sys
 from pathlib import Path
 
+from sim.compare import DEFAULT_PRECISION, paired_differences, replication_adequacy
 from sim.errors import OutputError, ScenarioError, ScenarioErrors
-from sim.results import check_output_folder
+from sim.results import ADEQUACY_FILE, check_output_folder, load_results, write_csv_atomically
 from sim.runner import DEFAULT_REPLICATIONS, DEFAULT_SEED, run_experiment
 from sim.scenario import load_scenario, scenario_json_schema, unannotated_numbers
-from sim.summary_text import format_summary
+from sim.summary_text import format_adequacy, format_comparison, format_summary
 
 DEFAULT_SCENARIO = Path("scenarios/baseline.yaml")
 EXIT_FAILURE = 1
@@ -46,6 +48,20 @@ def _non_negative_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _jobs(text: str) -> int | str:
+    return "auto" if text == "auto" else _positive_int(text)
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
     return value
 
 
@@ -83,7 +99,46 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="results folder (default results/<scenario>-<date-time>)",
     )
+    run.add_argument(
+        "--jobs",
+        type=_jobs,
+        default="auto",
+        help="worker processes, or 'auto' for one per core (default auto)",
+    )
     run.add_argument("--force", action="store_true", help="replace an existing results folder")
+    run.add_argument(
+        "--precision",
+        type=_fraction,
+        default=DEFAULT_PRECISION,
+        help="target relative half-width of the 95%% interval of the main "
+        f"metrics (default {DEFAULT_PRECISION})",
+    )
+    bar = run.add_mutually_exclusive_group()
+    bar.add_argument(
+        "--progress",
+        dest="progress",
+        action="store_true",
+        default=None,
+        help="always show a progress bar",
+    )
+    bar.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        help="never show a progress bar (default: only on a terminal)",
+    )
+
+    compare = commands.add_parser("compare", help="paired differences between scenarios of a run")
+    compare.add_argument("results", type=Path, help="a results folder written by run")
+    compare.add_argument(
+        "--baseline", required=True, help="name of the scenario to compare against"
+    )
+    compare.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="CSV of every difference (default RESULTS/comparison_vs_BASELINE.csv)",
+    )
 
     validate = commands.add_parser("validate", help="check scenario files")
     validate.add_argument(
@@ -108,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args, argv)
+        if args.command == "compare":
+            return _compare(args)
         if args.command == "validate":
             return _validate(args.paths)
         if args.command == "schema":
@@ -118,20 +175,54 @@ def main(argv: list[str] | None = None) -> int:
     except OutputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("interrupted: no results folder was written", file=sys.stderr)
+        return 130
     return EXIT_FAILURE
 
 
 def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     scenarios = [load_scenario(path) for path in args.scenarios]
+    names = [s.name for s in scenarios]
+    if len(set(names)) != len(names):
+        raise ScenarioError(args.scenarios[0], "name", f"scenario names must differ, got {names}")
     out = args.out or Path("results") / (
-        "+".join(s.name for s in scenarios) + dt.datetime.now().strftime("-%Y%m%d-%H%M%S")
+        "+".join(names) + dt.datetime.now().strftime("-%Y%m%d-%H%M%S")
     )
     check_output_folder(out, args.force)  # before spending time on the run
     command = "python -m sim " + shlex.join(sys.argv[1:] if argv is None else argv)
-    results = run_experiment(scenarios, replications=args.reps, seed=args.seed, command=command)
-    folder = results.save(out, force=args.force)
+    results = run_experiment(
+        scenarios,
+        replications=args.reps,
+        seed=args.seed,
+        jobs=args.jobs,
+        progress=args.progress,
+        command=command,
+    )
+    adequacy = replication_adequacy(results, precision=args.precision)
+    folder = results.save(out, force=args.force, extra_tables={ADEQUACY_FILE: adequacy})
     print(format_summary(results.summary(), args.reps, args.seed))
-    print(f"\nResults written to {folder}/")
+    print(format_adequacy(adequacy, args.precision))
+    print(
+        f"\nResults written to {folder}/ ({results.manifest['run_seconds']:.1f} s, "
+        f"{results.manifest['jobs']} worker(s))"
+    )
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    results = load_results(args.results)
+    if args.baseline not in results.values:
+        raise OutputError(
+            f"{args.results}: no scenario {args.baseline!r}; it holds {', '.join(results.values)}"
+        )
+    if len(results.values) < 2:
+        raise OutputError(f"{args.results}: holds one scenario; nothing to compare")
+    table = paired_differences(results, args.baseline)
+    out = args.out or args.results / f"comparison_vs_{args.baseline}.csv"
+    write_csv_atomically(table, out)
+    print(format_comparison(table, results.replications))
+    print(f"\nEvery paired difference written to {out}")
     return 0
 
 

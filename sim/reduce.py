@@ -9,11 +9,14 @@ operations on a (replications x rows) matrix.
 Aggregation rules (within the replication, before any statistic across replications):
 
 * a week belongs to the month, quarter and financial year in which it starts;
-* stocks (caseload, waiting list, WTE) are taken at the last week of the period;
+* stocks (caseload, waiting list, WTE) are taken at the last week of the period, except
+  over the whole ``horizon``, where they are averaged over its weeks;
 * flows (referrals, hours, cost) are summed over the period's weeks;
 * ``utilisation`` is delivered hours over capacity hours within the period;
 * ``*_exceeded`` metrics are 1 if the event happened in any week of the period, else 0,
   so their mean across replications is the probability it happens in that period;
+* ``first_week_cap_reached`` and ``first_week_national_demand_exceeded`` (horizon only)
+  are the first week (since the start date) it happens, NaN if it never does;
 * population metrics are quarterly, at each assessment; flows at an assessment are
   labelled with the quarter it opens;
 * ``mean_wait_weeks`` is the mean completed wait of trusts admitted in the period and
@@ -38,11 +41,13 @@ from sim.calendar import financial_year, quarter_label
 from sim.model.replication import ModelInputs, ReplicationResult
 from sim.scenario.schema import LEAGUE_TABLES, PHASES, SOURCES
 
-FREQUENCIES = ("month", "quarter", "year")
+FREQUENCIES = ("month", "quarter", "year", "horizon")
+"""``horizon`` is one period covering the whole forecast (label like '2026/27-2030/31')."""
 WAIT_THRESHOLD_WEEKS = 13.0
 """Waits longer than this are counted in ``share_waiting_over_13_weeks``."""
 
 STOCKS = ("caseload", "in_programme", "waiting", "national_wte")
+FIRST_WEEK_METRICS = ("first_week_cap_reached", "first_week_national_demand_exceeded")
 FLOWS = ("referrals", "admissions", "exits", "reentries")
 HOURS = ("demand_hours", "capacity_hours", "delivered_hours", "shortfall_hours")
 
@@ -89,7 +94,11 @@ def build_layout(inputs: ModelInputs) -> Layout:
     rows: list[tuple[str, str, str, str]] = []
     starts, ends, edges = {}, {}, {}
     for frequency in FREQUENCIES:
-        labels = _period_labels(inputs.start_date, n_weeks, frequency)
+        if frequency == "horizon":
+            years = _period_labels(inputs.start_date, n_weeks, "year")
+            labels = [f"{years[0]}-{years[-1]}"] * n_weeks
+        else:
+            labels = _period_labels(inputs.start_date, n_weeks, frequency)
         first = [0] + [w for w in range(1, n_weeks) if labels[w] != labels[w - 1]]
         starts[frequency] = np.asarray(first)
         ends[frequency] = np.asarray([*first[1:], n_weeks]) - 1
@@ -98,6 +107,9 @@ def build_layout(inputs: ModelInputs) -> Layout:
         for metric, groups in _programme_metrics():
             for group in groups:
                 rows += [(frequency, p, metric, group) for p in periods]
+    horizon_label = rows[-1][1]
+    for metric in FIRST_WEEK_METRICS:
+        rows.append(("horizon", horizon_label, metric, "all"))
     quarters = inputs.population.assessment_labels
     for metric, groups in _population_metrics():
         for group in groups:
@@ -182,7 +194,9 @@ def reduce_replication(result: ReplicationResult, layout: Layout) -> np.ndarray:
         starts, ends = layout.period_starts[frequency], layout.period_ends[frequency]
         edges = layout.period_edges_weeks[frequency]
         for metric, _ in _programme_metrics():
-            if metric in stocks:
+            if metric in stocks and frequency == "horizon":
+                block = stocks[metric].mean(axis=0, keepdims=True)
+            elif metric in stocks:
                 block = stocks[metric][ends].astype(float)
             elif metric == "utilisation":
                 used = np.add.reduceat(delivered, starts, axis=0)
@@ -206,6 +220,10 @@ def reduce_replication(result: ReplicationResult, layout: Layout) -> np.ndarray:
                 late = (slippage > 0).astype(float)
                 block = _mean_by_period(spells["exit"], late, edges)[:, None]
             parts.append(block.T.ravel())  # group-major, matching the layout
+
+    for metric in ("cap_reached", "national_demand_exceeded"):
+        weeks = np.flatnonzero(flows[metric][:, 0])
+        parts.append(np.array([weeks[0] if len(weeks) else np.nan], dtype=float))
 
     labels_rows = len(result.assessment_labels)
     failures = np.bincount(

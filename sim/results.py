@@ -28,16 +28,15 @@ import yaml
 from sim.errors import OutputError
 from sim.scenario.loader import parse_path, scenario_from_mapping
 from sim.scenario.schema import Scenario
+from sim.statistics import summary_statistics
 
 KEY_COLUMNS = ("frequency", "period", "metric", "group")
 TIDY_COLUMNS = ["scenario", "replication", *KEY_COLUMNS, "value"]
-QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
-CONFIDENCE_Z = 1.959964
-"""Normal quantile for the 95% confidence interval of a mean across replications."""
 MANIFEST = "manifest.json"
 TABLE_FILE = "replications.parquet"
 SUMMARY_FILE = "summary.csv"
 SCENARIO_DIR = "scenarios"
+ADEQUACY_FILE = "adequacy.csv"
 
 
 @dataclass(frozen=True)
@@ -86,20 +85,45 @@ class Results:
         return next(iter(self.values.values())).shape[0]
 
     def table(self) -> pd.DataFrame:
-        """The tidy table: one row per scenario, replication, period, metric and group."""
-        frames = []
-        for name, values in self.values.items():
-            keys = self.keys[name].frame()
-            reps, rows = values.shape
-            frame = pd.concat([keys] * reps, ignore_index=True)
-            frame.insert(0, "replication", np.repeat(np.arange(reps, dtype=np.int32), rows))
-            frame.insert(0, "scenario", name)
-            frame["value"] = values.ravel()
-            frames.append(frame)
-        table = pd.concat(frames, ignore_index=True)
-        for column in ("scenario", *KEY_COLUMNS):
-            table[column] = table[column].astype("category")
-        return table
+        """The tidy table: one row per scenario, replication, period, metric and group.
+
+        Label columns are categorical, built from codes (the same labels repeat in every
+        replication), which keeps a table of millions of rows quick to build and small.
+        """
+        names = list(self.values)
+        labels = {
+            c: sorted({v for k in self.keys.values() for v in getattr(k, c)}) for c in KEY_COLUMNS
+        }
+        columns: dict[str, list[np.ndarray]] = {
+            c: [] for c in ("scenario", "replication", *KEY_COLUMNS, "value")
+        }
+        for index, name in enumerate(names):
+            matrix = self.values[name]
+            reps, rows = matrix.shape
+            columns["scenario"].append(np.full(reps * rows, index, dtype=np.int16))
+            columns["replication"].append(np.repeat(np.arange(reps, dtype=np.int32), rows))
+            for column in KEY_COLUMNS:
+                position = {v: i for i, v in enumerate(labels[column])}
+                row_codes = np.fromiter(
+                    (position[v] for v in getattr(self.keys[name], column)), np.int16, rows
+                )
+                columns[column].append(np.broadcast_to(row_codes, (reps, rows)).reshape(-1))
+            columns["value"].append(matrix.reshape(-1))
+
+        def joined(column: str) -> np.ndarray:
+            parts = columns[column]
+            return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+        frame = {
+            "scenario": pd.Categorical.from_codes(joined("scenario"), names, validate=False),
+            "replication": joined("replication"),
+        }
+        for column in KEY_COLUMNS:
+            frame[column] = pd.Categorical.from_codes(
+                joined(column), labels[column], validate=False
+            )
+        frame["value"] = joined("value")
+        return pd.DataFrame(frame, copy=False)
 
     def summary(self) -> pd.DataFrame:
         """Per scenario and row: replications, mean, 95% CI of the mean and quantiles.
@@ -114,38 +138,14 @@ class Results:
             frames.append(pd.concat([frame, summary_statistics(values)], axis=1))
         return pd.concat(frames, ignore_index=True)
 
-    def save(self, folder: str | Path, force: bool = False) -> Path:
-        """Write the results folder atomically; refuse to replace one unless ``force``."""
-        return save_results(self, folder, force=force)
+    def save(
+        self, folder: str | Path, force: bool = False, extra_tables: Mapping | None = None
+    ) -> Path:
+        """Write the results folder atomically; refuse to replace one unless ``force``.
 
-
-def summary_statistics(values: np.ndarray) -> pd.DataFrame:
-    """Statistics across replications (axis 0) of a (replications x rows) matrix."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        present = ~np.isnan(values)
-        count = present.sum(axis=0)
-        total = np.where(present, values, 0.0).sum(axis=0)
-        mean = np.divide(total, count, out=np.full(values.shape[1], np.nan), where=count > 0)
-        deviation = np.where(present, values - mean, 0.0)
-        variance = np.divide(
-            (deviation**2).sum(axis=0), count - 1, out=np.zeros(values.shape[1]), where=count > 1
-        )
-        half_width = CONFIDENCE_Z * np.sqrt(variance / np.maximum(count, 1))
-        if present.all():
-            quantiles = np.quantile(values, QUANTILES, axis=0)
-        else:
-            quantiles = np.full((len(QUANTILES), values.shape[1]), np.nan)
-            some = count > 0
-            quantiles[:, some] = np.nanquantile(values[:, some], QUANTILES, axis=0)
-    stats = {
-        "replications": count,
-        "mean": mean,
-        "ci_low": mean - half_width,
-        "ci_high": mean + half_width,
-    }
-    for q, row in zip(QUANTILES, quantiles, strict=True):
-        stats[f"q{round(q * 100):02d}"] = row
-    return pd.DataFrame(stats)
+        ``extra_tables`` maps file names (``adequacy.csv``) to DataFrames written with it.
+        """
+        return save_results(self, folder, force=force, extra_tables=extra_tables)
 
 
 # ----------------------------------------------------------------------- folders
@@ -174,7 +174,12 @@ def check_output_folder(folder: str | Path, force: bool = False) -> None:
         raise OutputError(f"{folder}: no permission to write in {parent}")
 
 
-def save_results(results: Results, folder: str | Path, force: bool = False) -> Path:
+def save_results(
+    results: Results,
+    folder: str | Path,
+    force: bool = False,
+    extra_tables: Mapping[str, pd.DataFrame] | None = None,
+) -> Path:
     """Write ``results`` to ``folder`` (see module docstring). Returns the folder path.
 
     Raises
@@ -204,6 +209,8 @@ def save_results(results: Results, folder: str | Path, force: bool = False) -> P
             (staging / SCENARIO_DIR / f"{name}.yaml").write_text(text, encoding="utf-8")
         results.table().to_parquet(staging / TABLE_FILE, index=False)
         results.summary().to_csv(staging / SUMMARY_FILE, index=False)
+        for name, table in (extra_tables or {}).items():
+            table.to_csv(staging / name, index=False)
         # the manifest goes last: its presence marks a complete folder
         (staging / MANIFEST).write_text(
             json.dumps(results.manifest, indent=2, default=str), encoding="utf-8"
@@ -222,6 +229,25 @@ def save_results(results: Results, folder: str | Path, force: bool = False) -> P
             raise OutputError(f"{folder}: cannot write results folder: {exc}") from exc
         raise
     return folder
+
+
+def write_csv_atomically(table: pd.DataFrame, path: str | Path) -> Path:
+    """Write a CSV file via a temporary file and a rename: never half a file."""
+    path = Path(path)
+    check_output_folder(path, force=True)
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".partial", dir=path.parent
+    )
+    os.close(handle)
+    try:
+        table.to_csv(temporary, index=False)
+        os.replace(temporary, path)
+    except BaseException as exc:
+        Path(temporary).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise OutputError(f"{path}: cannot write: {exc}") from exc
+        raise
+    return path
 
 
 def scenario_to_yaml_tree(scenario: Scenario) -> dict:

@@ -1,22 +1,32 @@
-"""Experiments: many replications of one or more scenarios, reduced to a tidy table.
+"""Experiments: many replications of one or more scenarios, serial or in parallel.
 
-The unit of work is a pure function of (compiled scenario, seed, replication), so the
-same replication gives the same rows wherever it runs. Replication ``r`` of every scenario
-uses the same random streams (common random numbers), which is what makes paired
-comparisons between scenarios tight.
+The unit of work is a pure function of (compiled scenario, seed, replication), reduced in
+the worker to a vector of period figures (:mod:`sim.reduce`). Replication ``r`` of every
+scenario uses the same random streams (common random numbers), which is what makes paired
+comparisons tight. Work is cut into chunks of consecutive replications; each chunk returns
+a small matrix and chunks are put back in replication order, so one process, a pool of
+any size, or a cluster all give identical results.
+
+Backends: ``serial`` (this process) and ``processes`` (a local process pool). The compiled
+scenarios are sent to each worker once, when it starts, not with every chunk.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing as mp
+import os
+import signal
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from sim import manifest as mf
-from sim.model.replication import compile_scenario, run_replication
-from sim.reduce import build_layout, reduce_replication
+from sim.model.replication import ModelInputs, compile_scenario, run_replication
+from sim.reduce import Layout, build_layout, reduce_replication
 from sim.results import Results, RowKeys
 from sim.scenario.loader import scenario_hash
 from sim.scenario.schema import Scenario
@@ -25,24 +35,124 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SEED = 2025
 DEFAULT_REPLICATIONS = 200
+CHUNKS_PER_WORKER = 8
+"""Chunks per worker and scenario: enough to balance load and move a progress bar."""
+
+
+@dataclass(frozen=True)
+class Work:
+    """What a worker needs for one scenario: compiled inputs and the output layout."""
+
+    inputs: ModelInputs
+    layout: Layout
+
+
+def available_cores() -> int:
+    """Cores this process may use (respects CPU affinity, e.g. in containers)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def resolve_jobs(jobs: int | str) -> int:
+    """``"auto"`` -> the cores available; otherwise a positive whole number."""
+    if jobs == "auto":
+        return available_cores()
+    jobs = int(jobs)
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1 or 'auto', got {jobs}")
+    return jobs
+
+
+def run_chunk(work: Work, seed: int, first: int, count: int) -> np.ndarray:
+    """Replications ``first .. first + count - 1`` of one scenario: (count x rows) matrix."""
+    out = np.empty((count, len(work.layout)))
+    for i in range(count):
+        result = run_replication(work.inputs, seed, first + i)
+        out[i] = reduce_replication(result, work.layout)
+    return out
+
+
+def chunks(replications: int, jobs: int) -> list[tuple[int, int]]:
+    """(first, count) of each chunk of consecutive replications."""
+    size = max(1, -(-replications // (jobs * CHUNKS_PER_WORKER)))
+    return [(first, min(size, replications - first)) for first in range(0, replications, size)]
+
+
+# ------------------------------------------------------------------- process pool
+
+_WORKER_WORK: list[Work] = []
+
+
+def _initialise_worker(work: list[Work]) -> None:
+    global _WORKER_WORK
+    _WORKER_WORK = work
+    # Ctrl-C is the parent's to handle: it stops the pool, so workers need not report it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _run_task(task: tuple[int, int, int, int]) -> tuple[int, int, np.ndarray]:
+    scenario, seed, first, count = task
+    return scenario, first, run_chunk(_WORKER_WORK[scenario], seed, first, count)
+
+
+def _pool_context() -> mp.context.BaseContext:
+    # fork starts workers in milliseconds with everything already imported; elsewhere
+    # (macOS, Windows) spawn is the safe default
+    methods = mp.get_all_start_methods()
+    return mp.get_context("fork" if "fork" in methods and sys.platform == "linux" else "spawn")
+
+
+def _serial(work: list[Work], seed: int, tasks, done: Callable[[int], None]) -> Iterator:
+    for scenario, first, count in tasks:
+        yield scenario, first, run_chunk(work[scenario], seed, first, count)
+        done(count)
+
+
+def _processes(work: list[Work], seed: int, tasks, done: Callable[[int], None], jobs: int):
+    pool = _pool_context().Pool(jobs, initializer=_initialise_worker, initargs=(work,))
+    try:
+        jobs_list = [(scenario, seed, first, count) for scenario, first, count in tasks]
+        for scenario, first, block in pool.imap_unordered(_run_task, jobs_list):
+            yield scenario, first, block
+            done(len(block))
+    except BaseException:
+        pool.terminate()  # interrupted or failed: stop the workers now, keep nothing
+        raise
+    finally:
+        pool.close()
+        pool.join()
+
+
+BACKENDS = ("serial", "processes")
 
 
 def run_experiment(
     scenarios: Sequence[Scenario],
     replications: int = DEFAULT_REPLICATIONS,
     seed: int = DEFAULT_SEED,
+    jobs: int | str = 1,
+    backend: str | None = None,
+    progress: bool | None = None,
     command: str | None = None,
 ) -> Results:
-    """Run ``replications`` replications of each scenario and collect tidy results.
+    """Run ``replications`` replications of each scenario and collect the results.
 
     Parameters
     ----------
     scenarios
         Validated scenarios with distinct names.
     replications
-        Number of replications per scenario (at least 1).
+        Replications per scenario (at least 1).
     seed
-        Master seed; replication ``r`` uses streams keyed by ``(seed, r, purpose)``.
+        Master seed (non-negative); replication ``r`` uses streams keyed by (seed, r, purpose).
+    jobs
+        Worker processes, or ``"auto"`` for one per available core.
+    backend
+        ``"serial"`` or ``"processes"``; by default serial for one job, else processes.
+    progress
+        Show a progress bar on standard error; by default only when it is a terminal.
     command
         The command line that started the run, recorded in the manifest.
     """
@@ -51,28 +161,41 @@ def run_experiment(
     if seed < 0:
         raise ValueError("seed must be a non-negative integer")
     names = [s.name for s in scenarios]
-    if len(set(names)) != len(names):
-        raise ValueError(f"scenario names must be distinct, got {names}")
+    if not names or len(set(names)) != len(names):
+        raise ValueError(f"give one or more scenarios with distinct names, got {names}")
+    n_jobs = resolve_jobs(jobs)
+    backend = backend or ("serial" if n_jobs == 1 else "processes")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
 
     started = mf.now_utc()
     clock = time.perf_counter()
-    keys, values = {}, {}
+    work = []
     for scenario in scenarios:
         inputs = compile_scenario(scenario)
-        layout = build_layout(inputs)
-        log.info("running %s: %d replications", scenario.name, replications)
-        matrix = np.empty((replications, len(layout)))
-        for rep in range(replications):
-            matrix[rep] = reduce_replication(run_replication(inputs, seed, rep), layout)
-        keys[scenario.name] = RowKeys(layout.frequency, layout.period, layout.metric, layout.group)
-        values[scenario.name] = matrix
+        work.append(Work(inputs, build_layout(inputs)))
+    values = [np.empty((replications, len(w.layout))) for w in work]
+    tasks = [
+        (i, first, count) for i in range(len(work)) for first, count in chunks(replications, n_jobs)
+    ]
+
+    with _ProgressBar(len(work) * replications, progress) as bar:
+        if backend == "serial":
+            stream = _serial(work, seed, tasks, bar)
+        else:
+            stream = _processes(work, seed, tasks, bar, n_jobs)
+        for scenario, first, block in stream:
+            values[scenario][first : first + len(block)] = block
     elapsed = time.perf_counter() - clock
+    log.info("%d replications of %d scenarios in %.2f s", replications, len(work), elapsed)
 
     manifest = {
         "package_version": mf.package_version(),
         "git": mf.git_state(),
         "seed": seed,
         "replications": replications,
+        "jobs": n_jobs,
+        "backend": backend,
         "command": command,
         "scenarios": {s.name: {"sha256": scenario_hash(s)} for s in scenarios},
         "libraries": mf.library_versions(),
@@ -81,5 +204,35 @@ def run_experiment(
         "machine": mf.machine(),
     }
     return Results(
-        scenarios={s.name: s for s in scenarios}, keys=keys, values=values, manifest=manifest
+        scenarios={s.name: s for s in scenarios},
+        keys={
+            s.name: RowKeys(w.layout.frequency, w.layout.period, w.layout.metric, w.layout.group)
+            for s, w in zip(scenarios, work, strict=True)
+        },
+        values={s.name: v for s, v in zip(scenarios, values, strict=True)},
+        manifest=manifest,
     )
+
+
+class _ProgressBar:
+    """A tqdm bar on standard error when wanted; otherwise a no-op counter."""
+
+    def __init__(self, total: int, show: bool | None):
+        self.total = total
+        self.show = sys.stderr.isatty() if show is None else show
+        self._bar = None
+
+    def __enter__(self) -> _ProgressBar:
+        if self.show:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=self.total, unit="rep", file=sys.stderr, leave=False)
+        return self
+
+    def __call__(self, count: int) -> None:
+        if self._bar is not None:
+            self._bar.update(count)
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.close()

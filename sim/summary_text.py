@@ -69,3 +69,52 @@ def _cell(row: pd.DataFrame, fmt: str, scale: float) -> str:
         return "-"
     q05, q50, q95 = (row[c].iloc[0] * scale for c in ("q05", "q50", "q95"))
     return f"{fmt.format(q50)} ({fmt.format(q05)}-{fmt.format(q95)})"
+
+
+HEADLINE = (
+    ("in_programme", "all", "trusts in programme (average)", "{:+.2f}"),
+    ("waiting", "all", "trusts waiting (average)", "{:+.2f}"),
+    ("admissions", "all", "admissions (total)", "{:+.1f}"),
+    ("mean_wait_weeks", "all", "mean wait of those admitted, weeks", "{:+.1f}"),
+    ("utilisation", "national", "national team utilisation", "{:+.1%}"),
+    ("cost", "total", "cost, £m (total)", "{:+.2f}"),
+    ("cost_by_payer", "trusts", "  of which paid by trusts, £m", "{:+.2f}"),
+)
+
+
+def format_comparison(table: pd.DataFrame, replications: int) -> str:
+    """Whole-horizon paired differences from the baseline, with 95% intervals."""
+    lines = [f"Paired differences over the whole horizon ({replications} replications, 95% CI)"]
+    horizon = table[table["frequency"] == "horizon"]
+    for scenario, rows in horizon.groupby("scenario", sort=False, observed=True):
+        baseline = rows["baseline"].iloc[0]
+        lines.append(f"\n{scenario} minus {baseline}")
+        for metric, group, label, fmt in HEADLINE:
+            row = rows[(rows["metric"] == metric) & (rows["group"] == group)]
+            if row.empty:
+                continue
+            scale = 1e-6 if metric in MILLIONS else 1.0
+            mean, low, high = (
+                row[c].iloc[0] * scale for c in ("mean_difference", "ci_low", "ci_high")
+            )
+            lines.append(
+                f"  {label:<38}{fmt.format(mean):>12}  ({fmt.format(low)} to {fmt.format(high)})"
+            )
+    return "\n".join(lines)
+
+
+def format_adequacy(adequacy: pd.DataFrame, precision: float) -> str:
+    """Say whether the replications gave the main metrics the precision asked for."""
+    short = adequacy[~adequacy["adequate"]]
+    if short.empty:
+        return (
+            f"\nReplications are adequate: every main metric's 95% interval is within "
+            f"{precision:.0%} of its mean."
+        )
+    lines = [f"\nWarning: too few replications for {precision:.0%} precision on:"]
+    for row in short.itertuples(index=False):
+        lines.append(
+            f"  {row.scenario}: {row.metric} ({row.group}) +/-{row.relative_half_width:.1%}; "
+            f"about {row.replications_needed} replications needed"
+        )
+    return "\n".join(lines)

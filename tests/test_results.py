@@ -7,13 +7,15 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import t as stats_t
 
 from sim import load_results, run_experiment
 from sim.errors import OutputError
 from sim.model import run_replication
 from sim.reduce import build_layout, reduce_replication
-from sim.results import Results, summary_statistics
+from sim.results import Results
 from sim.scenario import scenario_hash, with_changes
+from sim.statistics import summary_statistics
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +73,7 @@ def test_summary_statistics_match_pandas():
     frame = pd.DataFrame(values)
     np.testing.assert_allclose(stats["mean"], frame.mean(), rtol=1e-12)
     np.testing.assert_array_equal(stats["replications"], frame.count())
-    half = 1.959964 * frame.std() / np.sqrt(frame.count())
+    half = stats_t.ppf(0.975, frame.count() - 1) * frame.std() / np.sqrt(frame.count())
     np.testing.assert_allclose(stats["ci_high"] - stats["mean"], half, rtol=1e-9)
     np.testing.assert_allclose(stats["q50"], frame.median(), rtol=1e-12)
     np.testing.assert_allclose(stats["q05"], frame.quantile(0.05), rtol=1e-12)
