@@ -201,7 +201,8 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     )
     adequacy = replication_adequacy(results, precision=args.precision)
     folder = results.save(out, force=args.force, extra_tables={ADEQUACY_FILE: adequacy})
-    print(format_summary(results.summary(), args.reps, args.seed))
+    start_dates = {s.name: s.start_date for s in scenarios}
+    print(format_summary(results.summary(), args.reps, args.seed, start_dates))
     print(format_adequacy(adequacy, args.precision))
     print(
         f"\nResults written to {folder}/ ({results.manifest['run_seconds']:.1f} s, "

@@ -6,8 +6,11 @@ no statistics of its own.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 
+from sim.calendar import date_at
 from sim.scenario.schema import LEAGUE_TABLES
 
 YEARLY = (
@@ -25,8 +28,23 @@ YEARLY = (
 MILLIONS = {"cost", "cost_by_payer"}
 
 
-def format_summary(summary: pd.DataFrame, replications: int, seed: int) -> str:
-    """Median (5% to 95% range) of the main yearly figures per scenario, and segments."""
+FIRST_EVENTS = (
+    ("first_week_cap_reached", "programme first full"),
+    ("first_week_national_demand_exceeded", "national team first short of hours"),
+)
+
+
+def format_summary(
+    summary: pd.DataFrame,
+    replications: int,
+    seed: int,
+    start_dates: dict[str, dt.date] | None = None,
+) -> str:
+    """Median (5% to 95% range) of the main yearly figures per scenario, and segments.
+
+    With ``start_dates`` (scenario name to start date) it also gives the dates on which
+    the programme first fills and the national team is first short of hours.
+    """
     lines = [f"{replications} replications, seed {seed}: median (5%-95% across replications)"]
     for scenario, rows in summary.groupby("scenario", sort=False, observed=True):
         yearly = rows[rows["frequency"] == "year"]
@@ -41,6 +59,8 @@ def format_summary(summary: pd.DataFrame, replications: int, seed: int) -> str:
                 cells.append(_cell(row, fmt, 1e-6 if metric in MILLIONS else 1.0))
             lines.append(f"  {label:<38}" + "".join(f"{c:>16}" for c in cells))
 
+        if start_dates and scenario in start_dates:
+            lines += _first_event_lines(rows, replications, start_dates[scenario])
         trusts = rows[(rows["metric"] == "trusts") & (rows["frequency"] == "quarter")]
         quarters = list(dict.fromkeys(trusts["period"]))
         first, last = quarters[0], quarters[-1]
@@ -62,6 +82,23 @@ def format_summary(summary: pd.DataFrame, replications: int, seed: int) -> str:
             "(published Q1 to Q2 2025/26: 38 of 205)"
         )
     return "\n".join(lines)
+
+
+def _first_event_lines(rows: pd.DataFrame, replications: int, start: dt.date) -> list[str]:
+    lines = []
+    for metric, label in FIRST_EVENTS:
+        row = rows[rows["metric"] == metric]
+        happened = int(row["replications"].iloc[0]) if not row.empty else 0
+        share = happened / replications
+        if not happened:
+            lines.append(f"  {label}: not within the horizon in any replication")
+            continue
+        q05, q50, q95 = (date_at(start, row[c].iloc[0]) for c in ("q05", "q50", "q95"))
+        lines.append(
+            f"  {label}: in {share:.0%} of replications; median {q50:%d %b %Y} "
+            f"(5%-95%: {q05:%d %b %Y} to {q95:%d %b %Y})"
+        )
+    return lines
 
 
 def _cell(row: pd.DataFrame, fmt: str, scale: float) -> str:
