@@ -2,6 +2,7 @@
 
     python -m sim run [SCENARIO ...] [--reps N] [--seed S] [--jobs N|auto] [--out DIR] [--force]
     python -m sim compare RESULTS --baseline NAME [--out FILE]
+    python -m sim report RESULTS [--out DIR] [--baseline NAME] [--force]
     python -m sim validate [PATH ...]
     python -m sim schema [--out FILE]
 
@@ -140,6 +141,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="CSV of every difference (default RESULTS/comparison_vs_BASELINE.csv)",
     )
 
+    report = commands.add_parser("report", help="write the chart pack of a run")
+    report.add_argument("results", type=Path, help="a results folder written by run")
+    report.add_argument(
+        "--out", type=Path, default=None, help="chart pack folder (default RESULTS/report)"
+    )
+    report.add_argument(
+        "--baseline",
+        default=None,
+        help="scenario the others are compared with (default: the first)",
+    )
+    report.add_argument("--force", action="store_true", help="replace an existing chart pack")
+
     validate = commands.add_parser("validate", help="check scenario files")
     validate.add_argument(
         "paths",
@@ -165,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args, argv)
         if args.command == "compare":
             return _compare(args)
+        if args.command == "report":
+            return _report(args)
         if args.command == "validate":
             return _validate(args.paths)
         if args.command == "schema":
@@ -224,6 +239,17 @@ def _compare(args: argparse.Namespace) -> int:
     write_csv_atomically(table, out)
     print(format_comparison(table, results.replications))
     print(f"\nEvery paired difference written to {out}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from sim.report import PAGE, write_chart_pack  # plotting is loaded only when needed
+
+    results = load_results(args.results)
+    out = args.out or args.results / "report"
+    folder = write_chart_pack(results, out, baseline=args.baseline, force=args.force)
+    charts = len(list((folder / "charts").glob("*.png")))
+    print(f"Chart pack with {charts} charts written to {folder}/ (open {folder / PAGE})")
     return 0
 
 

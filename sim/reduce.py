@@ -17,6 +17,8 @@ Aggregation rules (within the replication, before any statistic across replicati
   so their mean across replications is the probability it happens in that period;
 * ``first_week_cap_reached`` and ``first_week_national_demand_exceeded`` (horizon only)
   are the first week (since the start date) it happens, NaN if it never does;
+* ``wait_distribution`` (horizon only, one group per band of weeks) is the share of
+  trusts admitted during the forecast whose completed wait fell in each band;
 * population metrics are quarterly, at each assessment; flows at an assessment are
   labelled with the quarter it opens;
 * ``mean_wait_weeks`` is the mean completed wait of trusts admitted in the period and
@@ -48,6 +50,14 @@ WAIT_THRESHOLD_WEEKS = 13.0
 
 STOCKS = ("caseload", "in_programme", "waiting", "national_wte")
 FIRST_WEEK_METRICS = ("first_week_cap_reached", "first_week_national_demand_exceeded")
+WAIT_BANDS_WEEKS = (0.0, 4.0, 13.0, 26.0, 52.0, np.inf)
+WAIT_BAND_LABELS = (
+    "under 4 weeks",
+    "4 to 13 weeks",
+    "13 to 26 weeks",
+    "26 to 52 weeks",
+    "52 weeks or more",
+)
 FLOWS = ("referrals", "admissions", "exits", "reentries")
 HOURS = ("demand_hours", "capacity_hours", "delivered_hours", "shortfall_hours")
 
@@ -110,6 +120,7 @@ def build_layout(inputs: ModelInputs) -> Layout:
     horizon_label = rows[-1][1]
     for metric in FIRST_WEEK_METRICS:
         rows.append(("horizon", horizon_label, metric, "all"))
+    rows += [("horizon", horizon_label, "wait_distribution", band) for band in WAIT_BAND_LABELS]
     quarters = inputs.population.assessment_labels
     for metric, groups in _population_metrics():
         for group in groups:
@@ -224,6 +235,10 @@ def reduce_replication(result: ReplicationResult, layout: Layout) -> np.ndarray:
     for metric in ("cap_reached", "national_demand_exceeded"):
         weeks = np.flatnonzero(flows[metric][:, 0])
         parts.append(np.array([weeks[0] if len(weeks) else np.nan], dtype=float))
+
+    admitted = spells["admission"] >= 0
+    counts = np.histogram(waits[admitted], bins=WAIT_BANDS_WEEKS)[0].astype(float)
+    parts.append(counts / counts.sum() if counts.sum() else np.full(len(counts), np.nan))
 
     labels_rows = len(result.assessment_labels)
     failures = np.bincount(

@@ -1,0 +1,295 @@
+"""The consultation chart pack: charts, their data and a self-contained web page.
+
+``write_chart_pack(results, folder)`` writes, for every chart of :func:`sim.charts.chart_set`,
+a PNG, an SVG and the CSV of the data drawn, plus ``index.html``: the charts with their
+findings, captions and alt text; the assumptions of every scenario (value, unit, source or
+assumption); what differs between the scenarios; a model description under the STRESS-DES
+headings; and the run's manifest. The page uses no scripts, fonts or files from outside the
+folder, so it opens offline and can be attached to a consultation. All text that comes
+from scenario files is escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sim.charts import chart_set, draw
+from sim.charts.data import DATA_SOURCES, ChartData
+from sim.errors import OutputError
+from sim.results import Results, check_output_folder
+from sim.scenario.loader import numeric_paths
+from sim.scenario.schema import Scenario
+
+PNG_DPI = 150
+PAGE = "index.html"
+
+
+def write_chart_pack(
+    results: Results, folder: str | Path, baseline: str | None = None, force: bool = False
+) -> Path:
+    """Write the chart pack to ``folder`` atomically. Returns the folder.
+
+    Raises
+    ------
+    OutputError
+        If the folder exists (without ``force``) or cannot be written.
+    """
+    folder = Path(folder)
+    check_output_folder(folder, force)
+    if baseline is not None and baseline not in results.scenarios:
+        raise OutputError(
+            f"no scenario {baseline!r} to compare against; have {', '.join(results.scenarios)}"
+        )
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(
+        tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent)
+    )
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        staging.chmod(0o777 & ~umask)
+        charts = chart_set(results, baseline)
+        (staging / "charts").mkdir()
+        (staging / "data").mkdir()
+        for chart in charts:
+            figure = draw(chart)
+            figure.savefig(staging / "charts" / f"{chart.key}.png", dpi=PNG_DPI)
+            figure.savefig(staging / "charts" / f"{chart.key}.svg")
+            chart.table.to_csv(staging / "data" / f"{chart.key}.csv", index=False)
+        (staging / PAGE).write_text(render_page(results, charts), encoding="utf-8")
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(staging, folder)
+    except BaseException as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise OutputError(f"{folder}: cannot write chart pack: {exc}") from exc
+        raise
+    return folder
+
+
+# ---------------------------------------------------------------------------- page
+
+STYLE = """
+body { font-family: "DejaVu Sans", Arial, sans-serif; margin: 0 auto; max-width: 72rem;
+       padding: 1.5rem; color: #1b1b1b; line-height: 1.45; }
+h1 { font-size: 1.7rem; } h2 { margin-top: 2.5rem; border-bottom: 2px solid #0072B2; }
+figure { margin: 2rem 0; } figure img { max-width: 100%; height: auto; border: 1px solid #ddd; }
+figcaption { font-size: 0.95rem; } .links a { margin-right: 1rem; }
+table { border-collapse: collapse; font-size: 0.85rem; width: 100%; }
+th, td { border: 1px solid #ccc; padding: 0.3rem 0.5rem; text-align: left; vertical-align: top; }
+th { background: #eef4fa; } pre { background: #f6f6f6; padding: 1rem; overflow-x: auto; }
+.note { color: #444; font-size: 0.9rem; }
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def render_page(results: Results, charts: list[ChartData]) -> str:
+    """The chart pack's web page as a string (all scenario text escaped)."""
+    names = list(results.scenarios)
+    manifest = results.manifest
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en-GB"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>Provider Improvement Programme forecast: {_e(', '.join(names))}</title>",
+        f"<style>{STYLE}</style></head><body>",
+        "<h1>Provider Improvement Programme: forecast chart pack</h1>",
+        f'<p class="note">Scenarios: {_e(", ".join(names))}. {results.replications} replications, '
+        f"seed {_e(manifest.get('seed', 'unknown'))}, run {_e(manifest.get('started_utc', ''))} "
+        f"with version {_e(manifest.get('package_version', 'unknown'))} of the model. "
+        f"{_e(DATA_SOURCES)}</p>",
+        "<nav><h2>Contents</h2><ol>",
+        '<li><a href="#charts">Charts</a></li>',
+        '<li><a href="#assumptions">Assumptions</a></li>',
+        '<li><a href="#differences">What differs between the scenarios</a></li>',
+        '<li><a href="#model">Model description (STRESS-DES)</a></li>',
+        '<li><a href="#manifest">Run manifest</a></li>',
+        "</ol></nav>",
+        '<h2 id="charts">Charts</h2>',
+        '<p class="note">Each chart links to a scalable version (SVG) and to the data drawn (CSV).</p>',
+    ]
+    for scenario in names:
+        description = results.scenarios[scenario].description.strip()
+        parts.append(f"<h3>Scenario: {_e(scenario)}</h3>")
+        if description:
+            parts.append(f"<p>{_e(description)}</p>")
+        for chart in charts:
+            if chart.key.startswith(f"{scenario}-"):
+                parts.append(_figure(chart))
+    comparisons = [c for c in charts if c.kind == "comparison"]
+    if comparisons:
+        parts.append("<h3>Scenarios compared</h3>")
+        parts += [_figure(c) for c in comparisons]
+    parts.append('<h2 id="assumptions">Assumptions</h2>')
+    parts.append(
+        '<p class="note">Every number in each scenario, with its unit and where it comes from: '
+        "a published source, or an assumption with the reason for its value.</p>"
+    )
+    for scenario in names:
+        parts.append(f"<h3>{_e(scenario)}</h3>")
+        parts.append(_assumptions_table(results.scenarios[scenario]))
+    parts.append('<h2 id="differences">What differs between the scenarios</h2>')
+    parts.append(_differences_table(results.scenarios))
+    parts.append('<h2 id="model">Model description (STRESS-DES)</h2>')
+    parts.append(_stress_des(results))
+    parts.append('<h2 id="manifest">Run manifest</h2>')
+    parts.append(f"<pre>{_e(json.dumps(manifest, indent=2, default=str))}</pre>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _figure(chart: ChartData) -> str:
+    return (
+        f'<figure id="{_e(chart.key)}">'
+        f"<h4>{_e(chart.title)}</h4>"
+        f'<img src="charts/{_e(chart.key)}.png" alt="{_e(chart.alt_text)}" width="1500" height="930">'
+        f"<figcaption>{_e(chart.caption)}"
+        f'<br><span class="links"><a href="charts/{_e(chart.key)}.svg">Chart (SVG)</a>'
+        f'<a href="data/{_e(chart.key)}.csv">Data (CSV)</a></span></figcaption></figure>'
+    )
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_format_value(v) for v in value) + "]"
+    return str(value)
+
+
+def _leaf(tree: Any, dotted: str) -> Any:
+    from sim.scenario.loader import parse_path
+
+    node = tree
+    for part in parse_path(dotted):
+        node = node[part]
+    return node
+
+
+def _assumptions_table(scenario: Scenario) -> str:
+    tree = scenario.model_dump(mode="json", exclude={"notes"})
+    rows = []
+    for path in numeric_paths(tree):
+        note = scenario.notes.get(path)
+        unit = note.unit if note and note.unit else ""
+        if note and note.source:
+            basis = f"Source: {note.source}"
+        elif note and note.assumption:
+            basis = f"Assumption: {note.assumption}"
+        else:
+            basis = "Not documented"
+        rows.append(
+            f"<tr><td>{_e(path)}</td><td>{_e(_format_value(_leaf(tree, path)))}</td>"
+            f"<td>{_e(unit)}</td><td>{_e(basis.strip())}</td></tr>"
+        )
+    return (
+        "<table><thead><tr><th>Field</th><th>Value</th><th>Unit</th><th>Basis</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            out |= _flatten(value, f"{prefix}.{key}" if prefix else str(key))
+        return out
+    if isinstance(node, list) and node and isinstance(node[0], dict):
+        out = {}
+        for i, value in enumerate(node):
+            out |= _flatten(value, f"{prefix}[{i}]")
+        return out
+    return {prefix: node}
+
+
+def _differences_table(scenarios: dict[str, Scenario]) -> str:
+    if len(scenarios) < 2:
+        return "<p>This run has one scenario.</p>"
+    flat = {
+        name: _flatten(s.model_dump(mode="json", exclude={"notes", "name", "description"}))
+        for name, s in scenarios.items()
+    }
+    paths = sorted(set().union(*flat.values()))
+    rows = []
+    for path in paths:
+        values = [flat[name].get(path, "(not set)") for name in scenarios]
+        if any(v != values[0] for v in values[1:]):
+            cells = "".join(f"<td>{_e(_format_value(v))}</td>" for v in values)
+            rows.append(f"<tr><td>{_e(path)}</td>{cells}</tr>")
+    if not rows:
+        return "<p>The scenarios have the same assumptions.</p>"
+    header = "".join(f"<th>{_e(name)}</th>" for name in scenarios)
+    return f"<table><thead><tr><th>Field</th>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _stress_des(results: Results) -> str:
+    """Model description under the STRESS-DES reporting headings (Monks et al., 2019)."""
+    first = next(iter(results.scenarios.values()))
+    manifest = results.manifest
+    libraries = manifest.get("libraries", {})
+    sections = [
+        ("1. Objectives",
+         "Purpose: forecast how many NHS trusts will be in the Provider Improvement Programme "
+         "(segment 5 of the NHS Oversight Framework) and waiting to enter it, and what that means "
+         "for the national team, the wider NHS and consultancy in hours and money, under different "
+         "capacity, staffing and support assumptions. Outputs: trusts per segment by league table; "
+         "programme caseload by phase; waiting list, waiting times and lengths of stay; referrals, "
+         "admissions, exits and re-entries; support demand, capacity, delivery and shortfall by "
+         "source; cost by source and payer; probabilities that the programme is full or the national "
+         "team short. Experimentation aims: compare scenarios with paired differences under common "
+         "random numbers."),
+        ("2. Logic",
+         "Entities are the 205 NHS trusts. Each has a latent average metric score (a slowly "
+         "mean-reverting long-run level plus a persistent quarterly deviation), deficit status that "
+         "switches with odds rising with the score, and a board capability rating reassessed yearly. "
+         "Each quarter trusts are segmented by a rule set in the scenario (quartiles within league "
+         "table, or fixed thresholds), then the financial override holds trusts in deficit at "
+         "segment 3 or below. Trusts in segment 4 with a low-capability board, and any trust with a "
+         "catastrophic failure of governance, are referred; they queue in a priority order and are "
+         "admitted when a place is free under the cap (and, under the 'wait' policy, when the "
+         "national team has hours for the first phase). In the programme a trust passes through "
+         "diagnostic, improvement and exit phases, then transitional support in segment 3. Each phase "
+         "asks for weekly support hours from three sources; when a source is short, every trust gets "
+         "the same share of its need, and improvement slows in proportion to the support delivered "
+         "(dose-response). Under 'buy', consultancy covers the national team's gap within its "
+         "framework cap. Trusts may relapse and be referred again."),
+        ("3. Data",
+         "Published figures (shipped with the model with their sources): trusts by region and "
+         "league table; segment distributions and deficit counts for 2025/26; churn between Q1 and Q2 "
+         "2025/26; score ranges; programme facts (about 15 trusts at a time; national team 51 WTE "
+         "cut to 37; trusts pay for interventions; special measures and RSP spell lengths). Every "
+         "unpublished value is an assumption stated in the scenario file; all are listed in the "
+         "assumptions table above."),
+        ("4. Experimentation",
+         f"Initialisation: the forecast starts on {first.start_date:%d %B %Y} from the published "
+         "segment distributions and the scenario's starting caseload, so there is no warm-up. "
+         f"Run length: {first.horizon_years:g} years. Replications: {results.replications}, seed "
+         f"{manifest.get('seed', 'unknown')}. Estimates: figures are aggregated within each "
+         "replication (stocks at period ends, flows within periods), then summarised across "
+         "replications by the median with 50% and 90% ranges, and by the mean with a 95% t "
+         "interval."),
+        ("5. Implementation",
+         f"Python {libraries.get('python', '')} with SimPy {libraries.get('simpy', '')}, NumPy "
+         f"{libraries.get('numpy', '')} and SciPy {libraries.get('scipy', '')}. Random numbers: one "
+         "NumPy generator per kind of decision, keyed by (seed, replication, purpose), so scenarios "
+         "share their random numbers replication by replication. The population is updated with "
+         "array operations once a quarter; the programme is event-driven. Replications run in "
+         f"parallel with identical results ({manifest.get('jobs', 1)} worker(s) here, "
+         f"{manifest.get('run_seconds', '?')} s). Machine: {manifest.get('machine', {}).get('platform', '')}."),
+        ("6. Code access",
+         f"Model version {manifest.get('package_version', 'unknown')}, source commit "
+         f"{(manifest.get('git') or {}).get('commit') or 'unknown'}"
+         + (" (with uncommitted changes)" if (manifest.get("git") or {}).get("dirty") else "")
+         + ". The scenario files as run are in the results folder."),
+    ]  # fmt: skip
+    return "".join(f"<h3>{_e(title)}</h3><p>{_e(text)}</p>" for title, text in sections)
