@@ -5,30 +5,49 @@ The public API, for notebooks and scripts::
 
     import sim
     baseline = sim.load_scenario("scenarios/baseline.yaml")
-    results = sim.run_experiment([baseline], replications=200, seed=2025)
+    results = sim.run_experiment([baseline], replications=200, seed=2025, jobs="auto")
     results.summary()
 
 Layers (each depends only on those above it): :mod:`sim.scenario` (validated inputs),
 :mod:`sim.model` (one replication, no I/O), :mod:`sim.runner` (many replications),
-:mod:`sim.results` (tables, summaries, results folders), :mod:`sim.cli` (command line).
+:mod:`sim.results` and :mod:`sim.compare` (tables and statistics), :mod:`sim.charts` and
+:mod:`sim.report` (figures and the chart pack), :mod:`sim.cli` (command line).
+
+Names are imported on first use, so ``import sim.model`` stays light (no pandas, no
+matplotlib) in worker processes.
 """
 
-from sim.errors import OutputError, ScenarioError
-from sim.model import compile_scenario, run_replication
-from sim.results import Results, load_results
-from sim.runner import run_experiment
-from sim.scenario import Scenario, load_scenario, scenario_json_schema, with_changes
+from __future__ import annotations
 
-__all__ = [
-    "OutputError",
-    "Results",
-    "Scenario",
-    "ScenarioError",
-    "compile_scenario",
-    "load_results",
-    "load_scenario",
-    "run_experiment",
-    "run_replication",
-    "scenario_json_schema",
-    "with_changes",
-]
+import importlib
+
+_EXPORTS = {
+    "OutputError": "sim.errors",
+    "ScenarioError": "sim.errors",
+    "Scenario": "sim.scenario",
+    "load_scenario": "sim.scenario",
+    "scenario_json_schema": "sim.scenario",
+    "with_changes": "sim.scenario",
+    "compile_scenario": "sim.model",
+    "run_replication": "sim.model",
+    "run_experiment": "sim.runner",
+    "Results": "sim.results",
+    "load_results": "sim.results",
+    "paired_differences": "sim.compare",
+    "replication_adequacy": "sim.compare",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sim' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
