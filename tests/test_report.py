@@ -152,5 +152,7 @@ def test_the_model_imports_no_plotting_or_tables():
         f"run_replication(load_scenario({str(Path(__file__).parents[1] / 'scenarios' / 'baseline.yaml')!r}), 1, 0); "
         "print(sorted(m for m in ('matplotlib', 'pandas') if m in sys.modules))"
     )
-    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert output.stdout.strip() == "[]"

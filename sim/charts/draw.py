@@ -15,7 +15,7 @@ import textwrap
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from sim.charts.data import SOURCE_LABELS, TABLE_LABELS, ChartData
 from sim.scenario.schema import LEAGUE_TABLES, SOURCES
@@ -104,8 +104,8 @@ def draw_fan(chart: ChartData) -> Figure:
     _quarter_axis(ax, periods, extra_left=extra)
     ax.set_ylabel(chart.y_label)
     ax.set_ylim(bottom=0)
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}"))
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=5, frameon=False, fontsize=8.5)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of trusts: whole ticks
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3, frameon=False, fontsize=8.5)
     return fig
 
 
