@@ -3,6 +3,8 @@
     python -m sim run [SCENARIO ...] [--reps N] [--seed S] [--jobs N|auto] [--out DIR] [--force]
     python -m sim compare RESULTS --baseline NAME [--out FILE]
     python -m sim report RESULTS [--out DIR] [--baseline NAME] [--force]
+    python -m sim calibrate [--spec FILE] [--scenario FILE] [--out DIR] [--stage NAME ...]
+    python -m sim validation [--scenario FILE] [--reps N] [--seed S] [--out DIR] [--force]
     python -m sim validate [PATH ...]
     python -m sim schema [--out FILE]
 
@@ -25,7 +27,13 @@ from sim.errors import OutputError, ScenarioError, ScenarioErrors
 from sim.results import ADEQUACY_FILE, check_output_folder, load_results, write_csv_atomically
 from sim.runner import DEFAULT_REPLICATIONS, DEFAULT_SEED, run_experiment
 from sim.scenario import load_scenario, scenario_json_schema, unannotated_numbers
-from sim.summary_text import format_adequacy, format_comparison, format_summary
+from sim.summary_text import (
+    format_adequacy,
+    format_comparison,
+    format_fit,
+    format_summary,
+    format_validation,
+)
 
 DEFAULT_SCENARIO = Path("scenarios/baseline.yaml")
 EXIT_FAILURE = 1
@@ -153,6 +161,59 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--force", action="store_true", help="replace an existing chart pack")
 
+    calibrate = commands.add_parser(
+        "calibrate", help="fit unpublished parameters to published targets"
+    )
+    calibrate.add_argument(
+        "--spec",
+        type=Path,
+        default=Path("scenarios/calibration/targets.yaml"),
+        help="calibration targets and free parameters",
+    )
+    calibrate.add_argument(
+        "--scenario",
+        type=Path,
+        default=DEFAULT_SCENARIO,
+        help="scenario to start from (default: the baseline)",
+    )
+    calibrate.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for fitted.yaml and fit.json (default: the spec's folder)",
+    )
+    calibrate.add_argument(
+        "--stage",
+        action="append",
+        default=None,
+        help="fit only this stage (repeatable; default: all)",
+    )
+
+    validation = commands.add_parser(
+        "validation", help="model against published data, side by side"
+    )
+    validation.add_argument(
+        "--scenario",
+        type=Path,
+        default=DEFAULT_SCENARIO,
+        help="scenario to compare (default: the baseline)",
+    )
+    validation.add_argument(
+        "--targets", type=Path, default=Path("scenarios/calibration/targets.yaml")
+    )
+    validation.add_argument(
+        "--held-out", type=Path, default=Path("scenarios/calibration/validation.yaml")
+    )
+    validation.add_argument("--reps", type=_positive_int, default=100)
+    validation.add_argument("--seed", type=_non_negative_int, default=DEFAULT_SEED)
+    validation.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for the table and chart (default results/validation-<date-time>)",
+    )
+    validation.add_argument("--force", action="store_true")
+
     validate = commands.add_parser("validate", help="check scenario files")
     validate.add_argument(
         "paths",
@@ -180,6 +241,10 @@ def main(argv: list[str] | None = None) -> int:
             return _compare(args)
         if args.command == "report":
             return _report(args)
+        if args.command == "calibrate":
+            return _calibrate(args)
+        if args.command == "validation":
+            return _validation(args)
         if args.command == "validate":
             return _validate(args.paths)
         if args.command == "schema":
@@ -250,6 +315,44 @@ def _report(args: argparse.Namespace) -> int:
     folder = write_chart_pack(results, out, baseline=args.baseline, force=args.force)
     charts = len(list((folder / "charts").glob("*.png")))
     print(f"Chart pack with {charts} charts written to {folder}/ (open {folder / PAGE})")
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from sim.calibration import calibrate, load_spec, write_fitted
+
+    spec = load_spec(args.spec)
+    known = {stage.name for stage in spec.stages}
+    unknown = set(args.stage or []) - known
+    if unknown:
+        raise ScenarioError(
+            args.spec, "stages", f"no stage {sorted(unknown)}; have {sorted(known)}"
+        )
+    scenario = load_scenario(args.scenario)
+    result = calibrate(scenario, spec, stages=args.stage)
+    fitted, record = write_fitted(result, spec, args.out or args.spec.parent)
+    print(format_fit(result))
+    print(f"\nFitted values written to {fitted}; targets and quality of fit to {record}")
+    return 0
+
+
+def _validation(args: argparse.Namespace) -> int:
+    from sim.validation import (
+        compare_with_data,
+        load_comparisons,
+        validation_chart,
+        write_validation,
+    )
+
+    scenario = load_scenario(args.scenario)
+    comparisons = load_comparisons(args.targets, args.held_out)
+    out = args.out or Path("results") / dt.datetime.now().strftime("validation-%Y%m%d-%H%M%S")
+    check_output_folder(out, args.force)
+    table = compare_with_data(scenario, comparisons, replications=args.reps, seed=args.seed)
+    chart = validation_chart(table, scenario.name, args.reps, args.seed)
+    folder = write_validation(table, chart, out, force=args.force)
+    print(format_validation(table))
+    print(f"\nTable and chart written to {folder}/")
     return 0
 
 

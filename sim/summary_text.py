@@ -155,3 +155,39 @@ def format_adequacy(adequacy: pd.DataFrame, precision: float) -> str:
             f"about {row.replications_needed} replications needed"
         )
     return "\n".join(lines)
+
+
+def format_fit(result) -> str:
+    """A calibration's fitted values and its targets against what the model gives."""
+    lines = [f"Calibration of {result.date} ({result.settings['replications']} replications, "
+             f"seed {result.settings['seed']})"]  # fmt: skip
+    for stage in result.stages:
+        status = "converged" if stage.converged else "stopped at the evaluation limit"
+        lines.append(f"\nstage {stage.name}: {stage.evaluations} evaluations, {status}, "
+                     f"misfit {stage.objective:.2f}")  # fmt: skip
+        for name, value in stage.parameters.items():
+            lines.append(f"  {name:<32} {stage.start[name]:>10.4g} -> {value:<10.4g}")
+        lines.append(f"  {'target':<48}{'published':>12}{'model':>12}  within tolerance")
+        for t in stage.targets:
+            mark = "yes" if t["within_tolerance"] else "no"
+            lines.append(f"  {t['name']:<48}{t['target']:>12.4g}{t['simulated']:>12.4g}  {mark}")
+    return "\n".join(lines)
+
+
+def format_validation(table: pd.DataFrame) -> str:
+    """Model against published figures, one line each."""
+    lines = [
+        f"  {'quantity':<46}{'published':>10}{'model mean':>12}{'model 90% range':>20}  in range  fit"
+    ]
+    for row in table.itertuples(index=False):
+        span = f"{row.model_q05:.3g} to {row.model_q95:.3g}"
+        lines.append(
+            f"  {row.quantity:<46}{row.published:>10.4g}{row.model_mean:>12.4g}{span:>20}  "
+            f"{'yes' if row.published_in_model_range else 'no':<8}  {'used' if row.used_in_fit else 'held out'}"
+        )
+    held = table[~table["used_in_fit"]]
+    lines.append(
+        f"\n{int(held['published_in_model_range'].sum())} of {len(held)} held-out figures lie within "
+        f"the model's 90% range; {int(table['used_in_fit'].sum())} figures were used in the fit."
+    )
+    return "Model against published data\n" + "\n".join(lines)

@@ -32,7 +32,13 @@ def base(tmp_path: Path) -> Path:
     """A copy of the documented baseline in tmp_path, for variants to extend."""
     target = tmp_path / "baseline.yaml"
     shutil.copy(BASELINE, target)
+    copy_calibration(tmp_path)
     return target
+
+
+def copy_calibration(folder: Path) -> None:
+    """The fitted parameters the baseline extends, beside a copy of it."""
+    shutil.copytree(SCENARIOS / "calibration", folder / "calibration", dirs_exist_ok=True)
 
 
 @pytest.fixture(scope="module")
@@ -372,6 +378,7 @@ def test_start_date_moved_before_first_rule_names_the_variant(tmp_path, base):
 def test_impossible_values_in_whole_file(tmp_path):
     tree = yaml.safe_load(BASELINE.read_text(encoding="utf-8"))
     tree["horizon_years"] = 0
+    copy_calibration(tmp_path)
     bad = tmp_path / "whole.yaml"
     bad.write_text(yaml.safe_dump(tree), encoding="utf-8")
     error = single_error(bad)
@@ -503,13 +510,13 @@ def test_yaml_is_read_safely(tmp_path, capfd, nested):
 
 def test_error_in_base_names_base_not_variant(tmp_path):
     text = BASELINE.read_text(encoding="utf-8")
-    assert text.count("value: 0.81\n") == 1
-    write(tmp_path, "broken_base.yaml", text.replace("value: 0.81\n", "value: 1.5\n"))
+    marker = "capability_persistence:\n    value: 0.7\n"
+    assert text.count(marker) == 1
+    copy_calibration(tmp_path)
+    write(tmp_path, "broken_base.yaml", text.replace(marker, marker.replace("0.7", "1.5")))
     child = variant(tmp_path, "child.yaml", "horizon_years: 3\n", parent="broken_base.yaml")
     error = single_error(child)
-    assert where(error) == ("broken_base.yaml", "population.tables.acute.deficit.long_run_share"), (
-        str(error)
-    )
+    assert where(error) == ("broken_base.yaml", "population.capability_persistence"), str(error)
     assert_reason(error, "less than or equal to 1")
 
 
@@ -655,6 +662,7 @@ def test_cli_validate_good_folder(in_tmp, capsys):
     good.mkdir()
     for path in SCENARIOS.glob("*.yaml"):
         shutil.copy(path, good / path.name)
+    copy_calibration(good)
     assert main(["validate", str(good)]) == 0
     out = capsys.readouterr().out
     n = len(list(good.glob("*.yaml")))

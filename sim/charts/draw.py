@@ -49,8 +49,9 @@ def _frame_text(fig: Figure, chart: ChartData) -> None:
     """Title (the finding) at the top; caption and footnote at the bottom."""
     fig.text(0.01, 0.975, textwrap.fill(chart.title, 95), fontsize=13, fontweight="bold",
              va="top", ha="left")  # fmt: skip
-    fig.text(0.01, 0.145, textwrap.fill(chart.caption, 150), fontsize=8.5, va="top", ha="left")
-    fig.text(0.01, 0.065, textwrap.fill(chart.footnote, 170), fontsize=7, color="#444444",
+    bottom = 0.145 * HEIGHT_INCHES / fig.get_figheight()  # same distance from the foot
+    fig.text(0.01, bottom, textwrap.fill(chart.caption, 150), fontsize=8.5, va="top", ha="left")
+    fig.text(0.01, bottom * 0.45, textwrap.fill(chart.footnote, 170), fontsize=7, color="#444444",
              va="top", ha="left")  # fmt: skip
 
 
@@ -257,7 +258,32 @@ def draw_comparison(chart: ChartData) -> Figure:
     return fig
 
 
+def draw_validation(chart: ChartData) -> Figure:
+    """Model-to-published ratios: 90% range as a bar, mean as a dot, published at 1."""
+    fig = Figure(figsize=(WIDTH_INCHES, HEIGHT_INCHES + 2.5))
+    ax = fig.subplots()
+    fig.subplots_adjust(left=0.36, right=0.97, top=0.88, bottom=0.2)
+    _frame_text(fig, chart)
+    rows = chart.table
+    y = np.arange(len(rows))[::-1]
+    for used, colour, marker, label in ((True, BLUE, "o", "Used in the fit"),
+                                        (False, ORANGE, "s", "Held out of the fit")):  # fmt: skip
+        part = rows["used_in_fit"] == used
+        ax.hlines(y[part], rows["low"][part], rows["high"][part], color=colour, linewidth=4,
+                  alpha=0.6, label=f"{label}: model 90% range")  # fmt: skip
+        ax.plot(rows["mean"][part], y[part], linestyle="none", marker=marker, color=BLACK,
+                markerfacecolor=colour, markersize=6, label=f"{label}: model mean")  # fmt: skip
+    ax.axvline(1.0, color=BLACK, linestyle="--", linewidth=1, label="Published value")
+    ax.set_yticks(y, rows["quantity"], fontsize=8)
+    ax.set_xlabel(chart.y_label)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.3, -0.06), ncol=3, frameon=False, fontsize=8)
+    return fig
+
+
 DRAWERS = {
+    "validation": draw_validation,
     "fan": draw_fan,
     "distribution": draw_distribution,
     "segments": draw_segments,

@@ -36,6 +36,8 @@ from pydantic import BaseModel, ValidationError
 from sim.errors import ScenarioError, ScenarioErrors
 from sim.scenario.schema import Annotation, Scenario
 
+UNION_DISCRIMINATORS = ("rule", "distribution", "mode")
+"""Keys whose value picks the member of a union (pydantic adds it to error locations)."""
 ANNOTATION_KEYS = frozenset({"value", "unit", "source", "assumption", "range"})
 WHAT_IF = "<what-if edit>"
 
@@ -285,7 +287,11 @@ def _clean_loc(loc: tuple, raw: Any) -> PathKey:
     out: list[str | int] = []
     node = raw
     for part in loc:
-        is_tag = isinstance(node, dict) and part not in node and part == node.get("rule")
+        is_tag = (
+            isinstance(node, dict)
+            and part not in node
+            and any(part == node.get(key) for key in UNION_DISCRIMINATORS)
+        )
         if is_tag or (isinstance(part, str) and part.startswith("function-")):
             continue
         out.append(part)
