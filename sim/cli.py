@@ -5,6 +5,7 @@
     python -m sim report RESULTS [--out DIR] [--baseline NAME] [--force]
     python -m sim calibrate [--spec FILE] [--scenario FILE] [--out DIR] [--stage NAME ...]
     python -m sim validation [--scenario FILE] [--reps N] [--seed S] [--out DIR] [--force]
+    python -m sim theory [--scenario FILE] [--reps N] [--seed S] [--details]
     python -m sim validate [PATH ...]
     python -m sim schema [--out FILE]
 
@@ -214,6 +215,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validation.add_argument("--force", action="store_true")
 
+    theory = commands.add_parser(
+        "theory", help="check the model against queueing theory (PASS/FAIL)"
+    )
+    theory.add_argument(
+        "--scenario",
+        type=Path,
+        default=DEFAULT_SCENARIO,
+        help="scenario the checks start from (default: the baseline)",
+    )
+    theory.add_argument("--reps", type=_positive_int, default=120)
+    theory.add_argument("--seed", type=_non_negative_int, default=7)
+    theory.add_argument("--details", action="store_true", help="explain each check's numbers")
+
     validate = commands.add_parser("validate", help="check scenario files")
     validate.add_argument(
         "paths",
@@ -245,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
             return _calibrate(args)
         if args.command == "validation":
             return _validation(args)
+        if args.command == "theory":
+            return _theory(args)
         if args.command == "validate":
             return _validate(args.paths)
         if args.command == "schema":
@@ -354,6 +370,14 @@ def _validation(args: argparse.Namespace) -> int:
     print(format_validation(table))
     print(f"\nTable and chart written to {folder}/")
     return 0
+
+
+def _theory(args: argparse.Namespace) -> int:
+    from sim.theory import format_checks, run_theory_checks
+
+    checks = run_theory_checks(load_scenario(args.scenario), replications=args.reps, seed=args.seed)
+    print(format_checks(checks, details=args.details))
+    return 0 if all(check.passed for check in checks) else EXIT_FAILURE
 
 
 def _validate(paths: list[Path]) -> int:

@@ -41,10 +41,16 @@ CHUNKS_PER_WORKER = 8
 
 @dataclass(frozen=True)
 class Work:
-    """What a worker needs for one scenario: compiled inputs and the output layout."""
+    """What a worker needs for one scenario: compiled inputs, the output layout and, when
+    only some outputs are wanted, the positions of those rows (to keep results small)."""
 
     inputs: ModelInputs
     layout: Layout
+    rows: np.ndarray | None = None
+
+    @property
+    def width(self) -> int:
+        return len(self.layout) if self.rows is None else len(self.rows)
 
 
 def available_cores() -> int:
@@ -67,10 +73,10 @@ def resolve_jobs(jobs: int | str) -> int:
 
 def run_chunk(work: Work, seed: int, first: int, count: int) -> np.ndarray:
     """Replications ``first .. first + count - 1`` of one scenario: (count x rows) matrix."""
-    out = np.empty((count, len(work.layout)))
+    out = np.empty((count, work.width))
     for i in range(count):
-        result = run_replication(work.inputs, seed, first + i)
-        out[i] = reduce_replication(result, work.layout)
+        values = reduce_replication(run_replication(work.inputs, seed, first + i), work.layout)
+        out[i] = values if work.rows is None else values[work.rows]
     return out
 
 
@@ -170,22 +176,8 @@ def run_experiment(
 
     started = mf.now_utc()
     clock = time.perf_counter()
-    work = []
-    for scenario in scenarios:
-        inputs = compile_scenario(scenario)
-        work.append(Work(inputs, build_layout(inputs)))
-    values = [np.empty((replications, len(w.layout))) for w in work]
-    tasks = [
-        (i, first, count) for i in range(len(work)) for first, count in chunks(replications, n_jobs)
-    ]
-
-    with _ProgressBar(len(work) * replications, progress) as bar:
-        if backend == "serial":
-            stream = _serial(work, seed, tasks, bar)
-        else:
-            stream = _processes(work, seed, tasks, bar, n_jobs)
-        for scenario, first, block in stream:
-            values[scenario][first : first + len(block)] = block
+    work = [Work(inputs, build_layout(inputs)) for inputs in map(compile_scenario, scenarios)]
+    values = _run_work(work, replications, seed, n_jobs, backend, progress)
     elapsed = time.perf_counter() - clock
     log.info("%d replications of %d scenarios in %.2f s", replications, len(work), elapsed)
 
@@ -211,6 +203,48 @@ def run_experiment(
         },
         values={s.name: v for s, v in zip(scenarios, values, strict=True)},
         manifest=manifest,
+    )
+
+
+def _run_work(
+    work: list[Work], replications: int, seed: int, jobs: int, backend: str, progress: bool | None
+) -> list[np.ndarray]:
+    """Run every scenario's replications; one (replications x width) matrix per scenario."""
+    values = [np.empty((replications, w.width)) for w in work]
+    tasks = [
+        (i, first, count) for i in range(len(work)) for first, count in chunks(replications, jobs)
+    ]
+    with _ProgressBar(len(work) * replications, progress) as bar:
+        if backend == "serial":
+            stream = _serial(work, seed, tasks, bar)
+        else:
+            stream = _processes(work, seed, tasks, bar, jobs)
+        for scenario, first, block in stream:
+            values[scenario][first : first + len(block)] = block
+    return values
+
+
+def run_outputs(
+    scenarios: Sequence[Scenario],
+    select: Callable[[Layout], np.ndarray],
+    replications: int,
+    seed: int = DEFAULT_SEED,
+    jobs: int | str = 1,
+    progress: bool | None = None,
+) -> list[np.ndarray]:
+    """Like :func:`run_experiment`, but keep only the rows ``select(layout)`` picks.
+
+    For analyses that run many scenario variants (sensitivity, planning) and need a few
+    outputs of each: workers send back only those rows. Returns, per scenario, a
+    (replications x selected rows) matrix. Scenario names need not differ.
+    """
+    n_jobs = resolve_jobs(jobs)
+    work = []
+    for inputs in map(compile_scenario, scenarios):
+        layout = build_layout(inputs)
+        work.append(Work(inputs, layout, np.flatnonzero(select(layout))))
+    return _run_work(
+        work, replications, seed, n_jobs, "serial" if n_jobs == 1 else "processes", progress
     )
 
 

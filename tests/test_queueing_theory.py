@@ -18,47 +18,9 @@ import pytest
 from sim.calendar import WEEKS_PER_YEAR
 from sim.model import compile_scenario, run_replication
 from sim.scenario import with_changes
+from sim.theory import erlang_c, queue_scenario
 
 Z = 3.5
-ZERO_WEEKS = {"distribution": "fixed", "weeks": 0.0}
-
-
-def erlang_c(servers: int, offered_load: float) -> float:
-    """Probability an arrival waits in M/M/c with offered load a = lambda / mu."""
-    top = offered_load**servers / math.factorial(servers) * servers / (servers - offered_load)
-    bottom = sum(offered_load**k / math.factorial(k) for k in range(servers))
-    return top / (bottom + top)
-
-
-def queue_scenario(baseline, cap, rate_per_year, stay, years=20):
-    """The programme as a plain queue: Poisson referrals, one phase with the given stay
-    distribution, no support hours (so the team never limits), FIFO, no relapse."""
-
-    def phase(duration):
-        return {
-            "duration": duration,
-            "support_hours_per_week": 0.0,
-            "blend": {"national": 1.0, "nhs_family": 0.0, "consultancy": 0.0},
-        }
-
-    return with_changes(
-        baseline,
-        {
-            "name": "queue",
-            "horizon_years": years,
-            "programme.cap": cap,
-            "programme.referrals": {"mode": "poisson", "rate_per_year": rate_per_year},
-            "programme.priority": ["longest_waiting"],
-            "programme.phases": {
-                "diagnostic": phase(ZERO_WEEKS),
-                "improvement": phase(stay),
-                "exit": phase(ZERO_WEEKS),
-                "transitional": phase(ZERO_WEEKS),
-            },
-            "programme.relapse_probability": 0.0,
-            "programme.initial": {"in_programme": [], "waiting": []},
-        },
-    )
 
 
 def mean_and_se(values) -> tuple[float, float]:

@@ -53,3 +53,10 @@ def test_bad_held_out_file_names_field(tmp_path):
     with pytest.raises(ScenarioError) as error:
         load_comparisons(CALIBRATION / "targets.yaml", bad)
     assert error.value.field == "held_out[0].statistic"
+
+
+def test_theory_command_prints_each_check_and_passes(capsys):
+    assert main(["theory", "--reps", "30"]) == 0
+    out = capsys.readouterr().out
+    assert "erlang_c_mean_wait" in out and "conservation" in out
+    assert out.strip().splitlines()[-1] == "8 passed, 0 failed"

@@ -282,7 +282,30 @@ def draw_validation(chart: ChartData) -> Figure:
     return fig
 
 
+def draw_tornado(chart: ChartData) -> Figure:
+    """Horizontal bars from the output at each assumption's low value to its high value."""
+    fig, (ax,) = _figure(chart)
+    fig.subplots_adjust(left=0.33)
+    rows = chart.table
+    y = np.arange(len(rows))[::-1]
+    lows, highs = rows["low_mean"].to_numpy(), rows["high_mean"].to_numpy()
+    base = chart.meta["base"]
+    ax.barh(
+        y, highs - base, left=base, color=BLUE, height=0.6, label="Assumption at its high value"
+    )
+    ax.barh(y, lows - base, left=base, color=ORANGE, hatch="//", edgecolor="white", height=0.6,
+            label="Assumption at its low value")  # fmt: skip
+    ax.axvline(base, color=BLACK, linewidth=1.2, label="Scenario as stated")
+    ax.set_yticks(y, rows["label"], fontsize=8)
+    ax.set_xlabel(chart.y_label)
+    ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+    ax.grid(axis="y", visible=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.4, -0.13), ncol=3, frameon=False, fontsize=8.5)
+    return fig
+
+
 DRAWERS = {
+    "tornado": draw_tornado,
     "validation": draw_validation,
     "fan": draw_fan,
     "distribution": draw_distribution,

@@ -434,9 +434,46 @@ def build_scenario(raw: dict, origins: Mapping[PathKey, Path], top: Path | None 
     if errors:
         raise ScenarioErrors(errors)
     try:
-        return Scenario.model_validate({**plain, "notes": notes})
+        scenario = Scenario.model_validate({**plain, "notes": notes})
     except ValidationError as exc:
         raise translate(exc, plain, origins, top) from None
+    range_errors = [
+        ScenarioError(_origin(origins, tuple(parse_path(path)), top), path, reason)
+        for path, reason in out_of_range(scenario)
+    ]
+    if range_errors:
+        raise ScenarioErrors(range_errors)
+    return scenario
+
+
+def out_of_range(scenario: Scenario) -> list[tuple[str, str]]:
+    """(path, reason) for every value outside the ``range`` its note declares."""
+    tree = scenario.model_dump(mode="python", exclude={"notes"})
+    problems = []
+    for path, note in scenario.notes.items():
+        if note.range is None:
+            continue
+        value = tree
+        for part in parse_path(path):
+            value = value[part]
+        if not _is_number(value):
+            problems.append((path, "a range can only be given for a single number"))
+        elif not note.range[0] <= value <= note.range[1]:
+            problems.append((path, f"value {value} is outside its range {note.range}"))
+    return problems
+
+
+def uncertain_values(scenario: Scenario) -> list[tuple[str, float, float, float]]:
+    """(path, value, low, high) of every number whose note declares a range."""
+    tree = scenario.model_dump(mode="python", exclude={"notes"})
+    out = []
+    for path, note in scenario.notes.items():
+        if note.range is not None:
+            value = tree
+            for part in parse_path(path):
+                value = value[part]
+            out.append((path, float(value), float(note.range[0]), float(note.range[1])))
+    return sorted(out)
 
 
 def scenario_from_mapping(raw: dict, label: str | Path) -> Scenario:
@@ -500,9 +537,11 @@ def with_changes(
             value = value["value"]
         else:
             old = notes.get(dotted, {})
-            notes[dotted] = {k: v for k, v in old.items() if k in ("unit", "range")} | {
-                "assumption": note or "changed by a what-if edit"
-            }
+            kept = {k: v for k, v in old.items() if k == "unit"}
+            declared = old.get("range")
+            if declared and _is_number(value) and declared[0] <= value <= declared[1]:
+                kept["range"] = declared  # a value beyond the range is a deliberate what-if
+            notes[dotted] = kept | {"assumption": note or "changed by a what-if edit"}
         parent[last] = value
     try:
         return Scenario.model_validate({**tree, "notes": notes})

@@ -1,0 +1,234 @@
+"""Which assumptions matter: one-way and global sensitivity analysis.
+
+The uncertain assumptions are the numbers whose notes in the scenario file declare a
+``range: [low, high]``. The output studied is one figure of the results (for example the
+average waiting list over the whole horizon).
+
+* **One-way**: each assumption at its low and at its high value, everything else as in
+  the scenario, all runs with the same replications and seed (common random numbers). The
+  effect is the paired difference high minus low, with a 95% t interval. Drawn as a
+  tornado chart.
+* **Global** (SALib, optional extra ``sensitivity``): Morris screening (elementary effects)
+  and Sobol indices (first-order and total) over the joint ranges. Each sample point is
+  averaged over replications with common random numbers, and the share of the output's
+  variance across sample points that is simulation noise is reported, so that small
+  indices are not over-read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sim.charts.data import DATA_SOURCES, ChartData
+from sim.reduce import Layout
+from sim.runner import DEFAULT_SEED, run_outputs
+from sim.scenario import Scenario, with_changes
+from sim.scenario.loader import uncertain_values
+from sim.statistics import column_means, t_half_width
+
+
+@dataclass(frozen=True)
+class Output:
+    """One figure of the results: a metric and group at a frequency (and period).
+
+    With no ``period``, the figure is the mean over the frequency's periods (for
+    ``horizon`` there is only one).
+    """
+
+    metric: str = "waiting"
+    group: str = "all"
+    frequency: str = "horizon"
+    period: str | None = None
+
+    def select(self, layout: Layout) -> np.ndarray:
+        mask = (
+            (layout.metric == self.metric)
+            & (layout.group == self.group)
+            & (layout.frequency == self.frequency)
+        )
+        if self.period is not None:
+            mask &= layout.period == self.period
+        if not mask.any():
+            raise ValueError(
+                f"no output {self.metric}/{self.group}/{self.frequency}/{self.period or 'any period'}"
+            )
+        return mask
+
+    def label(self) -> str:
+        where = (
+            f", {self.period}"
+            if self.period
+            else ("" if self.frequency == "horizon" else f", mean per {self.frequency}")
+        )
+        return f"{self.metric} ({self.group}{where})"
+
+
+def _per_replication(matrix: np.ndarray) -> np.ndarray:
+    """Mean over the selected rows, per replication (NaN rows ignored)."""
+    with np.errstate(invalid="ignore"):
+        return np.nanmean(matrix, axis=1)
+
+
+def parameters_of(scenario: Scenario) -> list[tuple[str, float, float, float]]:
+    """(path, value, low, high) of the scenario's uncertain assumptions."""
+    found = uncertain_values(scenario)
+    if not found:
+        raise ValueError(
+            f"scenario {scenario.name!r} declares no ranges: add range: [low, high] to the notes "
+            "of the assumptions to study"
+        )
+    return found
+
+
+def one_way(
+    scenario: Scenario,
+    output: Output,
+    replications: int = 100,
+    seed: int = DEFAULT_SEED,
+    jobs: int | str = "auto",
+    progress: bool | None = None,
+) -> pd.DataFrame:
+    """Each uncertain assumption at its low and high value; paired effects on ``output``.
+
+    Returns one row per assumption, largest absolute effect first: ``parameter, value,
+    low, high, base_mean, low_mean, high_mean, effect`` (high minus low), ``ci_low,
+    ci_high`` (95%), ``replications``.
+    """
+    parameters = parameters_of(scenario)
+    runs = [scenario]
+    for path, _, low, high in parameters:
+        runs += [with_changes(scenario, {path: low}), with_changes(scenario, {path: high})]
+    matrices = run_outputs(runs, output.select, replications, seed, jobs, progress)
+    base = _per_replication(matrices[0])
+    rows = []
+    for i, (path, value, low, high) in enumerate(parameters):
+        y_low, y_high = _per_replication(matrices[1 + 2 * i]), _per_replication(matrices[2 + 2 * i])
+        count, mean, sd = column_means((y_high - y_low)[:, None])
+        half = float(np.nan_to_num(t_half_width(sd, count)[0]))
+        rows.append({
+            "parameter": path, "value": value, "low": low, "high": high,
+            "base_mean": np.nanmean(base), "low_mean": np.nanmean(y_low),
+            "high_mean": np.nanmean(y_high), "effect": mean[0],
+            "ci_low": mean[0] - half, "ci_high": mean[0] + half, "replications": int(count[0]),
+        })  # fmt: skip
+    table = pd.DataFrame(rows)
+    order = table["effect"].abs().sort_values(ascending=False).index
+    return table.loc[order].reset_index(drop=True)
+
+
+def tornado_chart(
+    table: pd.DataFrame, output: Output, scenario: str, replications: int, seed: int
+) -> ChartData:
+    top = table.iloc[0]
+    return ChartData(
+        key="tornado",
+        kind="tornado",
+        title=(
+            f"{readable(top['parameter']).capitalize()} matters most for {output.label()}: from "
+            f"{top['low_mean']:.3g} at its low value to {top['high_mean']:.3g} at its high value"
+        ),
+        caption=(
+            "Each bar spans the output with one assumption at the low and at the high end of its "
+            "stated range, everything else as in the scenario (same random numbers). The line marks "
+            "the scenario's own result. Assumptions are ordered by the size of their effect."
+        ),
+        alt_text=(
+            "Tornado chart of the effect of each uncertain assumption on "
+            f"{output.label()}: "
+            + "; ".join(
+                f"{readable(r.parameter)} {r.low_mean:.3g} to {r.high_mean:.3g}"
+                for r in table.itertuples()
+            )
+            + "."
+        ),
+        footnote=f"Scenario: {scenario}. {replications} replications per run, seed {seed}. {DATA_SOURCES}",
+        table=table.assign(
+            label=[
+                f"{readable(p)} ({lo:g} to {hi:g})"
+                for p, lo, hi in zip(table["parameter"], table["low"], table["high"], strict=True)
+            ]
+        ),
+        y_label=output.label(),
+        meta={"base": float(table["base_mean"].iloc[0])},
+    )
+
+
+def readable(path: str) -> str:
+    """'team.nhs_family.hours_per_week' -> 'nhs family: hours per week'."""
+    for prefix in ("population.tables.", "population.", "programme.phases.", "programme.", "team."):
+        path = path.removeprefix(prefix)
+    return path.replace(".", ": ").replace("_", " ")
+
+
+def global_indices(
+    scenario: Scenario,
+    output: Output,
+    method: str = "sobol",
+    samples: int = 32,
+    replications: int = 10,
+    seed: int = DEFAULT_SEED,
+    jobs: int | str = "auto",
+    progress: bool | None = None,
+) -> tuple[pd.DataFrame, dict]:
+    """Morris or Sobol indices of ``output`` over the joint ranges of the assumptions.
+
+    Returns the indices (one row per assumption) and a dictionary with the number of
+    sample points, the output's variance across them, the simulation-noise variance of a
+    sample point's mean, and ``noise_share`` (noise over total: near 0 means the indices
+    describe the assumptions, near 1 means they mostly describe noise).
+    """
+    try:
+        from SALib.analyze import morris as morris_analyze
+        from SALib.analyze import sobol as sobol_analyze
+        from SALib.sample import morris as morris_sample
+        from SALib.sample import sobol as sobol_sample
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "global sensitivity needs SALib: python -m pip install '.[sensitivity]'"
+        ) from exc
+
+    parameters = parameters_of(scenario)
+    problem = {
+        "num_vars": len(parameters),
+        "names": [p[0] for p in parameters],
+        "bounds": [[p[2], p[3]] for p in parameters],
+    }
+    if method == "sobol":
+        points = sobol_sample.sample(problem, samples, calc_second_order=False, seed=seed)
+    elif method == "morris":
+        points = morris_sample.sample(problem, samples, num_levels=4, seed=seed)
+    else:
+        raise ValueError(f"method must be 'sobol' or 'morris', got {method!r}")
+    runs = [
+        with_changes(scenario, dict(zip(problem["names"], map(float, row), strict=True)))
+        for row in points
+    ]
+    matrices = run_outputs(runs, output.select, replications, seed, jobs, progress)
+    per_point = np.array([_per_replication(m) for m in matrices])  # (points, replications)
+    y = np.nanmean(per_point, axis=1)
+    noise = float(np.nanmean(np.nanvar(per_point, axis=1, ddof=1)) / replications)
+    total = float(np.var(y, ddof=1))
+    diagnostics = {
+        "method": method,
+        "sample_points": len(points),
+        "replications_per_point": replications,
+        "output_variance": total,
+        "noise_variance": noise,
+        "noise_share": noise / total if total > 0 else float("nan"),
+    }
+    if method == "sobol":
+        result = sobol_analyze.analyze(problem, y, calc_second_order=False, seed=seed)
+        table = pd.DataFrame({
+            "parameter": problem["names"], "first_order": result["S1"],
+            "first_order_ci": result["S1_conf"], "total": result["ST"], "total_ci": result["ST_conf"],
+        }).sort_values("total", ascending=False)  # fmt: skip
+    else:
+        result = morris_analyze.analyze(problem, points, y, num_levels=4, seed=seed)
+        table = pd.DataFrame({
+            "parameter": problem["names"], "mu_star": result["mu_star"],
+            "mu_star_ci": result["mu_star_conf"], "sigma": result["sigma"],
+        }).sort_values("mu_star", ascending=False)  # fmt: skip
+    return table.reset_index(drop=True), diagnostics
