@@ -6,6 +6,8 @@
     python -m sim calibrate [--spec FILE] [--scenario FILE] [--out DIR] [--stage NAME ...]
     python -m sim validation [--scenario FILE] [--reps N] [--seed S] [--out DIR] [--force]
     python -m sim theory [--scenario FILE] [--reps N] [--seed S] [--details]
+    python -m sim sensitivity [SCENARIO] [--metric M] [--method oneway|morris|sobol|all] [--out DIR]
+    python -m sim plan [SCENARIO] --lever L --target "..." --min X --max Y [--out DIR]
     python -m sim validate [PATH ...]
     python -m sim schema [--out FILE]
 
@@ -32,6 +34,8 @@ from sim.summary_text import (
     format_adequacy,
     format_comparison,
     format_fit,
+    format_global,
+    format_one_way,
     format_summary,
     format_validation,
 )
@@ -73,6 +77,15 @@ def _fraction(text: str) -> float:
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
     return value
+
+
+def _output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--metric", default="waiting", help="output metric (default: waiting)")
+    parser.add_argument("--group", default="all", help="output group (default: all)")
+    parser.add_argument(
+        "--frequency", default="horizon", choices=("month", "quarter", "year", "horizon")
+    )
+    parser.add_argument("--period", default=None, help="one period, e.g. '2027/28' (default: all)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -228,6 +241,66 @@ def build_parser() -> argparse.ArgumentParser:
     theory.add_argument("--seed", type=_non_negative_int, default=7)
     theory.add_argument("--details", action="store_true", help="explain each check's numbers")
 
+    sensitivity = commands.add_parser(
+        "sensitivity", help="which assumptions matter (tornado, Morris, Sobol)"
+    )
+    sensitivity.add_argument("scenario", nargs="?", type=Path, default=DEFAULT_SCENARIO)
+    _output_options(sensitivity)
+    sensitivity.add_argument(
+        "--method", choices=("oneway", "morris", "sobol", "all"), default="oneway"
+    )
+    sensitivity.add_argument(
+        "--reps", type=_positive_int, default=100, help="replications per one-way run (default 100)"
+    )
+    sensitivity.add_argument(
+        "--samples",
+        type=_positive_int,
+        default=16,
+        help="Morris trajectories or Sobol base samples (default 16)",
+    )
+    sensitivity.add_argument(
+        "--point-reps",
+        type=_positive_int,
+        default=10,
+        help="replications per global sample point (default 10)",
+    )
+    sensitivity.add_argument("--seed", type=_non_negative_int, default=DEFAULT_SEED)
+    sensitivity.add_argument("--jobs", type=_jobs, default="auto")
+    sensitivity.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for tables and charts (default results/sensitivity-<date-time>)",
+    )
+    sensitivity.add_argument("--force", action="store_true")
+
+    planner = commands.add_parser("plan", help="smallest capacity that meets a target")
+    planner.add_argument("scenario", nargs="?", type=Path, default=DEFAULT_SCENARIO)
+    planner.add_argument(
+        "--lever", required=True, choices=("national_wte", "cap", "consultancy_budget")
+    )
+    planner.add_argument(
+        "--target",
+        required=True,
+        help="e.g. 'share_waiting_over_13_weeks <= 0.10 in every quarter of 2027/28'",
+    )
+    planner.add_argument(
+        "--min", dest="low", type=float, required=True, help="smallest setting to try"
+    )
+    planner.add_argument(
+        "--max", dest="high", type=float, required=True, help="largest setting to try"
+    )
+    planner.add_argument("--reps", type=_positive_int, default=200)
+    planner.add_argument("--seed", type=_non_negative_int, default=DEFAULT_SEED)
+    planner.add_argument("--jobs", type=_jobs, default="auto")
+    planner.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for the table and chart (default results/plan-<date-time>)",
+    )
+    planner.add_argument("--force", action="store_true")
+
     validate = commands.add_parser("validate", help="check scenario files")
     validate.add_argument(
         "paths",
@@ -261,6 +334,10 @@ def main(argv: list[str] | None = None) -> int:
             return _validation(args)
         if args.command == "theory":
             return _theory(args)
+        if args.command == "sensitivity":
+            return _sensitivity(args)
+        if args.command == "plan":
+            return _plan(args)
         if args.command == "validate":
             return _validate(args.paths)
         if args.command == "schema":
@@ -378,6 +455,87 @@ def _theory(args: argparse.Namespace) -> int:
     checks = run_theory_checks(load_scenario(args.scenario), replications=args.reps, seed=args.seed)
     print(format_checks(checks, details=args.details))
     return 0 if all(check.passed for check in checks) else EXIT_FAILURE
+
+
+def _write_analysis(folder: Path, force: bool, tables: dict, charts: list) -> Path:
+    """Write tables (CSV) and charts (PNG, SVG) to a new folder, atomically."""
+    import shutil
+    import tempfile
+
+    from sim.charts import draw
+
+    check_output_folder(folder, force)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(
+        tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent)
+    )
+    try:
+        for name, table in tables.items():
+            table.to_csv(staging / name, index=False)
+        for chart in charts:
+            figure = draw(chart)
+            figure.savefig(staging / f"{chart.key}.png", dpi=150)
+            figure.savefig(staging / f"{chart.key}.svg")
+        if folder.exists():
+            shutil.rmtree(folder)
+        staging.replace(folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return folder
+
+
+def _sensitivity(args: argparse.Namespace) -> int:
+    import json
+
+    import pandas as pd
+
+    from sim.sensitivity import Output, global_indices, one_way, tornado_chart
+
+    scenario = load_scenario(args.scenario)
+    output = Output(args.metric, args.group, args.frequency, args.period)
+    out = args.out or Path("results") / dt.datetime.now().strftime("sensitivity-%Y%m%d-%H%M%S")
+    check_output_folder(out, args.force)
+    tables, charts = {}, []
+    if args.method in ("oneway", "all"):
+        table = one_way(scenario, output, args.reps, args.seed, args.jobs)
+        tables["oneway.csv"] = table
+        charts.append(tornado_chart(table, output, scenario.name, args.reps, args.seed))
+        print(format_one_way(table, output))
+    for method in ("morris", "sobol"):
+        if args.method in (method, "all"):
+            indices, diagnostics = global_indices(
+                scenario, output, method, args.samples, args.point_reps, args.seed, args.jobs
+            )
+            tables[f"{method}.csv"] = indices
+            tables[f"{method}_noise.csv"] = pd.DataFrame([diagnostics])
+            print(format_global(indices, diagnostics))
+            print(json.dumps(diagnostics))
+    folder = _write_analysis(out, args.force, tables, charts)
+    print(f"\nTables and charts written to {folder}/")
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from sim.planner import plan, plan_chart
+
+    scenario = load_scenario(args.scenario)
+    out = args.out or Path("results") / dt.datetime.now().strftime("plan-%Y%m%d-%H%M%S")
+    check_output_folder(out, args.force)
+    try:
+        result = plan(
+            scenario, args.lever, args.target, args.low, args.high, args.reps, args.seed, args.jobs
+        )
+    except ValueError as exc:
+        raise ScenarioError(
+            "<command line>", "--target" if "target" in str(exc) else "--lever", str(exc)
+        ) from None
+    chart = plan_chart(result, scenario.name)
+    folder = _write_analysis(out, args.force, {"plan.csv": result.evaluations}, [chart])
+    print(chart.title)
+    print(result.evaluations.to_string(index=False))
+    print(f"\nTable and chart written to {folder}/")
+    return 0 if result.on_average is not None else EXIT_FAILURE
 
 
 def _validate(paths: list[Path]) -> int:

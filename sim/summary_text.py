@@ -191,3 +191,29 @@ def format_validation(table: pd.DataFrame) -> str:
         f"the model's 90% range; {int(table['used_in_fit'].sum())} figures were used in the fit."
     )
     return "Model against published data\n" + "\n".join(lines)
+
+
+def format_one_way(table: pd.DataFrame, output) -> str:
+    """One-way sensitivity, largest effect first."""
+    lines = [f"One-way sensitivity of {output.label()} (high minus low, 95% CI)"]
+    for row in table.itertuples(index=False):
+        lines.append(
+            f"  {row.parameter:<58} {row.low:>8g} to {row.high:<8g} {row.effect:>+9.3g} "
+            f"({row.ci_low:+.3g} to {row.ci_high:+.3g})"
+        )
+    return "\n".join(lines)
+
+
+def format_global(indices: pd.DataFrame, diagnostics: dict) -> str:
+    """Morris or Sobol indices, with how much of the variation is simulation noise."""
+    method = diagnostics["method"]
+    lines = [
+        f"\n{method.capitalize()} ({diagnostics['sample_points']} sample points, "
+        f"{diagnostics['replications_per_point']} replications each): simulation noise is "
+        f"{diagnostics['noise_share']:.1%} of the output's variance across the sample"
+    ]
+    columns = ["mu_star", "sigma"] if method == "morris" else ["first_order", "total"]
+    for row in indices.itertuples(index=False):
+        values = "  ".join(f"{c} {getattr(row, c):.3g}" for c in columns)
+        lines.append(f"  {row.parameter:<58} {values}")
+    return "\n".join(lines)

@@ -304,7 +304,39 @@ def draw_tornado(chart: ChartData) -> Figure:
     return fig
 
 
+def draw_plan(chart: ChartData) -> Figure:
+    """The target metric (worst period, with 95% interval) against the lever."""
+    fig, (ax,) = _figure(chart)
+    rows = chart.table
+    ax.errorbar(rows["value"], rows["worst_period_mean"],
+                yerr=[rows["worst_period_mean"] - rows["worst_ci_low"], rows["worst_ci_high"] - rows["worst_period_mean"]],
+                fmt="o-", color=BLUE, ecolor=BLACK, capsize=4, label="Mean in the worst period, 95% interval")  # fmt: skip
+    ax.axhline(
+        chart.meta["threshold"],
+        color=VERMILLION,
+        linestyle="--",
+        linewidth=1.4,
+        label="Target threshold",
+    )
+    if chart.meta.get("answer") is not None:
+        ax.axvline(
+            chart.meta["answer"],
+            color=GREEN,
+            linestyle=":",
+            linewidth=1.6,
+            label="Smallest meeting it on average",
+        )
+    if chart.meta.get("confident") is not None:
+        ax.axvline(chart.meta["confident"], color=BLACK, linestyle="-.", linewidth=1.2,
+                   label="Smallest meeting it with 95% confidence")  # fmt: skip
+    ax.set_xlabel(chart.meta["x_label"])
+    ax.set_ylabel(chart.y_label)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False, fontsize=8.5)
+    return fig
+
+
 DRAWERS = {
+    "plan": draw_plan,
     "tornado": draw_tornado,
     "validation": draw_validation,
     "fan": draw_fan,

@@ -532,7 +532,19 @@ def with_changes(
             raise ScenarioError(WHAT_IF, dotted, "no such field")
         if isinstance(parent, list) and not (isinstance(last, int) and last < len(parent)):
             raise ScenarioError(WHAT_IF, dotted, "index out of range")
-        if _is_annotated(value):
+        if isinstance(value, dict | list) and not _is_annotated(value):
+            # a whole section replaced: notes about what was inside it no longer apply
+            for path in [
+                p for p in notes if p.startswith(f"{dotted}.") or p.startswith(f"{dotted}[")
+            ]:
+                del notes[path]
+            value, inner, errors = split_annotations(value, {}, tuple(parts))
+            if errors:
+                raise ScenarioErrors(errors)
+            notes |= inner
+            for path in numeric_paths(value, tuple(parts)):
+                notes.setdefault(path, {"assumption": note or "changed by a what-if edit"})
+        elif _is_annotated(value):
             notes[dotted] = {k: v for k, v in value.items() if k != "value"}
             value = value["value"]
         else:
@@ -544,9 +556,13 @@ def with_changes(
             notes[dotted] = kept | {"assumption": note or "changed by a what-if edit"}
         parent[last] = value
     try:
-        return Scenario.model_validate({**tree, "notes": notes})
+        edited = Scenario.model_validate({**tree, "notes": notes})
     except ValidationError as exc:
         raise translate(exc, tree, {}) from None
+    problems = out_of_range(edited)
+    if problems:
+        raise ScenarioErrors([ScenarioError(WHAT_IF, path, reason) for path, reason in problems])
+    return edited
 
 
 def parse_path(dotted: str) -> list[str | int]:
