@@ -127,3 +127,13 @@ def test_sensitivity_and_plan_commands(tmp_path, capsys):
     assert main(["plan", scenario, "--lever", "cap", "--target", "nonsense", "--min", "1",
                  "--max", "2", "--out", str(tmp_path / "q")]) == 2  # fmt: skip
     assert "cannot read the target" in capsys.readouterr().err
+
+
+def test_sobol_ranks_the_dominant_parameter_first(queue):
+    indices, diagnostics = global_indices(
+        _with_ranges(queue), Output("waiting"), "sobol", samples=16, replications=4, seed=4,
+        jobs=2, progress=False,
+    )  # fmt: skip
+    assert indices["parameter"].iloc[0] == "programme.phases.improvement.duration.mean_weeks"
+    assert indices["total"].iloc[0] > 0.5
+    assert diagnostics["sample_points"] % (3 + 2) == 0  # N (k + 2) points for k = 3
