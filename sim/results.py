@@ -138,6 +138,15 @@ class Results:
             frames.append(pd.concat([frame, summary_statistics(values)], axis=1))
         return pd.concat(frames, ignore_index=True)
 
+    def only(self, name: str) -> Results:
+        """These results restricted to one scenario (of the same type)."""
+        return type(self)(
+            {name: self.scenarios[name]},
+            {name: self.keys[name]},
+            {name: self.values[name]},
+            self.manifest,
+        )
+
     def save(
         self, folder: str | Path, force: bool = False, extra_tables: Mapping | None = None
     ) -> Path:
@@ -174,6 +183,92 @@ def check_output_folder(folder: str | Path, force: bool = False) -> None:
         raise OutputError(f"{folder}: no permission to write in {parent}")
 
 
+class ResultsWriter:
+    """Writes a results folder scenario by scenario, then puts it in place atomically.
+
+    Used for results held in memory (:func:`save_results`) and for results streamed from
+    chunks on disk (:mod:`sim.store`): the Parquet table is written one scenario at a time
+    and the summary appended, so memory does not grow with the number of scenarios.
+
+    ``staging`` is where the folder is built; it is renamed to ``folder`` by :meth:`finish`
+    (replacing an existing folder only if ``force``). On failure call :meth:`abandon`.
+    """
+
+    def __init__(self, folder: str | Path, staging: str | Path, force: bool = False):
+        self.folder = Path(folder)
+        self.staging = Path(staging)
+        self.force = force
+        self._parquet = None
+        self._summary_header = True
+        (self.staging / SCENARIO_DIR).mkdir(parents=True, exist_ok=True)
+
+    def add(self, results: Results) -> None:
+        """Add the scenarios in ``results`` (their scenario files, rows and summaries)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        for name, scenario in results.scenarios.items():
+            text = yaml.safe_dump(
+                scenario_to_yaml_tree(scenario), sort_keys=False, allow_unicode=True
+            )
+            (self.staging / SCENARIO_DIR / f"{name}.yaml").write_text(text, encoding="utf-8")
+        table = pa.Table.from_pandas(results.table(), preserve_index=False)
+        if self._parquet is None:
+            self._parquet = pq.ParquetWriter(self.staging / TABLE_FILE, table.schema)
+        self._parquet.write_table(table.cast(self._parquet.schema))
+        results.summary().to_csv(
+            self.staging / SUMMARY_FILE, index=False, mode="w" if self._summary_header else "a",
+            header=self._summary_header,
+        )  # fmt: skip
+        self._summary_header = False
+
+    def finish(
+        self, manifest: dict, extra_tables: Mapping[str, pd.DataFrame] | None = None
+    ) -> Path:
+        """Write the extra tables and the manifest (last: it marks a complete folder),
+        then move the folder into place."""
+        if self._parquet is not None:
+            self._parquet.close()
+        for name, table in (extra_tables or {}).items():
+            table.to_csv(self.staging / name, index=False)
+        (self.staging / MANIFEST).write_text(
+            json.dumps(manifest, indent=2, default=str), encoding="utf-8"
+        )
+        parent = self.folder.parent
+        if self.folder.exists():
+            if not self.force:
+                raise OutputError(
+                    f"{self.folder}: results folder already exists (use --force to replace it)"
+                )
+            backup = parent / f".{self.folder.name}.replaced"
+            shutil.rmtree(backup, ignore_errors=True)
+            os.replace(self.folder, backup)
+            os.replace(self.staging, self.folder)
+            shutil.rmtree(backup, ignore_errors=True)
+        else:
+            os.replace(self.staging, self.folder)
+        return self.folder
+
+    def abandon(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def make_staging(folder: Path, suffix: str = ".partial") -> Path:
+    """A new private-named staging folder beside ``folder``, with the umask's permissions."""
+    parent = folder.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=suffix, dir=parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        staging.chmod(0o777 & ~umask)  # mkdtemp makes it private; results are shared
+    except OSError as exc:
+        raise OutputError(f"{folder}: cannot write results folder: {exc.strerror or exc}") from exc
+    return staging
+
+
 def save_results(
     results: Results,
     folder: str | Path,
@@ -190,45 +285,16 @@ def save_results(
     """
     folder = Path(folder)
     check_output_folder(folder, force)
-    parent = folder.parent
+    writer = ResultsWriter(folder, make_staging(folder), force=force)
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=parent))
-        # mkdtemp makes the folder private; results are shared, so follow the umask
-        umask = os.umask(0)
-        os.umask(umask)
-        staging.chmod(0o777 & ~umask)
-    except OSError as exc:
-        raise OutputError(f"{folder}: cannot write results folder: {exc.strerror or exc}") from exc
-    try:
-        (staging / SCENARIO_DIR).mkdir()
-        for name, scenario in results.scenarios.items():
-            text = yaml.safe_dump(
-                scenario_to_yaml_tree(scenario), sort_keys=False, allow_unicode=True
-            )
-            (staging / SCENARIO_DIR / f"{name}.yaml").write_text(text, encoding="utf-8")
-        results.table().to_parquet(staging / TABLE_FILE, index=False)
-        results.summary().to_csv(staging / SUMMARY_FILE, index=False)
-        for name, table in (extra_tables or {}).items():
-            table.to_csv(staging / name, index=False)
-        # the manifest goes last: its presence marks a complete folder
-        (staging / MANIFEST).write_text(
-            json.dumps(results.manifest, indent=2, default=str), encoding="utf-8"
-        )
-        if folder.exists():
-            backup = parent / f".{folder.name}.replaced"
-            shutil.rmtree(backup, ignore_errors=True)
-            os.replace(folder, backup)
-            os.replace(staging, folder)
-            shutil.rmtree(backup, ignore_errors=True)
-        else:
-            os.replace(staging, folder)
+        for name in results.values:
+            writer.add(results.only(name))
+        return writer.finish(results.manifest, extra_tables)
     except BaseException as exc:
-        shutil.rmtree(staging, ignore_errors=True)
+        writer.abandon()
         if isinstance(exc, OSError):
             raise OutputError(f"{folder}: cannot write results folder: {exc}") from exc
         raise
-    return folder
 
 
 def write_csv_atomically(table: pd.DataFrame, path: str | Path) -> Path:
