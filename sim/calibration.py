@@ -31,7 +31,7 @@ from sim.errors import ScenarioError
 from sim.model import compile_scenario, run_replication
 from sim.model.replication import ReplicationResult
 from sim.scenario import Scenario, with_changes
-from sim.scenario.loader import parse_path, read_yaml
+from sim.scenario.loader import parse_path, read_yaml, value_at
 from sim.scenario.schema import LEAGUE_TABLES
 
 log = logging.getLogger(__name__)
@@ -322,10 +322,7 @@ def _with_values(scenario: Scenario, parameters: Sequence[FreeParameter], values
 
 
 def _current(scenario: Scenario, parameter: FreeParameter) -> float:
-    node = scenario.model_dump()
-    for part in parse_path(parameter.paths[0]):
-        node = node[part]
-    return float(node)
+    return float(value_at(scenario.model_dump(), parameter.paths[0]))
 
 
 def fit_stage(scenario: Scenario, stage: Stage, spec: CalibrationSpec) -> tuple[Scenario, StageFit]:

@@ -8,6 +8,7 @@
     python -m sim theory [--scenario FILE] [--reps N] [--seed S] [--details]
     python -m sim sensitivity [SCENARIO] [--metric M] [--method oneway|morris|sobol|all] [--out DIR]
     python -m sim plan [SCENARIO] --lever L --target "..." --min X --max Y [--out DIR]
+    python -m sim sweep [SCENARIO] (--grid PATH=V1,V2 ... | --sample N) [--backend dask] [--resume]
     python -m sim validate [PATH ...]
     python -m sim schema [--out FILE]
 
@@ -25,10 +26,20 @@ import shlex
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from sim.compare import DEFAULT_PRECISION, paired_differences, replication_adequacy
 from sim.errors import OutputError, ScenarioError, ScenarioErrors
-from sim.results import ADEQUACY_FILE, check_output_folder, load_results, write_csv_atomically
-from sim.runner import DEFAULT_REPLICATIONS, DEFAULT_SEED, run_experiment
+from sim.results import (
+    ADEQUACY_FILE,
+    MANIFEST,
+    SUMMARY_FILE,
+    Results,
+    check_output_folder,
+    load_results,
+    write_csv_atomically,
+)
+from sim.runner import DEFAULT_REPLICATIONS, DEFAULT_SEED, run_to_folder
 from sim.scenario import load_scenario, scenario_json_schema, unannotated_numbers
 from sim.summary_text import (
     format_adequacy,
@@ -77,6 +88,31 @@ def _fraction(text: str) -> float:
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
     return value
+
+
+def _backend_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--backend",
+        choices=("serial", "processes", "dask"),
+        default=None,
+        help="where replications run (default: processes, or serial for --jobs 1)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        help="Dask scheduler address, e.g. tcp://host:8786 (default: a local cluster)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run into the same --out folder",
+    )
+    parser.add_argument(
+        "--max-chunks",
+        type=_positive_int,
+        default=None,
+        help="stop after computing this many chunks (continue later with --resume)",
+    )
 
 
 def _output_options(parser: argparse.ArgumentParser) -> None:
@@ -129,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="worker processes, or 'auto' for one per core (default auto)",
     )
     run.add_argument("--force", action="store_true", help="replace an existing results folder")
+    _backend_options(run)
     run.add_argument(
         "--precision",
         type=_fraction,
@@ -301,6 +338,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     planner.add_argument("--force", action="store_true")
 
+    sweep = commands.add_parser("sweep", help="run a grid or a sample of scenario variants")
+    sweep.add_argument("scenario", nargs="?", type=Path, default=DEFAULT_SCENARIO)
+    how = sweep.add_mutually_exclusive_group(required=True)
+    how.add_argument(
+        "--grid",
+        action="append",
+        metavar="PATH=V1,V2,...",
+        help="values of one dotted scenario field (repeat to cross several)",
+    )
+    how.add_argument(
+        "--sample",
+        type=_positive_int,
+        metavar="N",
+        help="N points of a Latin hypercube over the scenario's declared ranges",
+    )
+    sweep.add_argument("--reps", type=_positive_int, default=DEFAULT_REPLICATIONS)
+    sweep.add_argument("--seed", type=_non_negative_int, default=DEFAULT_SEED)
+    sweep.add_argument("--jobs", type=_jobs, default="auto")
+    sweep.add_argument(
+        "--out", type=Path, default=None, help="results folder (default results/sweep-<date-time>)"
+    )
+    sweep.add_argument("--force", action="store_true")
+    sweep.add_argument("--progress", dest="progress", action="store_true", default=None)
+    _backend_options(sweep)
+
     validate = commands.add_parser("validate", help="check scenario files")
     validate.add_argument(
         "paths",
@@ -338,6 +400,8 @@ def main(argv: list[str] | None = None) -> int:
             return _sensitivity(args)
         if args.command == "plan":
             return _plan(args)
+        if args.command == "sweep":
+            return _sweep(args, argv)
         if args.command == "validate":
             return _validate(args.paths)
         if args.command == "schema":
@@ -349,7 +413,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
-        print("interrupted: no results folder was written", file=sys.stderr)
+        print(
+            "interrupted: no results folder was written; finished chunks are kept, so the same "
+            "command with --out FOLDER --resume continues where it stopped",
+            file=sys.stderr,
+        )
         return 130
     return EXIT_FAILURE
 
@@ -364,22 +432,35 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     )
     check_output_folder(out, args.force)  # before spending time on the run
     command = "python -m sim " + shlex.join(sys.argv[1:] if argv is None else argv)
-    results = run_experiment(
-        scenarios,
-        replications=args.reps,
-        seed=args.seed,
-        jobs=args.jobs,
-        progress=args.progress,
-        command=command,
-    )
-    adequacy = replication_adequacy(results, precision=args.precision)
-    folder = results.save(out, force=args.force, extra_tables={ADEQUACY_FILE: adequacy})
+
+    def adequacy(keys, load):
+        tables = [
+            replication_adequacy(
+                Results({s.name: s}, {s.name: keys[i]}, {s.name: load(i)}), args.precision
+            )
+            for i, s in enumerate(scenarios)
+        ]
+        return {ADEQUACY_FILE: pd.concat(tables, ignore_index=True)}
+
+    folder, stats = run_to_folder(
+        scenarios, out, replications=args.reps, seed=args.seed, jobs=args.jobs,
+        backend=args.backend, scheduler=args.scheduler, resume=args.resume, force=args.force,
+        progress=args.progress, command=command, extra_tables=adequacy, max_chunks=args.max_chunks,
+    )  # fmt: skip
+    if folder is None:
+        return _stopped(out, stats)
     start_dates = {s.name: s.start_date for s in scenarios}
-    print(format_summary(results.summary(), args.reps, args.seed, start_dates))
-    print(format_adequacy(adequacy, args.precision))
+    print(format_summary(pd.read_csv(folder / SUMMARY_FILE), args.reps, args.seed, start_dates))
+    print(format_adequacy(pd.read_csv(folder / ADEQUACY_FILE), args.precision))
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    resumed = (
+        f"; {stats.reused} of {stats.chunks} chunks reused from an earlier run"
+        if stats.reused
+        else ""
+    )
     print(
-        f"\nResults written to {folder}/ ({results.manifest['run_seconds']:.1f} s, "
-        f"{results.manifest['jobs']} worker(s))"
+        f"\nResults written to {folder}/ ({manifest['run_seconds']:.1f} s, "
+        f"{manifest['jobs']} worker(s), {manifest['backend']} backend{resumed})"
     )
     return 0
 
@@ -536,6 +617,47 @@ def _plan(args: argparse.Namespace) -> int:
     print(result.evaluations.to_string(index=False))
     print(f"\nTable and chart written to {folder}/")
     return 0 if result.on_average is not None else EXIT_FAILURE
+
+
+def _stopped(out: Path, stats) -> int:
+    print(
+        f"Stopped after {stats.computed} chunks as asked ({stats.reused + stats.computed} of "
+        f"{stats.chunks} done). Run the same command with --out {out} --resume to continue."
+    )
+    return 0
+
+
+def _sweep(args: argparse.Namespace, argv: list[str] | None) -> int:
+    from sim.sweep import SWEEP_FILE, grid_variants, parse_grid, sample_variants
+
+    scenario = load_scenario(args.scenario)
+    try:
+        if args.grid:
+            variants, table = grid_variants(scenario, parse_grid(args.grid))
+        else:
+            variants, table = sample_variants(scenario, args.sample, args.seed)
+    except ValueError as exc:
+        raise ScenarioError(
+            "<command line>", "--grid" if args.grid else "--sample", str(exc)
+        ) from None
+    out = args.out or Path("results") / dt.datetime.now().strftime("sweep-%Y%m%d-%H%M%S")
+    check_output_folder(out, args.force)
+    command = "python -m sim " + shlex.join(sys.argv[1:] if argv is None else argv)
+    folder, stats = run_to_folder(
+        variants, out, replications=args.reps, seed=args.seed, jobs=args.jobs,
+        backend=args.backend, scheduler=args.scheduler, resume=args.resume, force=args.force,
+        progress=args.progress, command=command,
+        extra_tables=lambda keys, load: {SWEEP_FILE: table}, max_chunks=args.max_chunks,
+    )  # fmt: skip
+    if folder is None:
+        return _stopped(out, stats)
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    print(
+        f"Sweep of {len(variants)} scenarios x {args.reps} replications written to {folder}/ "
+        f"({manifest['run_seconds']:.1f} s, {manifest['backend']} backend; {stats.computed} chunks "
+        f"computed, {stats.reused} reused). The values behind each scenario are in {SWEEP_FILE}."
+    )
+    return 0
 
 
 def _validate(paths: list[Path]) -> int:

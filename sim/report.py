@@ -23,7 +23,7 @@ from sim.charts import chart_set, draw
 from sim.charts.data import DATA_SOURCES, ChartData
 from sim.errors import OutputError
 from sim.results import Results, check_output_folder
-from sim.scenario.loader import numeric_paths
+from sim.scenario.loader import numeric_paths, value_at
 from sim.scenario.schema import Scenario
 
 PNG_DPI = 150
@@ -118,7 +118,14 @@ def render_page(results: Results, charts: list[ChartData]) -> str:
         '<h2 id="charts">Charts</h2>',
         '<p class="note">Each chart links to a scalable version (SVG) and to the data drawn (CSV).</p>',
     ]
-    for scenario in names:
+    charted = [n for n in names if any(c.key.startswith(f"{n}-") for c in charts)]
+    if len(charted) < len(names):
+        parts.append(
+            f'<p class="note">{len(names)} scenarios were run; charts are shown for {len(charted)} of '
+            "them, and the comparison for up to 12. Every scenario's figures are in the results "
+            "folder's summary.csv.</p>"
+        )
+    for scenario in charted:
         description = results.scenarios[scenario].description.strip()
         parts.append(f"<h3>Scenario: {_e(scenario)}</h3>")
         if description:
@@ -167,15 +174,6 @@ def _format_value(value: Any) -> str:
     return str(value)
 
 
-def _leaf(tree: Any, dotted: str) -> Any:
-    from sim.scenario.loader import parse_path
-
-    node = tree
-    for part in parse_path(dotted):
-        node = node[part]
-    return node
-
-
 def _assumptions_table(scenario: Scenario) -> str:
     tree = scenario.model_dump(mode="json", exclude={"notes"})
     rows = []
@@ -189,7 +187,7 @@ def _assumptions_table(scenario: Scenario) -> str:
         else:
             basis = "Not documented"
         rows.append(
-            f"<tr><td>{_e(path)}</td><td>{_e(_format_value(_leaf(tree, path)))}</td>"
+            f"<tr><td>{_e(path)}</td><td>{_e(_format_value(value_at(tree, path)))}</td>"
             f"<td>{_e(unit)}</td><td>{_e(basis.strip())}</td></tr>"
         )
     return (

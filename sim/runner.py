@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -131,7 +132,48 @@ def _processes(work: list[Work], seed: int, tasks, done: Callable[[int], None], 
         pool.join()
 
 
-BACKENDS = ("serial", "processes")
+def _dask(
+    work: list[Work],
+    seed: int,
+    tasks,
+    done: Callable[[int], None],
+    jobs: int,
+    scheduler: str | None,
+):
+    """Run chunks on a Dask cluster: the one at ``scheduler``, or a local one of ``jobs``
+    single-threaded worker processes. The compiled scenarios are sent to the workers once."""
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("the dask backend needs: python -m pip install '.[dask]'") from exc
+    if logging.getLogger().getEffectiveLevel() > logging.INFO:
+        logging.getLogger("distributed").setLevel(logging.WARNING)  # keep the command quiet
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.WARNING)  # fmt: skip
+        client = Client(cluster)
+    try:
+        remote = client.scatter(work, broadcast=True)
+        futures = {}
+        for scenario, first, count in tasks:
+            future = client.submit(run_chunk, remote[scenario], seed, first, count, pure=False)
+            futures[future] = (scenario, first, count)
+        for future in as_completed(list(futures)):
+            scenario, first, count = futures.pop(future)
+            block = future.result()
+            future.release()
+            yield scenario, first, block
+            done(count)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+BACKENDS = ("serial", "processes", "dask")
 
 
 def run_experiment(
@@ -142,6 +184,7 @@ def run_experiment(
     backend: str | None = None,
     progress: bool | None = None,
     command: str | None = None,
+    scheduler: str | None = None,
 ) -> Results:
     """Run ``replications`` replications of each scenario and collect the results.
 
@@ -156,45 +199,28 @@ def run_experiment(
     jobs
         Worker processes, or ``"auto"`` for one per available core.
     backend
-        ``"serial"`` or ``"processes"``; by default serial for one job, else processes.
+        ``"serial"``, ``"processes"`` or ``"dask"``; by default serial for one job, else
+        processes.
     progress
         Show a progress bar on standard error; by default only when it is a terminal.
     command
         The command line that started the run, recorded in the manifest.
+    scheduler
+        Address of a Dask scheduler (``tcp://host:8786``) for the dask backend; without
+        one a local Dask cluster of ``jobs`` workers is started.
     """
-    if replications < 1:
-        raise ValueError("replications must be at least 1")
-    if seed < 0:
-        raise ValueError("seed must be a non-negative integer")
-    names = [s.name for s in scenarios]
-    if not names or len(set(names)) != len(names):
-        raise ValueError(f"give one or more scenarios with distinct names, got {names}")
-    n_jobs = resolve_jobs(jobs)
-    backend = backend or ("serial" if n_jobs == 1 else "processes")
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    n_jobs, backend = _check_run(scenarios, replications, seed, jobs, backend)
 
     started = mf.now_utc()
     clock = time.perf_counter()
     work = [Work(inputs, build_layout(inputs)) for inputs in map(compile_scenario, scenarios)]
-    values = _run_work(work, replications, seed, n_jobs, backend, progress)
+    values = _run_work(work, replications, seed, n_jobs, backend, progress, scheduler)
     elapsed = time.perf_counter() - clock
     log.info("%d replications of %d scenarios in %.2f s", replications, len(work), elapsed)
 
-    manifest = {
-        "package_version": mf.package_version(),
-        "git": mf.git_state(),
-        "seed": seed,
-        "replications": replications,
-        "jobs": n_jobs,
-        "backend": backend,
-        "command": command,
-        "scenarios": {s.name: {"sha256": scenario_hash(s)} for s in scenarios},
-        "libraries": mf.library_versions(),
-        "started_utc": started,
-        "run_seconds": round(elapsed, 3),
-        "machine": mf.machine(),
-    }
+    manifest = build_manifest(
+        scenarios, seed, replications, n_jobs, backend, command, started, elapsed
+    )
     return Results(
         scenarios={s.name: s for s in scenarios},
         keys={
@@ -206,8 +232,120 @@ def run_experiment(
     )
 
 
+def _check_run(
+    scenarios, replications: int, seed: int, jobs, backend: str | None
+) -> tuple[int, str]:
+    """Check run settings; return the number of workers and the backend to use."""
+    if replications < 1:
+        raise ValueError("replications must be at least 1")
+    if seed < 0:
+        raise ValueError("seed must be a non-negative integer")
+    names = [s.name for s in scenarios]
+    if not names or len(set(names)) != len(names):
+        raise ValueError(f"give one or more scenarios with distinct names, got {names[:5]}")
+    n_jobs = resolve_jobs(jobs)
+    backend = backend or ("serial" if n_jobs == 1 else "processes")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    return n_jobs, backend
+
+
+def build_manifest(scenarios, seed, replications, jobs, backend, command, started, elapsed) -> dict:
+    """What was run, with what, where and when (``manifest.json``)."""
+    return {
+        "package_version": mf.package_version(),
+        "git": mf.git_state(),
+        "seed": seed,
+        "replications": replications,
+        "jobs": jobs,
+        "backend": backend,
+        "command": command,
+        "scenarios": {s.name: {"sha256": scenario_hash(s)} for s in scenarios},
+        "libraries": mf.library_versions(),
+        "started_utc": started,
+        "run_seconds": round(elapsed, 3),
+        "machine": mf.machine(),
+    }
+
+
+def run_to_folder(
+    scenarios: Sequence[Scenario],
+    folder: str | Path,
+    replications: int = DEFAULT_REPLICATIONS,
+    seed: int = DEFAULT_SEED,
+    jobs: int | str = "auto",
+    backend: str | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+    force: bool = False,
+    progress: bool | None = None,
+    command: str | None = None,
+    extra_tables: Callable[[list[RowKeys], Callable[[int], np.ndarray]], dict] | None = None,
+    max_chunks: int | None = None,
+) -> tuple[Path | None, StreamStats]:  # noqa: F821 (imported lazily)
+    """Run scenarios streaming each finished chunk to disk, then assemble ``folder``.
+
+    Memory stays flat however many scenarios and replications are run; an interrupted run
+    resumes (``resume=True``) without redoing or duplicating finished chunks. Results are
+    identical to :func:`run_experiment` with the same seed and replications.
+    ``extra_tables(keys, load)`` may return more tables (file name to DataFrame) to write
+    into the folder, given the row keys and a loader of each scenario's value matrix.
+    ``max_chunks`` stops after computing that many chunks (for time-boxed sessions on a
+    cluster): the folder is then not assembled, ``None`` is returned as its path, and a
+    later call with ``resume=True`` carries on.
+    """
+    from sim.store import ChunkStore, StreamStats
+
+    n_jobs, backend = _check_run(scenarios, replications, seed, jobs, backend)
+    started = mf.now_utc()
+    clock = time.perf_counter()
+    plan_chunks = chunks(replications, n_jobs)
+    store = ChunkStore(folder, scenarios, replications, seed, plan_chunks, resume)
+    work = [Work(inputs, build_layout(inputs)) for inputs in map(compile_scenario, scenarios)]
+    tasks = [
+        (i, first, count)
+        for i in range(len(work))
+        for first, count in plan_chunks
+        if not store.done(i, first)
+    ]
+    reused = len(work) * len(plan_chunks) - len(tasks)
+    unfinished = max_chunks is not None and len(tasks) > max_chunks
+    if unfinished:
+        tasks = tasks[:max_chunks]
+    with _ProgressBar(len(tasks) and sum(t[2] for t in tasks), progress) as bar:
+        for scenario, first, block in _stream(work, seed, tasks, bar, n_jobs, backend, scheduler):
+            store.write(scenario, first, block)
+    elapsed = time.perf_counter() - clock
+    if unfinished:
+        return None, StreamStats(len(work) * len(plan_chunks), len(tasks), reused)
+    keys = [
+        RowKeys(w.layout.frequency, w.layout.period, w.layout.metric, w.layout.group) for w in work
+    ]
+    manifest = build_manifest(
+        scenarios, seed, replications, n_jobs, backend, command, started, elapsed
+    )
+    manifest["resumed_chunks"] = reused
+    extra = extra_tables(keys, store.load) if extra_tables else None
+    result_folder = store.finalise(keys, manifest, extra, force=force)
+    return result_folder, StreamStats(len(work) * len(plan_chunks), len(tasks), reused)
+
+
+def _stream(work, seed, tasks, bar, jobs, backend, scheduler):
+    if backend == "serial":
+        return _serial(work, seed, tasks, bar)
+    if backend == "dask":
+        return _dask(work, seed, tasks, bar, jobs, scheduler)
+    return _processes(work, seed, tasks, bar, jobs)
+
+
 def _run_work(
-    work: list[Work], replications: int, seed: int, jobs: int, backend: str, progress: bool | None
+    work: list[Work],
+    replications: int,
+    seed: int,
+    jobs: int,
+    backend: str,
+    progress: bool | None,
+    scheduler: str | None = None,
 ) -> list[np.ndarray]:
     """Run every scenario's replications; one (replications x width) matrix per scenario."""
     values = [np.empty((replications, w.width)) for w in work]
@@ -215,11 +353,7 @@ def _run_work(
         (i, first, count) for i in range(len(work)) for first, count in chunks(replications, jobs)
     ]
     with _ProgressBar(len(work) * replications, progress) as bar:
-        if backend == "serial":
-            stream = _serial(work, seed, tasks, bar)
-        else:
-            stream = _processes(work, seed, tasks, bar, jobs)
-        for scenario, first, block in stream:
+        for scenario, first, block in _stream(work, seed, tasks, bar, jobs, backend, scheduler):
             values[scenario][first : first + len(block)] = block
     return values
 

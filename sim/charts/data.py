@@ -475,11 +475,29 @@ def comparison(results: Results, baseline: str) -> ChartData:
     )
 
 
+MAX_SCENARIO_CHARTS = 8
+"""Scenarios given their own charts in a pack (a sweep may have hundreds)."""
+MAX_COMPARED = 12
+"""Scenarios drawn in the comparison chart."""
+
+
 def chart_set(results: Results, baseline: str | None = None) -> list[ChartData]:
-    """Every chart of a chart pack: per scenario, then the comparison if there are several."""
+    """Every chart of a chart pack: per scenario (the first :data:`MAX_SCENARIO_CHARTS`),
+    then the comparison of up to :data:`MAX_COMPARED` scenarios with the baseline."""
+    names = list(results.scenarios)
+    baseline = baseline or names[0]
+    shown = [baseline] + [n for n in names if n != baseline][: MAX_SCENARIO_CHARTS - 1]
+    if len(names) > 1:
+        compared = [baseline] + [n for n in names if n != baseline][:MAX_COMPARED]
+        results = Results(
+            {n: results.scenarios[n] for n in names if n in shown or n in compared},
+            {n: results.keys[n] for n in names if n in shown or n in compared},
+            {n: results.values[n] for n in names if n in shown or n in compared},
+            results.manifest,
+        )
     summary = results.summary()
     charts = []
-    for scenario in results.scenarios:
+    for scenario in shown:
         for build in (
             caseload_fan,
             waiting_fan,
@@ -490,8 +508,14 @@ def chart_set(results: Results, baseline: str | None = None) -> list[ChartData]:
             exceedance,
         ):
             charts.append(build(results, summary, scenario))
-    if len(results.scenarios) > 1:
-        charts.append(comparison(results, baseline or next(iter(results.scenarios))))
+    if len(names) > 1:
+        only_compared = Results(
+            {n: results.scenarios[n] for n in compared},
+            {n: results.keys[n] for n in compared},
+            {n: results.values[n] for n in compared},
+            results.manifest,
+        )
+        charts.append(comparison(only_compared, baseline))
     return charts
 
 

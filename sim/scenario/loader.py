@@ -453,9 +453,7 @@ def out_of_range(scenario: Scenario) -> list[tuple[str, str]]:
     for path, note in scenario.notes.items():
         if note.range is None:
             continue
-        value = tree
-        for part in parse_path(path):
-            value = value[part]
+        value = value_at(tree, path)
         if not _is_number(value):
             problems.append((path, "a range can only be given for a single number"))
         elif not note.range[0] <= value <= note.range[1]:
@@ -469,9 +467,7 @@ def uncertain_values(scenario: Scenario) -> list[tuple[str, float, float, float]
     out = []
     for path, note in scenario.notes.items():
         if note.range is not None:
-            value = tree
-            for part in parse_path(path):
-                value = value[part]
+            value = value_at(tree, path)
             out.append((path, float(value), float(note.range[0]), float(note.range[1])))
     return sorted(out)
 
@@ -563,6 +559,14 @@ def with_changes(
     if problems:
         raise ScenarioErrors([ScenarioError(WHAT_IF, path, reason) for path, reason in problems])
     return edited
+
+
+def value_at(tree: Any, dotted: str) -> Any:
+    """The value at a dotted path (``a.b[0].c``) of a plain scenario tree."""
+    node = tree
+    for part in parse_path(dotted):
+        node = node[part]
+    return node
 
 
 def parse_path(dotted: str) -> list[str | int]:

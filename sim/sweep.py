@@ -1,0 +1,82 @@
+"""Sweeps: many scenario variants from one scenario, over a grid or a sample.
+
+``grid_variants`` crosses lists of values of dotted scenario paths (for example the
+programme cap by national-team WTE by consultancy share); ``sample_variants`` draws a Latin
+hypercube over the ranges the scenario declares for its uncertain assumptions. Each variant
+is a validated scenario named ``<scenario>-0001`` and so on; :func:`sweep_table` lists the
+values behind each name (written as ``sweep.csv`` in the results folder).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+from scipy.stats import qmc
+
+from sim.scenario import Scenario, with_changes
+from sim.scenario.loader import uncertain_values
+
+SWEEP_FILE = "sweep.csv"
+
+
+def parse_grid(items: Sequence[str]) -> dict[str, list[float]]:
+    """``["programme.cap=10,15,20", ...]`` -> ``{"programme.cap": [10, 15, 20], ...}``."""
+    grid: dict[str, list[float]] = {}
+    for item in items:
+        path, _, values = item.partition("=")
+        if not path or not values:
+            raise ValueError(f"a grid is PATH=V1,V2,..., got {item!r}")
+        try:
+            numbers = [float(v) for v in values.split(",")]
+        except ValueError:
+            raise ValueError(f"grid values must be numbers, got {values!r} for {path}") from None
+        grid[path.strip()] = [int(v) if v.is_integer() else v for v in numbers]
+    return grid
+
+
+def _name(base: str, index: int, width: int) -> str:
+    return f"{base}-{index:0{width}d}"
+
+
+def grid_variants(
+    scenario: Scenario, grid: Mapping[str, Sequence[float]]
+) -> tuple[list[Scenario], pd.DataFrame]:
+    """Every combination of the grid's values, as scenarios and a table of their values."""
+    paths = list(grid)
+    combinations = list(itertools.product(*(grid[p] for p in paths)))
+    width = len(str(len(combinations)))
+    variants, rows = [], []
+    for index, values in enumerate(combinations, start=1):
+        name = _name(scenario.name, index, width)
+        changes = dict(zip(paths, values, strict=True))
+        variants.append(
+            with_changes(scenario, {"name": name, **changes}, note=f"sweep point {name}")
+        )
+        rows.append({"scenario": name, **changes})
+    return variants, pd.DataFrame(rows)
+
+
+def sample_variants(
+    scenario: Scenario, points: int, seed: int
+) -> tuple[list[Scenario], pd.DataFrame]:
+    """A Latin hypercube of ``points`` over the scenario's declared ranges."""
+    uncertain = uncertain_values(scenario)
+    if not uncertain:
+        raise ValueError(f"scenario {scenario.name!r} declares no ranges to sample")
+    sampler = qmc.LatinHypercube(d=len(uncertain), seed=seed)
+    unit = sampler.random(points)
+    lows = [u[2] for u in uncertain]
+    highs = [u[3] for u in uncertain]
+    scaled = qmc.scale(unit, lows, highs)
+    width = len(str(points))
+    variants, rows = [], []
+    for index, row in enumerate(scaled, start=1):
+        name = _name(scenario.name, index, width)
+        changes = {u[0]: float(v) for u, v in zip(uncertain, row, strict=True)}
+        variants.append(
+            with_changes(scenario, {"name": name, **changes}, note=f"sweep point {name}")
+        )
+        rows.append({"scenario": name, **changes})
+    return variants, pd.DataFrame(rows)
