@@ -39,7 +39,7 @@ from sim.results import (
     load_results,
     write_csv_atomically,
 )
-from sim.runner import DEFAULT_REPLICATIONS, DEFAULT_SEED, run_to_folder
+from sim.runner import DEFAULT_REPLICATIONS, DEFAULT_SEED, SWEEP_REPLICATIONS, run_to_folder
 from sim.scenario import load_scenario, scenario_json_schema, unannotated_numbers
 from sim.summary_text import (
     format_adequacy,
@@ -353,7 +353,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="N points of a Latin hypercube over the scenario's declared ranges",
     )
-    sweep.add_argument("--reps", type=_positive_int, default=DEFAULT_REPLICATIONS)
+    sweep.add_argument(
+        "--reps",
+        type=_positive_int,
+        default=SWEEP_REPLICATIONS,
+        help=f"replications per variant (default {SWEEP_REPLICATIONS})",
+    )
     sweep.add_argument("--seed", type=_non_negative_int, default=DEFAULT_SEED)
     sweep.add_argument("--jobs", type=_jobs, default="auto")
     sweep.add_argument(

@@ -35,9 +35,14 @@ from sim.scenario.schema import Scenario
 log = logging.getLogger(__name__)
 
 DEFAULT_SEED = 2025
-DEFAULT_REPLICATIONS = 200
+DEFAULT_REPLICATIONS = 1000
+"""Enough for the 5% and 95% quantiles of fan charts (see docs/EXPERIMENTS.md)."""
+SWEEP_REPLICATIONS = 200
+"""Per variant in a sweep, where many variants share the work."""
 CHUNKS_PER_WORKER = 8
 """Chunks per worker and scenario: enough to balance load and move a progress bar."""
+STREAM_CHUNKS = 32
+"""Chunks per scenario in a streamed run, whatever the number of workers."""
 
 
 @dataclass(frozen=True)
@@ -299,7 +304,9 @@ def run_to_folder(
     n_jobs, backend = _check_run(scenarios, replications, seed, jobs, backend)
     started = mf.now_utc()
     clock = time.perf_counter()
-    plan_chunks = chunks(replications, n_jobs)
+    # chunk boundaries depend only on the replications, so a run can be resumed with other
+    # workers or another backend (start on a laptop, finish on a cluster)
+    plan_chunks = chunks(replications, STREAM_CHUNKS // CHUNKS_PER_WORKER)
     store = ChunkStore(folder, scenarios, replications, seed, plan_chunks, resume)
     work = [Work(inputs, build_layout(inputs)) for inputs in map(compile_scenario, scenarios)]
     tasks = [
