@@ -572,7 +572,6 @@ def _write_analysis(folder: Path, force: bool, tables: dict, charts: list) -> Pa
 
 
 def _sensitivity(args: argparse.Namespace) -> int:
-    import json
 
     import pandas as pd
 
@@ -596,7 +595,6 @@ def _sensitivity(args: argparse.Namespace) -> int:
             tables[f"{method}.csv"] = indices
             tables[f"{method}_noise.csv"] = pd.DataFrame([diagnostics])
             print(format_global(indices, diagnostics))
-            print(json.dumps(diagnostics))
     folder = _write_analysis(out, args.force, tables, charts)
     print(f"\nTables and charts written to {folder}/")
     return 0
