@@ -115,6 +115,22 @@ def _backend_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _publish_options(parser: argparse.ArgumentParser, kind: str, jobs: bool = True) -> None:
+    """--seed, --jobs, --out (default results/<kind>-<date-time>) and --force."""
+    parser.add_argument("--seed", type=_non_negative_int, default=DEFAULT_SEED)
+    if jobs:
+        parser.add_argument("--jobs", type=_jobs, default="auto")
+    parser.add_argument(
+        "--out", type=Path, default=None, help=f"output folder (default results/{kind}-<date-time>)"
+    )
+    parser.add_argument("--force", action="store_true", help="replace an existing output folder")
+
+
+def _output_folder(args: argparse.Namespace, kind: str) -> Path:
+    """The folder asked for, or results/<kind>-<date-time>."""
+    return args.out or Path("results") / dt.datetime.now().strftime(f"{kind}-%Y%m%d-%H%M%S")
+
+
 def _output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metric", default="waiting", help="output metric (default: waiting)")
     parser.add_argument("--group", default="all", help="output group (default: all)")
@@ -256,14 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--held-out", type=Path, default=Path("scenarios/calibration/validation.yaml")
     )
     validation.add_argument("--reps", type=_positive_int, default=100)
-    validation.add_argument("--seed", type=_non_negative_int, default=DEFAULT_SEED)
-    validation.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help="folder for the table and chart (default results/validation-<date-time>)",
-    )
-    validation.add_argument("--force", action="store_true")
+    _publish_options(validation, "validation", jobs=False)
 
     theory = commands.add_parser(
         "theory", help="check the model against queueing theory (PASS/FAIL)"
@@ -301,15 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=10,
         help="replications per global sample point (default 10)",
     )
-    sensitivity.add_argument("--seed", type=_non_negative_int, default=DEFAULT_SEED)
-    sensitivity.add_argument("--jobs", type=_jobs, default="auto")
-    sensitivity.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help="folder for tables and charts (default results/sensitivity-<date-time>)",
-    )
-    sensitivity.add_argument("--force", action="store_true")
+    _publish_options(sensitivity, "sensitivity")
 
     planner = commands.add_parser("plan", help="smallest capacity that meets a target")
     planner.add_argument("scenario", nargs="?", type=Path, default=DEFAULT_SCENARIO)
@@ -328,15 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--max", dest="high", type=float, required=True, help="largest setting to try"
     )
     planner.add_argument("--reps", type=_positive_int, default=200)
-    planner.add_argument("--seed", type=_non_negative_int, default=DEFAULT_SEED)
-    planner.add_argument("--jobs", type=_jobs, default="auto")
-    planner.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help="folder for the table and chart (default results/plan-<date-time>)",
-    )
-    planner.add_argument("--force", action="store_true")
+    _publish_options(planner, "plan")
 
     sweep = commands.add_parser("sweep", help="run a grid or a sample of scenario variants")
     sweep.add_argument("scenario", nargs="?", type=Path, default=DEFAULT_SCENARIO)
@@ -359,12 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=SWEEP_REPLICATIONS,
         help=f"replications per variant (default {SWEEP_REPLICATIONS})",
     )
-    sweep.add_argument("--seed", type=_non_negative_int, default=DEFAULT_SEED)
-    sweep.add_argument("--jobs", type=_jobs, default="auto")
-    sweep.add_argument(
-        "--out", type=Path, default=None, help="results folder (default results/sweep-<date-time>)"
-    )
-    sweep.add_argument("--force", action="store_true")
+    _publish_options(sweep, "sweep")
     sweep.add_argument("--progress", dest="progress", action="store_true", default=None)
     _backend_options(sweep)
 
@@ -432,9 +420,7 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     names = [s.name for s in scenarios]
     if len(set(names)) != len(names):
         raise ScenarioError(args.scenarios[0], "name", f"scenario names must differ, got {names}")
-    out = args.out or Path("results") / (
-        "+".join(names) + dt.datetime.now().strftime("-%Y%m%d-%H%M%S")
-    )
+    out = _output_folder(args, "+".join(names))
     check_output_folder(out, args.force)  # before spending time on the run
     command = "python -m sim " + shlex.join(sys.argv[1:] if argv is None else argv)
 
@@ -516,20 +502,15 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _validation(args: argparse.Namespace) -> int:
-    from sim.validation import (
-        compare_with_data,
-        load_comparisons,
-        validation_chart,
-        write_validation,
-    )
+    from sim.validation import compare_with_data, load_comparisons, validation_chart
 
     scenario = load_scenario(args.scenario)
     comparisons = load_comparisons(args.targets, args.held_out)
-    out = args.out or Path("results") / dt.datetime.now().strftime("validation-%Y%m%d-%H%M%S")
+    out = _output_folder(args, "validation")
     check_output_folder(out, args.force)
     table = compare_with_data(scenario, comparisons, replications=args.reps, seed=args.seed)
     chart = validation_chart(table, scenario.name, args.reps, args.seed)
-    folder = write_validation(table, chart, out, force=args.force)
+    folder = _publish(out, {"validation.csv": table}, [chart], args.force)
     print(format_validation(table))
     print(f"\nTable and chart written to {folder}/")
     return 0
@@ -543,32 +524,10 @@ def _theory(args: argparse.Namespace) -> int:
     return 0 if all(check.passed for check in checks) else EXIT_FAILURE
 
 
-def _write_analysis(folder: Path, force: bool, tables: dict, charts: list) -> Path:
-    """Write tables (CSV) and charts (PNG, SVG) to a new folder, atomically."""
-    import shutil
-    import tempfile
+def _publish(out: Path, tables: dict, charts: list, force: bool) -> Path:
+    from sim.report import write_tables_and_charts  # plotting is loaded only when needed
 
-    from sim.charts import draw
-
-    check_output_folder(folder, force)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(
-        tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent)
-    )
-    try:
-        for name, table in tables.items():
-            table.to_csv(staging / name, index=False)
-        for chart in charts:
-            figure = draw(chart)
-            figure.savefig(staging / f"{chart.key}.png", dpi=150)
-            figure.savefig(staging / f"{chart.key}.svg")
-        if folder.exists():
-            shutil.rmtree(folder)
-        staging.replace(folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return folder
+    return write_tables_and_charts(out, tables, charts, force)
 
 
 def _sensitivity(args: argparse.Namespace) -> int:
@@ -579,7 +538,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario)
     output = Output(args.metric, args.group, args.frequency, args.period)
-    out = args.out or Path("results") / dt.datetime.now().strftime("sensitivity-%Y%m%d-%H%M%S")
+    out = _output_folder(args, "sensitivity")
     check_output_folder(out, args.force)
     tables, charts = {}, []
     if args.method in ("oneway", "all"):
@@ -595,7 +554,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
             tables[f"{method}.csv"] = indices
             tables[f"{method}_noise.csv"] = pd.DataFrame([diagnostics])
             print(format_global(indices, diagnostics))
-    folder = _write_analysis(out, args.force, tables, charts)
+    folder = _publish(out, tables, charts, args.force)
     print(f"\nTables and charts written to {folder}/")
     return 0
 
@@ -604,7 +563,7 @@ def _plan(args: argparse.Namespace) -> int:
     from sim.planner import plan, plan_chart
 
     scenario = load_scenario(args.scenario)
-    out = args.out or Path("results") / dt.datetime.now().strftime("plan-%Y%m%d-%H%M%S")
+    out = _output_folder(args, "plan")
     check_output_folder(out, args.force)
     try:
         result = plan(
@@ -615,7 +574,7 @@ def _plan(args: argparse.Namespace) -> int:
             "<command line>", "--target" if "target" in str(exc) else "--lever", str(exc)
         ) from None
     chart = plan_chart(result, scenario.name)
-    folder = _write_analysis(out, args.force, {"plan.csv": result.evaluations}, [chart])
+    folder = _publish(out, {"plan.csv": result.evaluations}, [chart], args.force)
     print(chart.title)
     print(result.evaluations.to_string(index=False))
     print(f"\nTable and chart written to {folder}/")
@@ -643,7 +602,7 @@ def _sweep(args: argparse.Namespace, argv: list[str] | None) -> int:
         raise ScenarioError(
             "<command line>", "--grid" if args.grid else "--sample", str(exc)
         ) from None
-    out = args.out or Path("results") / dt.datetime.now().strftime("sweep-%Y%m%d-%H%M%S")
+    out = _output_folder(args, "sweep")
     check_output_folder(out, args.force)
     command = "python -m sim " + shlex.join(sys.argv[1:] if argv is None else argv)
     folder, stats = run_to_folder(

@@ -13,20 +13,18 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from sim.charts import chart_set, draw
+import pandas as pd
+
+from sim.charts import chart_set, save
 from sim.charts.data import DATA_SOURCES, ChartData
 from sim.errors import OutputError
-from sim.results import Results, check_output_folder
+from sim.results import Results, atomic_folder
 from sim.scenario.loader import numeric_paths, value_at
 from sim.scenario.schema import Scenario
 
-PNG_DPI = 150
 PAGE = "index.html"
 
 
@@ -40,38 +38,34 @@ def write_chart_pack(
     OutputError
         If the folder exists (without ``force``) or cannot be written.
     """
-    folder = Path(folder)
-    check_output_folder(folder, force)
     if baseline is not None and baseline not in results.scenarios:
         raise OutputError(
             f"no scenario {baseline!r} to compare against; have {', '.join(results.scenarios)}"
         )
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(
-        tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent)
-    )
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        staging.chmod(0o777 & ~umask)
+    with atomic_folder(folder, force, "chart pack") as staging:
         charts = chart_set(results, baseline)
         (staging / "charts").mkdir()
         (staging / "data").mkdir()
         for chart in charts:
-            figure = draw(chart)
-            figure.savefig(staging / "charts" / f"{chart.key}.png", dpi=PNG_DPI)
-            figure.savefig(staging / "charts" / f"{chart.key}.svg")
+            save(chart, staging / "charts")
             chart.table.to_csv(staging / "data" / f"{chart.key}.csv", index=False)
         (staging / PAGE).write_text(render_page(results, charts), encoding="utf-8")
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(staging, folder)
-    except BaseException as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        if isinstance(exc, OSError):
-            raise OutputError(f"{folder}: cannot write chart pack: {exc}") from exc
-        raise
-    return folder
+    return Path(folder)
+
+
+def write_tables_and_charts(
+    folder: str | Path,
+    tables: dict[str, pd.DataFrame],
+    charts: list[ChartData],
+    force: bool = False,
+) -> Path:
+    """Write an analysis's tables (CSV) and charts (PNG, SVG) to a new folder, atomically."""
+    with atomic_folder(folder, force, "tables and charts") as staging:
+        for name, table in tables.items():
+            table.to_csv(staging / name, index=False)
+        for chart in charts:
+            save(chart, staging)
+    return Path(folder)
 
 
 # ---------------------------------------------------------------------------- page

@@ -17,7 +17,8 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -184,23 +185,28 @@ def check_output_folder(folder: str | Path, force: bool = False) -> None:
 
 
 class ResultsWriter:
-    """Writes a results folder scenario by scenario, then puts it in place atomically.
+    """Writes the contents of a results folder scenario by scenario.
 
     Used for results held in memory (:func:`save_results`) and for results streamed from
     chunks on disk (:mod:`sim.store`): the Parquet table is written one scenario at a time
-    and the summary appended, so memory does not grow with the number of scenarios.
-
-    ``staging`` is where the folder is built; it is renamed to ``folder`` by :meth:`finish`
-    (replacing an existing folder only if ``force``). On failure call :meth:`abandon`.
+    and the summary appended, so memory does not grow with the number of scenarios. Write
+    into a staging folder from :func:`atomic_folder`; use as a context manager so the
+    Parquet file is closed whatever happens.
     """
 
-    def __init__(self, folder: str | Path, staging: str | Path, force: bool = False):
+    def __init__(self, folder: str | Path):
         self.folder = Path(folder)
-        self.staging = Path(staging)
-        self.force = force
         self._parquet = None
         self._summary_header = True
-        (self.staging / SCENARIO_DIR).mkdir(parents=True, exist_ok=True)
+        (self.folder / SCENARIO_DIR).mkdir(parents=True, exist_ok=True)
+
+    def __enter__(self) -> ResultsWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+            self._parquet = None
 
     def add(self, results: Results) -> None:
         """Add the scenarios in ``results`` (their scenario files, rows and summaries)."""
@@ -211,48 +217,27 @@ class ResultsWriter:
             text = yaml.safe_dump(
                 scenario_to_yaml_tree(scenario), sort_keys=False, allow_unicode=True
             )
-            (self.staging / SCENARIO_DIR / f"{name}.yaml").write_text(text, encoding="utf-8")
+            (self.folder / SCENARIO_DIR / f"{name}.yaml").write_text(text, encoding="utf-8")
         table = pa.Table.from_pandas(results.table(), preserve_index=False)
         if self._parquet is None:
-            self._parquet = pq.ParquetWriter(self.staging / TABLE_FILE, table.schema)
+            self._parquet = pq.ParquetWriter(self.folder / TABLE_FILE, table.schema)
         self._parquet.write_table(table.cast(self._parquet.schema))
         results.summary().to_csv(
-            self.staging / SUMMARY_FILE, index=False, mode="w" if self._summary_header else "a",
+            self.folder / SUMMARY_FILE, index=False, mode="w" if self._summary_header else "a",
             header=self._summary_header,
         )  # fmt: skip
         self._summary_header = False
 
     def finish(
         self, manifest: dict, extra_tables: Mapping[str, pd.DataFrame] | None = None
-    ) -> Path:
-        """Write the extra tables and the manifest (last: it marks a complete folder),
-        then move the folder into place."""
-        if self._parquet is not None:
-            self._parquet.close()
+    ) -> None:
+        """Write the extra tables and the manifest (last: it marks a complete folder)."""
+        self.__exit__()
         for name, table in (extra_tables or {}).items():
-            table.to_csv(self.staging / name, index=False)
-        (self.staging / MANIFEST).write_text(
+            table.to_csv(self.folder / name, index=False)
+        (self.folder / MANIFEST).write_text(
             json.dumps(manifest, indent=2, default=str), encoding="utf-8"
         )
-        parent = self.folder.parent
-        if self.folder.exists():
-            if not self.force:
-                raise OutputError(
-                    f"{self.folder}: results folder already exists (use --force to replace it)"
-                )
-            backup = parent / f".{self.folder.name}.replaced"
-            shutil.rmtree(backup, ignore_errors=True)
-            os.replace(self.folder, backup)
-            os.replace(self.staging, self.folder)
-            shutil.rmtree(backup, ignore_errors=True)
-        else:
-            os.replace(self.staging, self.folder)
-        return self.folder
-
-    def abandon(self) -> None:
-        if self._parquet is not None:
-            self._parquet.close()
-        shutil.rmtree(self.staging, ignore_errors=True)
 
 
 def make_staging(folder: Path, suffix: str = ".partial") -> Path:
@@ -269,6 +254,42 @@ def make_staging(folder: Path, suffix: str = ".partial") -> Path:
     return staging
 
 
+@contextmanager
+def atomic_folder(
+    folder: str | Path, force: bool = False, what: str = "results folder"
+) -> Iterator[Path]:
+    """Build a folder in a staging folder and move it into place only when complete.
+
+    Yields the staging folder to write into. On success it replaces ``folder`` (an existing
+    one only with ``force``, and only once the new one is complete); on any failure or
+    interruption the staging folder is removed and nothing is left half-written.
+
+    Raises
+    ------
+    OutputError
+        If ``folder`` exists without ``force`` (checked before anything is written), or it
+        cannot be written.
+    """
+    folder = Path(folder)
+    check_output_folder(folder, force)
+    staging = make_staging(folder)
+    try:
+        yield staging
+        if folder.exists():
+            backup = folder.parent / f".{folder.name}.replaced"
+            shutil.rmtree(backup, ignore_errors=True)
+            os.replace(folder, backup)
+            os.replace(staging, folder)
+            shutil.rmtree(backup, ignore_errors=True)
+        else:
+            os.replace(staging, folder)
+    except BaseException as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            raise OutputError(f"{folder}: cannot write {what}: {exc}") from exc
+        raise
+
+
 def save_results(
     results: Results,
     folder: str | Path,
@@ -283,18 +304,11 @@ def save_results(
         If the folder exists and ``force`` is false, or it cannot be written. Nothing is
         left half-written: an existing folder is only replaced once the new one is complete.
     """
-    folder = Path(folder)
-    check_output_folder(folder, force)
-    writer = ResultsWriter(folder, make_staging(folder), force=force)
-    try:
+    with atomic_folder(folder, force) as staging, ResultsWriter(staging) as writer:
         for name in results.values:
             writer.add(results.only(name))
-        return writer.finish(results.manifest, extra_tables)
-    except BaseException as exc:
-        writer.abandon()
-        if isinstance(exc, OSError):
-            raise OutputError(f"{folder}: cannot write results folder: {exc}") from exc
-        raise
+        writer.finish(results.manifest, extra_tables)
+    return Path(folder)
 
 
 def write_csv_atomically(table: pd.DataFrame, path: str | Path) -> Path:

@@ -27,7 +27,7 @@ import numpy as np
 import yaml
 
 from sim.errors import OutputError
-from sim.results import Results, ResultsWriter, RowKeys, make_staging, scenario_to_yaml_tree
+from sim.results import Results, ResultsWriter, RowKeys, atomic_folder, scenario_to_yaml_tree
 from sim.scenario import Scenario, scenario_hash
 
 
@@ -98,17 +98,13 @@ class ChunkStore:
         self, keys: Sequence[RowKeys], manifest: dict, extra_tables=None, force: bool = False
     ) -> Path:
         """Assemble the results folder from the chunks, then remove the unfinished run."""
-        writer = ResultsWriter(self.folder, make_staging(self.folder), force=force)
-        try:
+        with atomic_folder(self.folder, force) as staging, ResultsWriter(staging) as writer:
             for index, scenario in enumerate(self.scenarios):
                 writer.add(Results({scenario.name: scenario}, {scenario.name: keys[index]},
                                    {scenario.name: self.load(index)}, manifest))  # fmt: skip
-            folder = writer.finish(manifest, extra_tables)
-        except BaseException:
-            writer.abandon()
-            raise
+            writer.finish(manifest, extra_tables)
         shutil.rmtree(self.path, ignore_errors=True)
-        return folder
+        return self.folder
 
     @staticmethod
     def _write(path: Path, data: bytes) -> None:

@@ -4,15 +4,12 @@ Compares a scenario (normally the baseline) with every published figure it can b
 against: the calibration targets (``targets.yaml``, marked "used in fit") and figures held
 out of the fit (``validation.yaml``). Each statistic is computed per replication, so the
 model's median and 90% range can be set beside the published value. Returns a table and a
-:class:`~sim.charts.data.ChartData`; writes nothing itself except through
-:func:`write_validation`.
+:class:`~sim.charts.data.ChartData`; writes nothing (the command line publishes them
+with :func:`sim.report.write_tables_and_charts`).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,9 +18,8 @@ import pandas as pd
 
 from sim.calibration import STATISTICS, load_spec
 from sim.charts.data import DATA_SOURCES, ChartData
-from sim.errors import OutputError, ScenarioError
+from sim.errors import ScenarioError
 from sim.model import compile_scenario, run_replication
-from sim.results import check_output_folder
 from sim.scenario import Scenario, with_changes
 from sim.scenario.loader import read_yaml
 
@@ -120,31 +116,3 @@ def validation_chart(table: pd.DataFrame, scenario: str, replications: int, seed
         table=ratios,
         y_label="Model relative to published (published = 1)",
     )
-
-
-def write_validation(
-    table: pd.DataFrame, chart: ChartData, folder: str | Path, force: bool = False
-) -> Path:
-    """Write ``validation.csv``, ``validation.png`` and ``validation.svg`` atomically."""
-    from sim.charts import draw
-
-    folder = Path(folder)
-    check_output_folder(folder, force)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(
-        tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent)
-    )
-    try:
-        table.to_csv(staging / "validation.csv", index=False)
-        figure = draw(chart)
-        figure.savefig(staging / "validation.png", dpi=150)
-        figure.savefig(staging / "validation.svg")
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(staging, folder)
-    except BaseException as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        if isinstance(exc, OSError):
-            raise OutputError(f"{folder}: cannot write validation: {exc}") from exc
-        raise
-    return folder

@@ -1,16 +1,12 @@
 """Theory tier: the programme against queueing results, conservation and monotonicity.
 
-With exogenous Poisson referrals, exponential stays, no team limit and c places, the
-programme is an M/M/c queue: the probability of waiting and the mean wait are Erlang C's.
-With no cap it is M/G/infinity: the caseload is Poisson with mean (referral rate x mean
-stay), whatever the stay distribution. Tolerances are 3.5 standard errors of the mean
-across replications (each replication gives one estimate); seeds are fixed, so results are
-reproducible and a pass is not luck of the draw on this run.
+The queueing comparisons use the same simulations and checks as ``python -m sim theory``
+(:mod:`sim.theory`): Erlang C for M/M/c (here also with 10 places), and the Poisson
+caseload of the uncapped programme for exponential and lognormal stays. Tolerances are 3.5
+standard errors across replications; seeds are fixed, so results are reproducible.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pytest
@@ -18,44 +14,23 @@ import pytest
 from sim.calendar import WEEKS_PER_YEAR
 from sim.model import compile_scenario, run_replication
 from sim.scenario import with_changes
-from sim.theory import erlang_c, queue_scenario
-
-Z = 3.5
-
-
-def mean_and_se(values) -> tuple[float, float]:
-    values = np.asarray(values, dtype=float)
-    return float(values.mean()), float(values.std(ddof=1) / math.sqrt(len(values)))
+from sim.theory import (
+    check_caseload_mean,
+    check_mean_wait,
+    check_poisson_dispersion,
+    check_wait_probability,
+    simulate_no_cap,
+    simulate_queue,
+)
 
 
 @pytest.mark.parametrize(("servers", "utilisation"), [(5, 0.75), (10, 0.85)])
 def test_waiting_matches_erlang_c(baseline, servers, utilisation):
-    mean_stay = 10.0  # weeks: short, so the queue forgets its empty start within the warm-up
-    rate_per_week = utilisation * servers / mean_stay
-    scenario = queue_scenario(
-        baseline,
-        servers,
-        rate_per_week * WEEKS_PER_YEAR,
-        {"distribution": "exponential", "mean_weeks": mean_stay},
+    sample = simulate_queue(
+        baseline, replications=120, seed=7, servers=servers, utilisation=utilisation
     )
-    inputs = compile_scenario(scenario)
-    warm_up, end = 3 * WEEKS_PER_YEAR, 18 * WEEKS_PER_YEAR
-    p_wait, mean_wait = [], []
-    for rep in range(120):
-        spells = run_replication(inputs, seed=7, replication=rep).spells
-        window = (spells["referral"] >= warm_up) & (spells["referral"] < end)
-        waits = spells["admission"][window] - spells["referral"][window]
-        assert not np.isnan(waits).any()  # everyone referred in the window was admitted
-        p_wait.append(np.mean(waits > 1e-9))
-        mean_wait.append(waits.mean())
-
-    offered = rate_per_week * mean_stay
-    theory_p = erlang_c(servers, offered)
-    theory_wait = theory_p / (servers / mean_stay - rate_per_week)
-    sim_p, se_p = mean_and_se(p_wait)
-    sim_wait, se_wait = mean_and_se(mean_wait)
-    assert abs(sim_p - theory_p) < Z * se_p, (sim_p, se_p, theory_p)
-    assert abs(sim_wait - theory_wait) < Z * se_wait, (sim_wait, se_wait, theory_wait)
+    for check in (check_wait_probability(sample), check_mean_wait(sample)):
+        assert check.passed, check.detail
 
 
 @pytest.mark.parametrize(
@@ -67,22 +42,9 @@ def test_waiting_matches_erlang_c(baseline, servers, utilisation):
     ids=["exponential", "lognormal"],
 )
 def test_no_cap_caseload_is_poisson_with_mean_rate_times_stay(baseline, stay):
-    rate_per_week = 0.4
-    scenario = queue_scenario(baseline, None, rate_per_week * WEEKS_PER_YEAR, stay, years=12)
-    inputs = compile_scenario(scenario)
-    mean_stay = inputs.programme.durations[1].mean
-    expected = rate_per_week * mean_stay
-    means, observations = [], []
-    for rep in range(80):
-        caseload = run_replication(inputs, seed=3, replication=rep).weekly["caseload"]
-        in_programme = caseload[int(3 * WEEKS_PER_YEAR) :, :3].sum(axis=1)
-        means.append(in_programme.mean())
-        observations.append(in_programme[::26])  # half a year apart: nearly independent
-    sim_mean, se = mean_and_se(means)
-    assert abs(sim_mean - expected) < Z * se, (sim_mean, se, expected)
-    pooled = np.concatenate(observations)
-    dispersion = pooled.var() / pooled.mean()
-    assert dispersion == pytest.approx(1.0, abs=0.1)  # Poisson: variance equals mean
+    sample = simulate_no_cap(baseline, stay, stay["distribution"], replications=80, seed=3)
+    for check in (check_caseload_mean(sample), check_poisson_dispersion(sample)):
+        assert check.passed, check.detail
 
 
 def test_littles_law_holds_for_the_full_model(baseline):
