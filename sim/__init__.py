@@ -20,6 +20,13 @@ matplotlib) in worker processes.
 from __future__ import annotations
 
 import importlib
+from importlib import metadata
+
+try:
+    __version__ = metadata.version("nhs-pip-sim")
+    """The installed package's version (``python -m sim --version``)."""
+except metadata.PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "unknown (not installed)"
 
 _EXPORTS = {
     "OutputError": "sim.errors",

@@ -40,19 +40,37 @@ def quarter_label(date: dt.date) -> str:
     return f"{financial_year(date)} Q{financial_quarter(date)}"
 
 
+PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+"""Length of each calendar frequency in months; quarters and years follow the NHS
+financial year (years start on 1 April)."""
+
+
+def period_starts(start: dt.date, end: dt.date, frequency: str) -> list[dt.date]:
+    """First days of the months, financial quarters (1 Apr, 1 Jul, 1 Oct, 1 Jan) or
+    financial years (1 Apr) that begin strictly inside ``(start, end)``."""
+    step = PERIOD_MONTHS[frequency]
+    # months since April of year 0, rounded up to the next period start after `start`
+    index = start.year * 12 + start.month - 4
+    index = (index // step + 1) * step
+    out = []
+    while True:
+        year, month0 = divmod(index + 3, 12)
+        date = dt.date(year, month0 + 1, 1)
+        if date >= end:
+            return out
+        out.append(date)
+        index += step
+
+
+def period_label(date: dt.date, frequency: str) -> str:
+    """Label of the month ('2026-05'), quarter ('2026/27 Q1') or year ('2026/27') of ``date``."""
+    if frequency == "month":
+        return f"{date.year}-{date.month:02d}"
+    if frequency == "quarter":
+        return quarter_label(date)
+    return financial_year(date)
+
+
 def quarter_starts(start: dt.date, end: dt.date) -> list[dt.date]:
     """First days of financial quarters (1 Apr, 1 Jul, 1 Oct, 1 Jan) in ``(start, end)``."""
-    out = []
-    year, month = start.year, start.month
-    # first quarter start strictly after `start`
-    month = ((month - 1) // 3 + 1) * 3 + 1
-    if month > 12:
-        year, month = year + 1, month - 12
-    date = dt.date(year, month, 1)
-    while date < end:
-        out.append(date)
-        month += 3
-        if month > 12:
-            year, month = year + 1, month - 12
-        date = dt.date(year, month, 1)
-    return out
+    return period_starts(start, end, "quarter")

@@ -6,11 +6,13 @@ simulation, the published value with its source, and a tolerance that sets its w
 Each stage minimises the sum of squared misfits, ``((simulated - target) / tolerance)^2``,
 with scipy's Nelder-Mead over parameters mapped to an unbounded scale. Every evaluation
 runs the same replications with the same seed (common random numbers), so the objective is
-a deterministic function of the parameters, smooth enough for the optimiser.
+a deterministic function of the parameters, smooth enough for the optimiser. Each stage
+starts from the spec's stated ``start`` values, never from the values already fitted, so
+the same spec gives the same fit however often it is run.
 
 :func:`calibrate` returns a :class:`CalibrationResult`; :func:`write_fitted` writes the
 fitted values as a partial scenario file that the baseline extends, and the fit record.
-Nothing here prints.
+Nothing here prints (progress is reported through an optional callback).
 """
 
 from __future__ import annotations
@@ -27,11 +29,11 @@ import numpy as np
 import yaml
 from scipy import optimize
 
-from sim.errors import ScenarioError
+from sim.errors import OutputError, ScenarioError
 from sim.model import compile_scenario, run_replication
 from sim.model.replication import ReplicationResult
 from sim.scenario import Scenario, with_changes
-from sim.scenario.loader import parse_path, read_yaml, value_at
+from sim.scenario.loader import parse_path, read_yaml
 from sim.scenario.schema import LEAGUE_TABLES
 
 log = logging.getLogger(__name__)
@@ -176,12 +178,24 @@ STATISTICS: dict[str, Statistic] = {
 
 @dataclass(frozen=True)
 class FreeParameter:
-    """One fitted quantity, written to every path in ``paths`` (e.g. all league tables)."""
+    """One fitted quantity, written to every path in ``paths`` (e.g. all league tables).
+
+    The fit searches between ``low`` and ``high`` (the parameter's units) from ``start``,
+    which must lie strictly between them.
+    """
 
     name: str
     paths: tuple[str, ...]
     low: float
     high: float
+    start: float
+
+    def __post_init__(self) -> None:
+        if not self.low < self.start < self.high:
+            raise ValueError(
+                f"{self.name}: start {self.start} must be strictly between low {self.low} "
+                f"and high {self.high}"
+            )
 
     def to_unbounded(self, value: float) -> float:
         share = (value - self.low) / (self.high - self.low)
@@ -247,7 +261,13 @@ def load_spec(path: str | Path) -> CalibrationSpec:
             if not low < high:
                 raise ScenarioError(path, pwhere, f"low {low} must be below high {high}")
             paths = need(p, "paths", pwhere)
-            parameters.append(FreeParameter(str(need(p, "name", pwhere)), tuple(paths), low, high))
+            start = float(need(p, "start", pwhere))
+            if not low < start < high:
+                raise ScenarioError(path, f"{pwhere}.start",
+                                    f"{start} must be strictly between low {low} and high {high}")  # fmt: skip
+            parameters.append(
+                FreeParameter(str(need(p, "name", pwhere)), tuple(paths), low, high, start)
+            )
         targets = []
         for j, t in enumerate(need(stage, "targets", where)):
             twhere = f"{where}.targets[{j}]"
@@ -321,16 +341,24 @@ def _with_values(scenario: Scenario, parameters: Sequence[FreeParameter], values
     return with_changes(scenario, changes, note="calibration trial value")
 
 
-def _current(scenario: Scenario, parameter: FreeParameter) -> float:
-    return float(value_at(scenario.model_dump(), parameter.paths[0]))
+Progress = Callable[[str, int], None]
+"""Called after each evaluation of the objective with the stage's name and evaluations so far."""
 
 
-def fit_stage(scenario: Scenario, stage: Stage, spec: CalibrationSpec) -> tuple[Scenario, StageFit]:
-    """Fit one stage's parameters; returns the scenario with the fitted values."""
+def fit_stage(
+    scenario: Scenario, stage: Stage, spec: CalibrationSpec, progress: Progress | None = None
+) -> tuple[Scenario, StageFit]:
+    """Fit one stage's parameters from their ``start`` values; returns the scenario with
+    the fitted values.
+
+    The start comes from the spec, not from ``scenario``: a scenario that already holds
+    fitted values (the baseline extends them) would otherwise move the starting point, and
+    so the answer, every time the fit is re-run and written back.
+    """
     base = with_changes(scenario, {"horizon_years": stage.horizon_years or spec.horizon_years})
     if not stage.programme:
         base = with_changes(base, PROGRAMME_OFF)
-    start = [_current(scenario, p) for p in stage.parameters]
+    start = [p.start for p in stage.parameters]
     x0 = np.array([p.to_unbounded(v) for p, v in zip(stage.parameters, start, strict=True)])
     evaluations = 0
 
@@ -347,6 +375,8 @@ def fit_stage(scenario: Scenario, stage: Stage, spec: CalibrationSpec) -> tuple[
         misfit = sum(((s - t.value) / t.tolerance) ** 2 for s, t in zip(simulated, stage.targets, strict=True)
                      if not math.isnan(s))  # fmt: skip
         log.debug("stage %s evaluation %d: %s -> %.3f", stage.name, evaluations, values, misfit)
+        if progress is not None:
+            progress(stage.name, evaluations)
         return misfit
 
     # first simplex steps of about a sixth of each parameter's range
@@ -390,15 +420,24 @@ def fit_stage(scenario: Scenario, stage: Stage, spec: CalibrationSpec) -> tuple[
 
 
 def calibrate(
-    scenario: Scenario, spec: CalibrationSpec, stages: Sequence[str] | None = None
+    scenario: Scenario,
+    spec: CalibrationSpec,
+    stages: Sequence[str] | None = None,
+    progress: Progress | None = None,
 ) -> CalibrationResult:
-    """Fit every stage (or those named) in order, each starting from the previous fit."""
+    """Fit every stage (or those named) in order.
+
+    Each stage's free parameters start from the spec's ``start`` values; everything else
+    comes from ``scenario`` with the earlier stages' fitted values in place. So a full run
+    gives the same fit whatever values ``scenario`` already holds for the free parameters.
+    ``progress`` (optional) is called after every evaluation, see :data:`Progress`.
+    """
     fits = []
     current = scenario
     for stage in spec.stages:
         if stages is not None and stage.name not in stages:
             continue
-        current, fit = fit_stage(current, stage, spec)
+        current, fit = fit_stage(current, stage, spec, progress)
         fits.append(fit)
     settings = {"replications": spec.replications, "seed": spec.seed,
                 "horizon_years": spec.horizon_years, "max_evaluations": spec.max_evaluations}  # fmt: skip
@@ -408,9 +447,16 @@ def calibrate(
 def write_fitted(
     result: CalibrationResult, spec: CalibrationSpec, folder: str | Path
 ) -> tuple[Path, Path]:
-    """Write ``fitted.yaml`` (a partial scenario the baseline extends) and ``fit.json``."""
+    """Write ``fitted.yaml`` (a partial scenario the baseline extends) and ``fit.json``.
+
+    Each file is replaced atomically. Raises :class:`OutputError` naming the file if it
+    cannot be written.
+    """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{folder}: cannot write the calibration: {exc.strerror or exc}") from exc
     tree: dict = {}
     for stage_spec, fit in zip([s for s in spec.stages if s.name in {f.name for f in result.stages}],
                                result.stages, strict=True):  # fmt: skip
@@ -452,5 +498,20 @@ def _set(tree: dict, dotted: str, value) -> None:
 
 def _write_text(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.partial")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        temporary.replace(path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from exc
+
+
+def recorded_values(record: str | Path) -> dict[str, float] | None:
+    """Fitted values in a ``fit.json`` (parameter name to value), or None if it is missing
+    or unreadable; used to say what replacing a calibration changed."""
+    try:
+        payload = json.loads(Path(record).read_text(encoding="utf-8"))
+        return {name: float(value) for stage in payload["stages"]
+                for name, value in stage["parameters"].items()}  # fmt: skip
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

@@ -48,3 +48,17 @@ class ScenarioErrors(ScenarioError):
 
 class OutputError(OSError):
     """A results folder could not be written (exists, unwritable, or a run failed)."""
+
+
+class FolderError(OutputError):
+    """A folder named as input or output cannot be used as asked: bad input (exit code 2).
+
+    Raised when ``--force`` would replace a folder this tool did not write (or one of
+    another kind), and when a results folder to read is damaged or has been changed since
+    it was written (bad manifest, missing, truncated or altered tables).
+    """
+
+
+class RunError(OutputError):
+    """A run had to stop: a worker process died, or the run's own files on disk could not be
+    used or written (exit code 1). The message says what was kept and how to continue."""

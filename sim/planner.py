@@ -7,12 +7,20 @@ A target is written as planners say it, for example::
     utilisation:national <= 0.85 in every year
 
 and a lever is one of :data:`LEVERS` (national-team WTE, programme cap, consultancy budget).
-Each candidate setting runs the same replications with the same seed (common random
-numbers), which makes the target metric close to monotone in the lever, so the search is a
-bisection between the bounds given. A setting *meets the target on average* if the mean
-across replications meets it in every period selected, and *meets it with 95% confidence*
-if the upper (or lower) end of the 95% interval does; the planner reports the smallest
-setting of each kind, which brackets the answer's uncertainty.
+Every setting tried runs the same replications with the same seed (common random numbers).
+
+The target metric need not be monotone in the lever (a larger cap can lengthen waits when
+it spreads the national team thinner), so the planner does not bisect: it evaluates a grid
+across the whole range (every value of an integer lever when there are few), then refines
+between grid points around the first setting that meets the target, and reports where the
+metric moves against its overall direction by more than simulation noise.
+
+Per setting it reports the mean of the target metric (in its worst period), whether the
+mean meets the target, and the share of replications meeting it: the probability of
+meeting the target, which is what "meets it in 90% of futures" means. For a target "in
+every quarter", a replication meets it only if it meets it in every quarter selected.
+The answers are the smallest setting whose mean meets the target and the smallest whose
+probability reaches the level asked for (``probability``, default 90%).
 """
 
 from __future__ import annotations
@@ -24,13 +32,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from sim.calendar import WEEKS_PER_YEAR
 from sim.charts.data import DATA_SOURCES, ChartData
-from sim.reduce import Layout
+from sim.model.replication import compile_scenario
+from sim.reduce import Layout, build_layout
 from sim.runner import DEFAULT_SEED, run_outputs
 from sim.scenario import Scenario, with_changes
-from sim.statistics import column_means, t_half_width
+from sim.statistics import CONFIDENCE, column_means, t_half_width
 
 TARGET_PATTERN = re.compile(
     r"^\s*(?P<metric>[a-z_0-9]+)(?::(?P<group>[a-z_0-9| ]+))?\s*(?P<op><=|>=)\s*(?P<value>[-+0-9.eE]+)\s*"
@@ -82,11 +92,22 @@ class PlanTarget:
         return mask
 
     def met(self, value: np.ndarray) -> bool:
+        """Whether every value (one per period selected) meets the target."""
         return bool(
             np.all(value <= self.threshold)
             if self.comparator == "<="
             else np.all(value >= self.threshold)
         )
+
+    def met_each(self, values: np.ndarray) -> np.ndarray:
+        """Per replication (row), whether it meets the target in every period (column).
+
+        A missing value (for example a waiting-time share in a quarter with no referrals)
+        has nothing to fail on, so it does not count against the replication.
+        """
+        with np.errstate(invalid="ignore"):
+            ok = values <= self.threshold if self.comparator == "<=" else values >= self.threshold
+        return np.all(ok | np.isnan(values), axis=1)
 
 
 @dataclass(frozen=True)
@@ -128,18 +149,134 @@ LEVERS = {
 }
 
 
+DEFAULT_PROBABILITY = 0.90
+"""Share of replications that must meet the target for the second answer."""
+EVERY_VALUE_LIMIT = 21
+"""An integer lever with at most this many values in range is tried at every value."""
+GRID_POINTS = 11
+"""Otherwise, settings tried across the range first (then refined near the answer)."""
+REFINE_POINTS = 4
+"""Settings tried inside the bracket around an answer in each refinement round."""
+MAX_ROUNDS = 30
+"""Refinement rounds at most (each narrows a bracket about five-fold)."""
+
+Evaluate = Callable[[list[float]], list[np.ndarray]]
+"""Settings -> per setting, a (replications x periods selected) matrix of the target metric.
+
+The same replications (and random numbers) at every setting, so rows pair across settings."""
+
+FLAGS = ("met_on_average", "met_with_probability")
+
+
+class PlanInputError(ValueError):
+    """A planner argument that cannot be used; ``argument`` names it (e.g. ``--min``)."""
+
+    def __init__(self, argument: str, reason: str):
+        self.argument = argument
+        super().__init__(reason)
+
+
 @dataclass
 class PlanResult:
+    """What the planner tried and found; :meth:`findings` says it in words."""
+
     lever: Lever
     target: PlanTarget
     evaluations: pd.DataFrame
-    """One row per setting tried: value, worst period's mean and its interval, met flags."""
+    """One row per setting tried: the worst period's mean and its 95% interval, whether the
+    mean meets the target, and the share of replications meeting it (with a 95% interval)."""
     on_average: float | None
-    """Smallest setting meeting the target on average (None if none within the bounds)."""
-    with_confidence: float | None
-    """Smallest setting meeting it at the end of the 95% interval (None if none)."""
+    """Smallest setting whose mean meets the target (None if none tried does)."""
+    with_probability: float | None
+    """Smallest setting meeting it in at least ``probability`` of replications (or None)."""
+    probability: float
+    """The share of replications asked for, 0 to 1."""
+    breaks: pd.DataFrame
+    """Runs of settings over which the mean moves against its overall direction by more than
+    simulation noise (paired 95% interval of the change excludes 0); empty if monotone."""
     replications: int
-    seed: int
+    seed: int | None
+
+    @property
+    def monotone(self) -> bool:
+        """No reversal of the target metric beyond simulation noise among the settings tried."""
+        return self.breaks.empty
+
+    def failing_above(self, flag: str) -> list[float]:
+        """Settings larger than the answer for ``flag`` that do not meet the target."""
+        answer = self.on_average if flag == "met_on_average" else self.with_probability
+        if answer is None:
+            return []
+        rows = self.evaluations
+        return rows.loc[(rows["value"] > answer) & ~rows[flag], "value"].tolist()
+
+    def findings(self) -> list[str]:
+        """The answers and what the search saw, as plain sentences."""
+        lever, rows = self.lever, self.evaluations
+        span = f"from {_span(rows['value'].min(), rows['value'].max(), lever)}"
+        share = f"{self.probability:.0%} of replications"
+        lines = []
+        if self.on_average is None:
+            lines.append(f"No {lever.description} tried {span} meets the target on average.")
+        else:
+            lines.append(
+                f"A {lever.description} of {_fmt(self.on_average, lever)} is the smallest setting "
+                "tried whose mean meets the target."
+            )
+        if self.with_probability is None:
+            best = rows.loc[rows["probability_met"].idxmax()]
+            lines.append(
+                f"No setting tried {span} meets it in at least {share} (simulated futures); "
+                f"the most is {best['probability_met']:.0%} at {_fmt(best['value'], lever)}."
+            )
+        else:
+            row = rows.set_index("value").loc[self.with_probability]
+            lines.append(
+                f"A {lever.description} of {_fmt(self.with_probability, lever)} is the smallest "
+                f"tried that meets it in at least {share} (simulated futures): "
+                f"{row['probability_met']:.0%} (95% interval {row['probability_ci_low']:.0%} to "
+                f"{row['probability_ci_high']:.0%})."
+            )
+        if rows["value"].min() in (self.on_average, self.with_probability):
+            lines.append("The smallest setting tried already meets it: a lower --min may too.")
+        if self.monotone:
+            lines.append(
+                "The target metric moves one way across the settings tried (no reversal "
+                "larger than simulation noise)."
+            )
+        else:
+            runs = "; ".join(
+                f"{'rises' if b.change > 0 else 'falls'} from {b.from_mean:.3g} at "
+                f"{_fmt(b.from_value, lever)} to {b.to_mean:.3g} at {_fmt(b.to_value, lever)} "
+                f"(paired change {b.change:+.3g}, 95% interval {b.ci_low:+.3g} to {b.ci_high:+.3g})"
+                for b in self.breaks.itertuples()
+            )
+            lines.append(
+                f"The target metric is not monotone in the {lever.description}: its mean in the "
+                f"worst period {runs}."
+            )
+        for flag, words in zip(FLAGS, ("on average", f"in {share}"), strict=True):
+            failing = self.failing_above(flag)
+            if failing:
+                lines.append(
+                    f"Larger settings do not all meet it {words}: "
+                    f"{_runs(failing, rows['value'].tolist(), lever)} do not."
+                )
+        return lines
+
+
+def format_plan_table(result: PlanResult) -> str:
+    """The settings tried as a compact text table for the terminal (plan.csv has it all)."""
+    rows = result.evaluations
+    table = pd.DataFrame({
+        "setting": [_fmt(v, result.lever).split(" ")[0] for v in rows["value"]],
+        "mean (worst period)": rows["worst_period_mean"].map("{:.4g}".format),
+        "95% interval": [f"{a:.4g} to {b:.4g}" for a, b in zip(rows["worst_ci_low"], rows["worst_ci_high"], strict=True)],
+        "mean meets": rows["met_on_average"].map({True: "yes", False: "no"}),
+        "share of reps meeting": rows["probability_met"].map("{:.0%}".format),
+        "95% interval ": [f"{a:.0%} to {b:.0%}" for a, b in zip(rows["probability_ci_low"], rows["probability_ci_high"], strict=True)],
+    })  # fmt: skip
+    return table.to_string(index=False)
 
 
 def plan(
@@ -153,109 +290,292 @@ def plan(
     jobs: int | str = "auto",
     resolution: float | None = None,
     progress: bool | None = None,
+    probability: float = DEFAULT_PROBABILITY,
 ) -> PlanResult:
     """Find the smallest ``lever`` setting in ``[low, high]`` that meets ``target``.
 
-    ``resolution`` is the precision of a continuous lever (default: 1% of the range).
+    ``probability`` (0 to 1) is the share of replications that must meet the target for
+    the second answer; ``resolution`` is the precision of a continuous lever (default: 1%
+    of the range). Raises :class:`PlanInputError` for an argument that cannot be used.
     """
-    if lever not in LEVERS:
-        raise ValueError(f"lever must be one of {', '.join(LEVERS)}, got {lever!r}")
-    if not low < high:
-        raise ValueError(f"low ({low}) must be below high ({high})")
-    chosen = LEVERS[lever]
-    goal = target if isinstance(target, PlanTarget) else PlanTarget.parse(target)
-    step = 1.0 if chosen.integer else (resolution or (high - low) / 100)
-    cache: dict[float, dict] = {}
+    chosen, goal = _lever(lever), _target(target)
+    try:  # before any run: the target must name outputs of this scenario
+        goal.select(build_layout(compile_scenario(scenario)))
+    except ValueError as exc:
+        raise PlanInputError("--target", str(exc)) from None
 
-    def evaluate(values: list[float]) -> None:
-        new = [v for v in dict.fromkeys(values) if v not in cache]
+    def evaluate(values: list[float]) -> list[np.ndarray]:
+        runs = [chosen.apply(scenario, value) for value in values]
+        return run_outputs(runs, goal.select, replications, seed, jobs, progress)
+
+    return search(evaluate, chosen, goal, low, high, probability, resolution, seed)
+
+
+def search(
+    evaluate: Evaluate,
+    lever: Lever | str,
+    target: str | PlanTarget,
+    low: float,
+    high: float,
+    probability: float = DEFAULT_PROBABILITY,
+    resolution: float | None = None,
+    seed: int | None = None,
+) -> PlanResult:
+    """The planner's search over settings scored by ``evaluate`` (see :data:`Evaluate`).
+
+    Evaluates a grid across ``[low, high]`` (every value of an integer lever if there are
+    at most :data:`EVERY_VALUE_LIMIT`, else :data:`GRID_POINTS` points), then refines
+    between the last setting failing and the first meeting, for each answer, until the
+    bracket is one step wide. Settings are never assumed to meet the target untried.
+    """
+    chosen = lever if isinstance(lever, Lever) else _lever(lever)
+    goal = _target(target)
+    if not 0 < probability <= 1:
+        raise PlanInputError(
+            "--probability", f"must be above 0% and at most 100%, got {probability:.0%}"
+        )
+    if chosen.integer:
+        low, high = float(math.ceil(low - 1e-9)), float(math.floor(high + 1e-9))
+    if not low < high:
+        raise PlanInputError(
+            "--min", f"the range must hold two settings or more, got {low:g} to {high:g}"
+        )
+    step = 1.0 if chosen.integer else (resolution or (high - low) / 100)
+    if step <= 0:
+        raise PlanInputError("resolution", f"must be above 0, got {step:g}")
+    rows: dict[float, dict] = {}
+    matrices: dict[float, np.ndarray] = {}
+    worst: dict[float, int] = {}
+
+    def run(values) -> None:
+        new = [v for v in dict.fromkeys(_snap(v, chosen) for v in values) if v not in rows]
         if not new:
             return
-        runs = [chosen.apply(scenario, v) for v in new]
-        for value, matrix in zip(
-            new, run_outputs(runs, goal.select, replications, seed, jobs, progress), strict=True
-        ):
-            count, mean, sd = column_means(matrix)
-            half = np.nan_to_num(t_half_width(sd, count))
-            bound = mean + half if goal.comparator == "<=" else mean - half
-            worst = int(np.nanargmax(mean) if goal.comparator == "<=" else np.nanargmin(mean))
-            cache[value] = {
-                "value": value, "worst_period_mean": mean[worst],
-                "worst_ci_low": mean[worst] - half[worst], "worst_ci_high": mean[worst] + half[worst],
-                "met_on_average": goal.met(mean[~np.isnan(mean)]),
-                "met_with_confidence": goal.met(bound[~np.isnan(bound)]),
-            }  # fmt: skip
+        for value, matrix in zip(new, evaluate(new), strict=True):
+            rows[value], worst[value] = _summarise(value, matrix, goal, probability)
+            matrices[value] = matrix
 
-    def snap(value: float) -> float:
-        return float(round(value)) if chosen.integer else float(value)
-
-    low, high = snap(low), snap(high)
-    grid = np.linspace(low, high, 5)
-    evaluate([snap(v) for v in grid])
-    answers = {}
-    for flag in ("met_on_average", "met_with_confidence"):
-        if not cache[high][flag]:
-            answers[flag] = None
-            continue
-        lo, hi = low, high
-        if cache[lo][flag]:
-            answers[flag] = lo
-            continue
-        # bracket from the grid, then bisect: lo fails, hi meets
-        tried = sorted(cache)
-        lo = max(v for v in tried if not cache[v][flag] and v < hi)
-        hi = min(v for v in tried if cache[v][flag] and v > lo)
-        while hi - lo > step + 1e-9:
-            middle = snap((lo + hi) / 2)
-            if middle in (lo, hi):
-                break
-            evaluate([middle])
-            lo, hi = (lo, middle) if cache[middle][flag] else (middle, hi)
-        answers[flag] = hi
-    table = pd.DataFrame(sorted(cache.values(), key=lambda row: row["value"]))
-    return PlanResult(chosen, goal, table, answers["met_on_average"], answers["met_with_confidence"],
+    if chosen.integer and high - low + 1 <= EVERY_VALUE_LIMIT:
+        run(np.arange(low, high + 1))
+    else:
+        run(np.linspace(low, high, GRID_POINTS))
+    for _ in range(MAX_ROUNDS):
+        inside = [
+            value
+            for flag in FLAGS
+            for lo, hi in _bracket(rows, flag, step)
+            for value in _inside(lo, hi, chosen)
+        ]
+        if not inside or all(_snap(v, chosen) in rows for v in inside):
+            break
+        run(inside)
+    table = pd.DataFrame([rows[v] for v in sorted(rows)])
+    answers = [_first(table, flag) for flag in FLAGS]
+    replications = next(iter(matrices.values())).shape[0]
+    breaks = _breaks(table, matrices, worst, goal)
+    return PlanResult(chosen, goal, table, answers[0], answers[1], probability, breaks,
                       replications, seed)  # fmt: skip
 
 
+def wilson_interval(
+    successes: int, trials: int, confidence: float = CONFIDENCE
+) -> tuple[float, float]:
+    """Wilson score interval of a probability estimated as ``successes / trials``.
+
+    Unlike the normal approximation it stays within 0 to 1 and is not empty at 0% or 100%,
+    which is where planners' probabilities often are.
+    """
+    if trials <= 0:
+        return math.nan, math.nan
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    share = successes / trials
+    scale = 1 + z**2 / trials
+    centre = (share + z**2 / (2 * trials)) / scale
+    half = z * math.sqrt(share * (1 - share) / trials + z**2 / (4 * trials**2)) / scale
+    # exact at the ends (the formula gives 1 - 1e-16 for 100%, which plots as a negative bar)
+    low = 0.0 if successes <= 0 else max(0.0, min(share, centre - half))
+    high = 1.0 if successes >= trials else min(1.0, max(share, centre + half))
+    return float(low), float(high)
+
+
+def _lever(name: str) -> Lever:
+    if name not in LEVERS:
+        raise PlanInputError("--lever", f"must be one of {', '.join(LEVERS)}, got {name!r}")
+    return LEVERS[name]
+
+
+def _target(target: str | PlanTarget) -> PlanTarget:
+    if isinstance(target, PlanTarget):
+        return target
+    try:
+        return PlanTarget.parse(target)
+    except ValueError as exc:
+        raise PlanInputError("--target", str(exc)) from None
+
+
+def _snap(value: float, lever: Lever) -> float:
+    return float(round(value)) if lever.integer else float(value)
+
+
+def _summarise(value: float, matrix: np.ndarray, goal: PlanTarget, probability: float):
+    """One setting's row of the table, and which period (column) is its worst on average."""
+    count, mean, sd = column_means(matrix)
+    if np.isnan(mean).all():
+        raise PlanInputError(
+            "--target", f"{goal.metric} has no values in the periods selected (at {value:g})"
+        )
+    half = np.nan_to_num(t_half_width(sd, count))
+    worst = int(np.nanargmax(mean) if goal.comparator == "<=" else np.nanargmin(mean))
+    met = goal.met_each(matrix)
+    share = float(met.mean())
+    ci_low, ci_high = wilson_interval(int(met.sum()), len(met))
+    row = {
+        "value": value, "worst_period_mean": mean[worst],
+        "worst_ci_low": mean[worst] - half[worst], "worst_ci_high": mean[worst] + half[worst],
+        "met_on_average": goal.met(mean[~np.isnan(mean)]),
+        "probability_met": share, "probability_ci_low": ci_low, "probability_ci_high": ci_high,
+        # a small tolerance so that, say, 180 of 200 counts as 90%
+        "met_with_probability": share >= probability - 1e-9,
+    }  # fmt: skip
+    return row, worst
+
+
+def _bracket(rows: dict[float, dict], flag: str, step: float) -> list[tuple[float, float]]:
+    """The last setting failing below the first meeting, if they are more than a step apart."""
+    values = sorted(rows)
+    first = next((i for i, v in enumerate(values) if rows[v][flag]), None)
+    if not first:  # none meets, or the smallest does: nothing to refine
+        return []
+    lo, hi = values[first - 1], values[first]
+    return [(lo, hi)] if hi - lo > step * (1 + 1e-9) else []
+
+
+def _inside(lo: float, hi: float, lever: Lever) -> list[float]:
+    """Settings strictly between ``lo`` and ``hi`` to try next (whole numbers if integer)."""
+    points = np.linspace(lo, hi, REFINE_POINTS + 2)[1:-1]
+    if lever.integer:
+        points = np.unique(np.round(points))
+    return [float(p) for p in points if lo < p < hi]
+
+
+def _first(table: pd.DataFrame, flag: str) -> float | None:
+    meeting = table.loc[table[flag], "value"]
+    return float(meeting.min()) if len(meeting) else None
+
+
+def _breaks(table: pd.DataFrame, matrices: dict, worst: dict, goal: PlanTarget) -> pd.DataFrame:
+    """Runs of consecutive settings over which the worst period's mean moves against the
+    overall direction (lowest to highest setting; if level, towards meeting the target),
+    kept when the paired 95% interval of the run's change excludes 0. Common random numbers
+    make the pairing valid: replication i is the same future at every setting."""
+    values, means = table["value"].to_numpy(), table["worst_period_mean"].to_numpy()
+    direction = np.sign(means[-1] - means[0]) or (-1.0 if goal.comparator == "<=" else 1.0)
+    against = np.diff(means) * direction < 0
+    found = []
+    i = 0
+    while i < len(against):
+        if not against[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(against) and against[j + 1]:
+            j += 1
+        a, b = values[i], values[j + 1]
+        change = matrices[b][:, worst[b]] - matrices[a][:, worst[a]]
+        count, mean, sd = column_means(change[:, None])
+        half = float(np.nan_to_num(t_half_width(sd, count))[0])
+        if abs(mean[0]) > half:
+            found.append({
+                "from_value": a, "to_value": b, "from_mean": means[i], "to_mean": means[j + 1],
+                "change": float(mean[0]), "ci_low": float(mean[0]) - half,
+                "ci_high": float(mean[0]) + half,
+            })  # fmt: skip
+        i = j + 1
+    columns = ["from_value", "to_value", "from_mean", "to_mean", "change", "ci_low", "ci_high"]
+    return pd.DataFrame(found, columns=columns)
+
+
+def _span(low: float, high: float, lever: Lever) -> str:
+    """'10 to 30 trusts' (the unit once), or '£0.50m to £1.00m a year'."""
+    if lever.name == "consultancy_budget":
+        return f"{_fmt(low, lever)} to {_fmt(high, lever)}"
+    return f"{low:g} to {high:g} {lever.unit}"
+
+
+def _runs(chosen: list[float], tried: list[float], lever: Lever) -> str:
+    """``chosen`` settings as runs of neighbours among those ``tried``: '23 to 25, 30 trusts'."""
+    position = {v: k for k, v in enumerate(sorted(tried))}
+    groups: list[list[float]] = []
+    for value in sorted(chosen):
+        if groups and position[value] == position[groups[-1][-1]] + 1:
+            groups[-1].append(value)
+        else:
+            groups.append([value])
+    return ", ".join(
+        _fmt(g[0], lever) if len(g) == 1 else _span(g[0], g[-1], lever) for g in groups
+    )
+
+
 def plan_chart(result: PlanResult, scenario: str) -> ChartData:
+    """The target metric and the probability of meeting it, against the lever."""
     lever, goal = result.lever, result.target
+    share = f"{result.probability:.0%} of replications"
     if result.on_average is None:
         title = (
-            f"No {lever.description} up to {result.evaluations['value'].max():g} meets the target"
+            f"No {lever.description} up to {_fmt(result.evaluations['value'].max(), lever)} "
+            f"meets the target on average; at best {result.evaluations['probability_met'].max():.0%} "
+            "of replications meet it"
         )
     else:
         title = (
             f"A {lever.description} of {_fmt(result.on_average, lever)} meets the target on average; "
             + (
-                f"{_fmt(result.with_confidence, lever)} meets it with 95% confidence"
-                if result.with_confidence is not None
-                else "no setting tried meets it with 95% confidence"
+                f"{_fmt(result.with_probability, lever)} meets it in {share}"
+                if result.with_probability is not None
+                else f"no setting tried meets it in {share}"
             )
         )
+    rows = result.evaluations
+    every = " in every period" if goal.frequency != "horizon" else ""
+    shape = (
+        "The metric moves one way across the settings."
+        if result.monotone
+        else "Not monotone: it moves against its trend beyond noise from "
+        + ", from ".join(_span(b.from_value, b.to_value, lever) for b in result.breaks.itertuples())
+        + " (shaded)."
+    )
     return ChartData(
         key="plan",
         kind="plan",
         title=title,
         caption=(
-            f"Target: {goal.text}. Each point is a {lever.description} tried, with the mean of the "
-            "target metric in its worst period and the 95% interval of that mean (same random numbers "
-            "at every setting). The dashed line is the threshold."
+            f"Target: {goal.text}. Left: mean of the target metric in its worst period, 95% "
+            "interval; dashed: threshold. Right: share of replications (simulated futures) "
+            f"meeting it{every}, 95% interval; dashed: {result.probability:.0%}. Same random "
+            f"numbers at every setting. {shape}"
         ),
         alt_text=(
-            f"Chart of the target metric against {lever.description}: "
+            f"Chart of the target metric and the probability of meeting it against {lever.description}: "
             + "; ".join(
-                f"{r.value:g}: {r.worst_period_mean:.3g}" for r in result.evaluations.itertuples()
+                f"{r.value:g}: mean {r.worst_period_mean:.3g}, met in {r.probability_met:.0%}"
+                for r in rows.itertuples()
             )
             + f". Threshold {goal.threshold:g}."
         ),
         footnote=f"Scenario: {scenario}. {result.replications} replications per setting, seed {result.seed}. {DATA_SOURCES}",
-        table=result.evaluations,
-        y_label=f"{goal.metric} ({goal.group}), worst period",
+        table=rows,
+        y_label=f"{goal.metric} ({goal.group}), "
+        + ("over the horizon" if goal.frequency == "horizon" else f"worst {goal.frequency}"),
         meta={
             "threshold": goal.threshold,
+            "probability": result.probability,
             "answer": result.on_average,
-            "confident": result.with_confidence,
+            "probable": result.with_probability,
             "x_label": f"{lever.description} ({lever.unit})",
+            "integer": lever.integer,
+            "breaks": list(
+                zip(result.breaks["from_value"], result.breaks["to_value"], strict=True)
+            ),
         },  # fmt: skip
     )
 

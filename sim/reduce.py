@@ -8,15 +8,21 @@ operations on a (replications x rows) matrix.
 
 Aggregation rules (within the replication, before any statistic across replications):
 
-* a week belongs to the month, quarter and financial year in which it starts;
-* stocks (caseload, waiting list, WTE) are taken at the last week of the period, except
-  over the whole ``horizon``, where they are averaged over its weeks;
-* flows (referrals, hours, cost) are summed over the period's weeks;
+* periods are exact calendar periods: a month from its 1st, a quarter from 1 April,
+  1 July, 1 October or 1 January, a financial year from 1 April (the first and last
+  periods may be part-periods, from the start date and to the horizon);
+* every flow (referrals, admissions, exits, re-entries) is counted in the period that
+  contains the exact date of its event, so the assessment on 1 July refers into Q2;
+* stocks (caseload, waiting list, WTE) are the state at the exact end of the period,
+  before any event at that instant (30 June, before the 1 July assessment), except over
+  the whole ``horizon``, where they are averaged over time;
+* hours and costs are integrated exactly over the period;
 * ``utilisation`` is delivered hours over capacity hours within the period;
-* ``*_exceeded`` metrics are 1 if the event happened in any week of the period, else 0,
-  so their mean across replications is the probability it happens in that period;
+* ``cap_reached`` and ``national_demand_exceeded`` are 1 if the programme was full, or
+  the national team's demand above its capacity, for any stretch of time in the period,
+  else 0, so their mean across replications is the probability it happens in that period;
 * ``first_week_cap_reached`` and ``first_week_national_demand_exceeded`` (horizon only)
-  are the first week (since the start date) it happens, NaN if it never does;
+  are the time it first happens, in weeks since the start date, NaN if it never does;
 * ``wait_distribution`` (horizon only, one group per band of weeks) is the share of
   trusts admitted during the forecast whose completed wait fell in each band;
 * population metrics are quarterly, at each assessment; flows at an assessment are
@@ -39,7 +45,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.calendar import financial_year, quarter_label
+from sim.calendar import (
+    DAYS_PER_WEEK,
+    financial_year,
+    period_label,
+    period_starts,
+    weeks_between,
+)
 from sim.model.replication import ModelInputs, ReplicationResult
 from sim.scenario.schema import LEAGUE_TABLES, PHASES, SOURCES
 
@@ -70,14 +82,9 @@ class Layout:
     period: np.ndarray
     metric: np.ndarray
     group: np.ndarray
-    # how to aggregate weeks into periods, per frequency
-    period_starts: dict[str, np.ndarray]
-    """Index of each period's first week (for ``np.add.reduceat``)."""
-    period_ends: dict[str, np.ndarray]
-    """Index of each period's last week (stocks at the period's end)."""
     period_edges_weeks: dict[str, np.ndarray]
-    """Start of each period and the end of the last, in weeks since the start date."""
-    n_weeks: int
+    """Per frequency, the start of each period and the end of the last, in weeks since
+    the start date: the exact first day of each month, quarter or year, and the horizon."""
     horizon_weeks: float
     cap: int
 
@@ -85,36 +92,26 @@ class Layout:
         return len(self.metric)
 
 
-def _period_labels(start: dt.date, n_weeks: int, frequency: str) -> list[str]:
-    labels = []
-    for week in range(n_weeks):
-        date = start + dt.timedelta(days=7 * week)
-        if frequency == "month":
-            labels.append(f"{date.year}-{date.month:02d}")
-        elif frequency == "quarter":
-            labels.append(quarter_label(date))
-        else:
-            labels.append(financial_year(date))
-    return labels
+def period_edges(start: dt.date, end: dt.date, frequency: str) -> tuple[list[str], np.ndarray]:
+    """Labels and edges (weeks since ``start``) of the periods of ``frequency`` from
+    ``start`` to ``end``; the first and last may be part-periods."""
+    if frequency == "horizon":
+        label = f"{financial_year(start)}-{financial_year(end - dt.timedelta(days=1))}"
+        return [label], np.asarray([0.0, weeks_between(start, end)])
+    firsts = [start, *period_starts(start, end, frequency)]
+    edges = [weeks_between(start, date) for date in firsts] + [weeks_between(start, end)]
+    return [period_label(date, frequency) for date in firsts], np.asarray(edges)
 
 
 def build_layout(inputs: ModelInputs) -> Layout:
     """The output rows of a scenario (depends on its dates, horizon and cap only)."""
-    n_weeks = int(np.ceil(inputs.population.horizon_weeks - 1e-9))
+    start = inputs.start_date
+    end = start + dt.timedelta(days=round(inputs.population.horizon_weeks * DAYS_PER_WEEK))
     rows: list[tuple[str, str, str, str]] = []
-    starts, ends, edges = {}, {}, {}
+    edges = {}
     for frequency in FREQUENCIES:
-        if frequency == "horizon":
-            years = _period_labels(inputs.start_date, n_weeks, "year")
-            labels = [f"{years[0]}-{years[-1]}"] * n_weeks
-        else:
-            labels = _period_labels(inputs.start_date, n_weeks, frequency)
-        first = [0] + [w for w in range(1, n_weeks) if labels[w] != labels[w - 1]]
-        starts[frequency] = np.asarray(first)
-        ends[frequency] = np.asarray([*first[1:], n_weeks]) - 1
-        edges[frequency] = np.asarray([*first, inputs.population.horizon_weeks], dtype=float)
-        periods = [labels[w] for w in first]
-        for metric, groups in _programme_metrics():
+        periods, edges[frequency] = period_edges(start, end, frequency)
+        for metric, groups in programme_metrics():
             for group in groups:
                 rows += [(frequency, p, metric, group) for p in periods]
     horizon_label = rows[-1][1]
@@ -122,7 +119,7 @@ def build_layout(inputs: ModelInputs) -> Layout:
         rows.append(("horizon", horizon_label, metric, "all"))
     rows += [("horizon", horizon_label, "wait_distribution", band) for band in WAIT_BAND_LABELS]
     quarters = inputs.population.assessment_labels
-    for metric, groups in _population_metrics():
+    for metric, groups in population_metrics():
         for group in groups:
             rows += [("quarter", p, metric, group) for p in quarters]
     columns = [np.asarray(c, dtype=object) for c in zip(*rows, strict=True)]
@@ -131,17 +128,14 @@ def build_layout(inputs: ModelInputs) -> Layout:
         period=columns[1],
         metric=columns[2],
         group=columns[3],
-        period_starts=starts,
-        period_ends=ends,
         period_edges_weeks=edges,
-        n_weeks=n_weeks,
         horizon_weeks=inputs.population.horizon_weeks,
         cap=inputs.programme.cap,
     )
 
 
-def _programme_metrics() -> list[tuple[str, tuple[str, ...]]]:
-    """(metric, groups) of the weekly programme outputs, in layout order."""
+def programme_metrics() -> list[tuple[str, tuple[str, ...]]]:
+    """(metric, groups) of the programme outputs per period, in layout order."""
     return [
         ("caseload", PHASES),
         ("in_programme", ("all",)),
@@ -163,7 +157,8 @@ def _programme_metrics() -> list[tuple[str, tuple[str, ...]]]:
     ]
 
 
-def _population_metrics() -> list[tuple[str, tuple[str, ...]]]:
+def population_metrics() -> list[tuple[str, tuple[str, ...]]]:
+    """(metric, groups) of the quarterly population outputs, in layout order."""
     segments = tuple(f"{t}|segment {s}" for t in LEAGUE_TABLES for s in range(1, 6))
     return [
         ("trusts", segments),
@@ -177,64 +172,45 @@ def _population_metrics() -> list[tuple[str, tuple[str, ...]]]:
 
 def reduce_replication(result: ReplicationResult, layout: Layout) -> np.ndarray:
     """One replication as a float vector in ``layout`` order."""
-    weekly, spells = result.weekly, result.spells
-    in_programme = weekly["caseload"][:, :3].sum(axis=1)
-    delivered, capacity = weekly["delivered_hours"], weekly["capacity_hours"]
-    cost = weekly["cost_by_source"]
-    # weekly series in layout order: (metric, (weeks, groups))
-    stocks = {
-        "caseload": weekly["caseload"],
-        "in_programme": in_programme[:, None],
-        "waiting": weekly["waiting"][:, None],
-        "national_wte": weekly["national_wte"][:, None],
-    }
-    flows = {
-        **{name: weekly[name][:, None] for name in FLOWS},
-        **{name: weekly[name] for name in HOURS},
-        "bought_hours": weekly["bought_hours"][:, None],
-        "cost": np.column_stack([cost, cost.sum(axis=1)]),
-        "cost_by_payer": weekly["cost_by_payer"],
-        "cap_reached": (in_programme >= layout.cap)[:, None],
-        "national_demand_exceeded": (weekly["demand_hours"][:, 0] > capacity[:, 0] + 1e-9)[:, None],
-    }
+    timeline, spells = result.timeline, result.spells
     waits = spells["admission"] - spells["referral"]
     slippage = spells["exit"] - spells["target_exit"]
 
     parts: list[np.ndarray] = []
     for frequency in FREQUENCIES:
-        starts, ends = layout.period_starts[frequency], layout.period_ends[frequency]
         edges = layout.period_edges_weeks[frequency]
-        for metric, _ in _programme_metrics():
-            if metric in stocks and frequency == "horizon":
-                block = stocks[metric].mean(axis=0, keepdims=True)
-            elif metric in stocks:
-                block = stocks[metric][ends].astype(float)
-            elif metric == "utilisation":
-                used = np.add.reduceat(delivered, starts, axis=0)
-                available = np.add.reduceat(capacity, starts, axis=0)
-                block = np.full_like(used, np.nan)
-                np.divide(used, available, out=block, where=available > 0)
-            elif metric in ("cap_reached", "national_demand_exceeded"):
-                block = np.maximum.reduceat(flows[metric].astype(float), starts, axis=0)
-            elif metric in flows:
-                block = np.add.reduceat(flows[metric].astype(float), starts, axis=0)
-            elif metric == "mean_wait_weeks":
-                block = _mean_by_period(spells["admission"], waits, edges)[:, None]
-            elif metric == "share_waiting_over_13_weeks":
-                block = _share_waiting_long(spells, edges, layout.horizon_weeks)[:, None]
-            elif metric == "mean_stay_weeks":
-                stays = spells["exit"] - spells["admission"]
-                block = _mean_by_period(spells["exit"], stays, edges)[:, None]
-            elif metric == "mean_slippage_weeks":
-                block = _mean_by_period(spells["exit"], slippage, edges)[:, None]
-            else:  # share_exits_late
-                late = (slippage > 0).astype(float)
-                block = _mean_by_period(spells["exit"], late, edges)[:, None]
+        figures = timeline.over(edges)
+        # stocks at each period's end; over the whole horizon, their mean over time
+        prefix = "mean_" if frequency == "horizon" else ""
+        caseload = figures[prefix + "caseload"].astype(float)
+        cost = figures["cost_by_source"]
+        used, available = figures["delivered_hours"], figures["capacity_hours"]
+        utilisation = np.full_like(used, np.nan)
+        np.divide(used, available, out=utilisation, where=available > 0)
+        blocks = {
+            "caseload": caseload,
+            "in_programme": caseload[:, :3].sum(axis=1),
+            "waiting": figures[prefix + "waiting"],
+            "national_wte": figures[prefix + "national_wte"],
+            **{name: figures[name] for name in (*FLOWS, *HOURS, "bought_hours")},
+            "utilisation": utilisation,
+            "cost": np.column_stack([cost, cost.sum(axis=1)]),
+            "cost_by_payer": figures["cost_by_payer"],
+            "cap_reached": figures["cap_reached"],
+            "national_demand_exceeded": figures["national_short"],
+            "mean_wait_weeks": _mean_by_period(spells["admission"], waits, edges),
+            "share_waiting_over_13_weeks": _share_waiting_long(spells, edges, layout.horizon_weeks),
+            "mean_stay_weeks": _mean_by_period(
+                spells["exit"], spells["exit"] - spells["admission"], edges
+            ),
+            "mean_slippage_weeks": _mean_by_period(spells["exit"], slippage, edges),
+            "share_exits_late": _mean_by_period(spells["exit"], (slippage > 0).astype(float), edges),
+        }
+        for metric, _ in programme_metrics():
+            block = np.asarray(blocks[metric], dtype=float)
             parts.append(block.T.ravel())  # group-major, matching the layout
 
-    for metric in ("cap_reached", "national_demand_exceeded"):
-        weeks = np.flatnonzero(flows[metric][:, 0])
-        parts.append(np.array([weeks[0] if len(weeks) else np.nan], dtype=float))
+    parts.append(np.array([timeline.first_cap_reached(), timeline.first_national_short()]))
 
     admitted = spells["admission"] >= 0
     counts = np.histogram(waits[admitted], bins=WAIT_BANDS_WEEKS)[0].astype(float)
@@ -273,12 +249,15 @@ def _mean_by_period(times: np.ndarray, values: np.ndarray, edges: np.ndarray) ->
 def _share_waiting_long(spells: dict, edges: np.ndarray, horizon: float) -> np.ndarray:
     """Of trusts referred in each period, the share that waited over 13 weeks.
 
-    A trust still waiting at the horizon counts as a long wait if it had already waited
-    13 weeks; one referred less than 13 weeks before the horizon and still waiting is
+    A trust that left the list unadmitted (no longer eligible) counts by how long it
+    waited before leaving. A trust still waiting at the horizon counts as a long wait if
+    it had already waited 13 weeks; one referred less than 13 weeks before the horizon and still waiting is
     left out (its outcome is unknown).
     """
     referral, admission = spells["referral"], spells["admission"]
-    waited = np.where(np.isnan(admission), horizon, admission) - referral
-    known = ~np.isnan(admission) | (waited > WAIT_THRESHOLD_WEEKS)
+    # a wait ends at admission, or when the trust leaves the list no longer eligible
+    ended = np.where(spells["left_list"], spells["support_end"], admission)
+    waited = np.where(np.isnan(ended), horizon, ended) - referral
+    known = ~np.isnan(ended) | (waited > WAIT_THRESHOLD_WEEKS)
     long_wait = (waited > WAIT_THRESHOLD_WEEKS).astype(float)
     return _mean_by_period(np.where(known, referral, np.nan), long_wait, edges)

@@ -20,10 +20,12 @@ import pandas as pd
 
 from sim.charts import chart_set, save
 from sim.charts.data import DATA_SOURCES, ChartData
+from sim.compare import identical_outputs
 from sim.errors import OutputError
 from sim.results import Results, atomic_folder
 from sim.scenario.loader import numeric_paths, value_at
 from sim.scenario.schema import Scenario
+from sim.summary_text import no_difference_sentences
 
 PAGE = "index.html"
 
@@ -131,6 +133,7 @@ def render_page(results: Results, charts: list[ChartData]) -> str:
     if comparisons:
         parts.append("<h3>Scenarios compared</h3>")
         parts += [_figure(c) for c in comparisons]
+        parts.append(_no_difference(results, comparisons[0]))
     parts.append('<h2 id="assumptions">Assumptions</h2>')
     parts.append(
         '<p class="note">Every number in each scenario, with its unit and where it comes from: '
@@ -157,6 +160,33 @@ def _figure(chart: ChartData) -> str:
         f"<figcaption>{_e(chart.caption)}"
         f'<br><span class="links"><a href="charts/{_e(chart.key)}.svg">Chart (SVG)</a>'
         f'<a href="data/{_e(chart.key)}.csv">Data (CSV)</a></span></figcaption></figure>'
+    )
+
+
+def _no_difference(results: Results, chart: ChartData) -> str:
+    """For each scenario in the comparison chart, which outputs are exactly the baseline's.
+
+    Under common random numbers a zero difference in every replication means the variant
+    changed nothing there; the chart alone would show a dot at zero with no interval.
+    """
+    baseline = chart.meta["baseline"]
+    compared = [baseline, *dict.fromkeys(chart.table["scenario"])] if len(chart.table) else []
+    if len(compared) < 2:
+        return ""
+    subset = Results(
+        {n: results.scenarios[n] for n in compared},
+        {n: results.keys[n] for n in compared},
+        {n: results.values[n] for n in compared},
+        results.manifest,
+    )
+    sentences = no_difference_sentences(identical_outputs(subset, baseline))
+    items = "".join(
+        f"<li><strong>{_e(name)}</strong>: {_e(text)}</li>" for name, text in sentences.items()
+    )
+    return (
+        f'<p id="no-difference">What each scenario leaves exactly as in {_e(baseline)} '
+        "(same random numbers, every period of every replication):</p>"
+        f"<ul>{items}</ul>"
     )
 
 

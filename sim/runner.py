@@ -15,20 +15,26 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import numbers
 import os
 import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from sim import manifest as mf
+from sim.errors import RunError
+from sim.limits import check_run
 from sim.model.replication import ModelInputs, compile_scenario, run_replication
 from sim.reduce import Layout, build_layout, reduce_replication
-from sim.results import Results, RowKeys
+from sim.results import Results, RowKeys, check_output_folder
 from sim.scenario.loader import scenario_hash
 from sim.scenario.schema import Scenario
 
@@ -123,18 +129,43 @@ def _serial(work: list[Work], seed: int, tasks, done: Callable[[int], None]) -> 
 
 
 def _processes(work: list[Work], seed: int, tasks, done: Callable[[int], None], jobs: int):
-    pool = _pool_context().Pool(jobs, initializer=_initialise_worker, initargs=(work,))
+    """Run chunks on a local process pool, yielding them as they finish.
+
+    A pool whose worker dies (killed, out of memory) is detected and the run stopped with
+    :class:`~sim.errors.RunError`, instead of waiting for ever for the lost chunk.
+    """
+    executor = ProcessPoolExecutor(
+        jobs, mp_context=_pool_context(), initializer=_initialise_worker, initargs=(work,)
+    )
     try:
-        jobs_list = [(scenario, seed, first, count) for scenario, first, count in tasks]
-        for scenario, first, block in pool.imap_unordered(_run_task, jobs_list):
+        # no list of the futures is kept, so each finished chunk is freed once handed on
+        finished = as_completed(
+            [executor.submit(_run_task, (scenario, seed, first, count))
+             for scenario, first, count in tasks]
+        )  # fmt: skip
+        for future in finished:
+            scenario, first, block = future.result()
+            del future
             yield scenario, first, block
             done(len(block))
+    except BrokenProcessPool:
+        _stop_workers(executor)
+        raise RunError(
+            "a worker process stopped unexpectedly (killed, or out of memory?), so the run "
+            "was stopped"
+        ) from None
     except BaseException:
-        pool.terminate()  # interrupted or failed: stop the workers now, keep nothing
+        _stop_workers(executor)  # interrupted or failed: stop the workers now
         raise
     finally:
-        pool.close()
-        pool.join()
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _stop_workers(executor: ProcessPoolExecutor) -> None:
+    """Terminate the pool's workers at once rather than let them finish their chunks."""
+    for process in list((getattr(executor, "_processes", None) or {}).values()):
+        if process.is_alive():
+            process.terminate()
 
 
 def _dask(
@@ -241,6 +272,10 @@ def _check_run(
     scenarios, replications: int, seed: int, jobs, backend: str | None
 ) -> tuple[int, str]:
     """Check run settings; return the number of workers and the backend to use."""
+    for name, value in (("replications", replications), ("seed", seed)):
+        # 1.5 would run as 1 and be recorded as 1.5; True would run as 1
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise ValueError(f"{name} must be a whole number, got {value!r}")
     if replications < 1:
         raise ValueError("replications must be at least 1")
     if seed < 0:
@@ -307,34 +342,51 @@ def run_to_folder(
     # chunk boundaries depend only on the replications, so a run can be resumed with other
     # workers or another backend (start on a laptop, finish on a cluster)
     plan_chunks = chunks(replications, STREAM_CHUNKS // CHUNKS_PER_WORKER)
-    store = ChunkStore(folder, scenarios, replications, seed, plan_chunks, resume)
+    check_output_folder(folder, force, "results folder")  # before computing anything
     work = [Work(inputs, build_layout(inputs)) for inputs in map(compile_scenario, scenarios)]
-    tasks = [
-        (i, first, count)
-        for i in range(len(work))
-        for first, count in plan_chunks
-        if not store.done(i, first)
-    ]
-    reused = len(work) * len(plan_chunks) - len(tasks)
-    unfinished = max_chunks is not None and len(tasks) > max_chunks
-    if unfinished:
-        tasks = tasks[:max_chunks]
-    with _ProgressBar(len(tasks) and sum(t[2] for t in tasks), progress) as bar:
-        for scenario, first, block in _stream(work, seed, tasks, bar, n_jobs, backend, scheduler):
-            store.write(scenario, first, block)
-    elapsed = time.perf_counter() - clock
-    if unfinished:
-        return None, StreamStats(len(work) * len(plan_chunks), len(tasks), reused)
-    keys = [
-        RowKeys(w.layout.frequency, w.layout.period, w.layout.metric, w.layout.group) for w in work
-    ]
-    manifest = build_manifest(
-        scenarios, seed, replications, n_jobs, backend, command, started, elapsed
-    )
-    manifest["resumed_chunks"] = reused
-    extra = extra_tables(keys, store.load) if extra_tables else None
-    result_folder = store.finalise(keys, manifest, extra, force=force)
-    return result_folder, StreamStats(len(work) * len(plan_chunks), len(tasks), reused)
+    widths = [w.width for w in work]
+    check_run(widths, replications, n_jobs, STREAM_CHUNKS, False, backend != "dask" or not scheduler)
+    with ChunkStore(folder, scenarios, replications, seed, plan_chunks, resume, widths) as store:
+        tasks = [
+            (i, first, count)
+            for i in range(len(work))
+            for first, count in plan_chunks
+            if not store.done(i, first, count)
+        ]
+        total = len(work) * len(plan_chunks)
+        reused = total - len(tasks)
+        unfinished = max_chunks is not None and len(tasks) > max_chunks
+        if unfinished:
+            tasks = tasks[:max_chunks]
+        computed = 0
+        with (
+            _ProgressBar(len(tasks) and sum(t[2] for t in tasks), progress) as bar,
+            closing(_stream(work, seed, tasks, bar, n_jobs, backend, scheduler)) as stream,
+        ):
+            try:
+                for scenario, first, block in stream:
+                    store.write(scenario, first, block)
+                    computed += 1
+            except RunError as exc:
+                raise RunError(
+                    f"{folder}: {exc}. {reused + computed} of {total} chunks are finished and "
+                    f"kept in {store.path}; run the same command with --resume to continue"
+                ) from None
+        elapsed = time.perf_counter() - clock
+        stats = StreamStats(total, len(tasks), reused, store.damaged)
+        if unfinished:
+            return None, stats
+        keys = [
+            RowKeys(w.layout.frequency, w.layout.period, w.layout.metric, w.layout.group)
+            for w in work
+        ]
+        manifest = build_manifest(
+            scenarios, seed, replications, n_jobs, backend, command, started, elapsed
+        )
+        manifest["resumed_chunks"] = reused
+        extra = extra_tables(keys, store.load) if extra_tables else None
+        result_folder = store.finalise(keys, manifest, extra, force=force)
+    return result_folder, stats
 
 
 def _stream(work, seed, tasks, bar, jobs, backend, scheduler):
@@ -355,12 +407,16 @@ def _run_work(
     scheduler: str | None = None,
 ) -> list[np.ndarray]:
     """Run every scenario's replications; one (replications x width) matrix per scenario."""
+    check_run([w.width for w in work], replications, jobs, jobs * CHUNKS_PER_WORKER, True, backend != "dask" or not scheduler)  # fmt: skip
     values = [np.empty((replications, w.width)) for w in work]
     tasks = [
         (i, first, count) for i in range(len(work)) for first, count in chunks(replications, jobs)
     ]
-    with _ProgressBar(len(work) * replications, progress) as bar:
-        for scenario, first, block in _stream(work, seed, tasks, bar, jobs, backend, scheduler):
+    with (
+        _ProgressBar(len(work) * replications, progress) as bar,
+        closing(_stream(work, seed, tasks, bar, jobs, backend, scheduler)) as stream,
+    ):
+        for scenario, first, block in stream:
             values[scenario][first : first + len(block)] = block
     return values
 

@@ -23,11 +23,49 @@ import numpy as np
 import pandas as pd
 
 from sim.charts.data import DATA_SOURCES, ChartData
-from sim.reduce import Layout
+from sim.reduce import (
+    FIRST_WEEK_METRICS,
+    FREQUENCIES,
+    WAIT_BAND_LABELS,
+    Layout,
+    build_layout,
+    population_metrics,
+    programme_metrics,
+)
 from sim.runner import DEFAULT_SEED, run_outputs
 from sim.scenario import Scenario, with_changes
 from sim.scenario.loader import uncertain_values
 from sim.statistics import column_means, t_half_width
+
+
+class OutputChoiceError(ValueError):
+    """An :class:`Output` names a metric, group, frequency or period the results do not have.
+
+    ``field`` is the attribute at fault (``metric``, ``group``, ``frequency`` or ``period``)
+    and ``reason`` says why, listing the valid choices.
+    """
+
+    def __init__(self, field: str, reason: str):
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
+
+
+def output_metrics() -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Every output metric, in the results' order: its groups and its frequencies.
+
+    Mirrors :func:`sim.reduce.build_layout` (a test checks that they agree), so names can
+    be listed and checked before any scenario is loaded.
+    """
+    metrics = {metric: (tuple(groups), FREQUENCIES) for metric, groups in programme_metrics()}
+    metrics.update({metric: (("all",), ("horizon",)) for metric in FIRST_WEEK_METRICS})
+    metrics["wait_distribution"] = (tuple(WAIT_BAND_LABELS), ("horizon",))
+    metrics.update({m: (tuple(groups), ("quarter",)) for m, groups in population_metrics()})
+    return metrics
+
+
+def _choices(names) -> str:
+    return ", ".join(repr(name) for name in names)
 
 
 @dataclass(frozen=True)
@@ -35,7 +73,9 @@ class Output:
     """One figure of the results: a metric and group at a frequency (and period).
 
     With no ``period``, the figure is the mean over the frequency's periods (for
-    ``horizon`` there is only one).
+    ``horizon`` there is only one). The metric, group and frequency are checked when the
+    output is made (:class:`OutputChoiceError` lists the valid names); the period, which
+    depends on the scenario's dates, by :meth:`check` or :meth:`select`.
     """
 
     metric: str = "waiting"
@@ -43,19 +83,54 @@ class Output:
     frequency: str = "horizon"
     period: str | None = None
 
+    def __post_init__(self) -> None:
+        metrics = output_metrics()
+        if self.metric not in metrics:
+            raise OutputChoiceError(
+                "metric", f"no metric {self.metric!r}; choose one of {_choices(metrics)}"
+            )
+        groups, frequencies = metrics[self.metric]
+        if self.group not in groups:
+            raise OutputChoiceError(
+                "group",
+                f"{self.metric} has no group {self.group!r}; choose one of {_choices(groups)}",
+            )
+        if self.frequency not in frequencies:
+            raise OutputChoiceError(
+                "frequency",
+                f"{self.metric} is not reported by {self.frequency!r}; choose one of "
+                f"{_choices(frequencies)}",
+            )
+
     def select(self, layout: Layout) -> np.ndarray:
+        """Boolean mask of the layout's rows making up this output."""
         mask = (
             (layout.metric == self.metric)
             & (layout.group == self.group)
             & (layout.frequency == self.frequency)
         )
         if self.period is not None:
+            periods = list(dict.fromkeys(layout.period[mask]))
             mask &= layout.period == self.period
+            if not mask.any():
+                shown = periods if len(periods) <= 12 else [*periods[:5], "...", *periods[-5:]]
+                raise OutputChoiceError(
+                    "period",
+                    f"no {self.frequency} period {self.period!r} in this scenario's horizon; "
+                    f"its periods are {', '.join(shown)}",
+                )
         if not mask.any():
-            raise ValueError(
-                f"no output {self.metric}/{self.group}/{self.frequency}/{self.period or 'any period'}"
+            raise OutputChoiceError(
+                "metric", f"no output {self.metric}/{self.group}/{self.frequency} in this scenario"
             )
         return mask
+
+    def check(self, scenario: Scenario) -> None:
+        """Raise :class:`OutputChoiceError` unless ``scenario``'s results have this output
+        (so a bad period is refused before any replication runs)."""
+        from sim.model import compile_scenario
+
+        self.select(build_layout(compile_scenario(scenario)))
 
     def label(self) -> str:
         where = (
@@ -153,6 +228,77 @@ def tornado_chart(
         ),
         y_label=output.label(),
         meta={"base": float(table["base_mean"].iloc[0])},
+    )
+
+
+def global_chart(
+    indices: pd.DataFrame, diagnostics: dict, output: Output, scenario: str, seed: int
+) -> ChartData:
+    """Bar chart of Morris mu* (output units) or Sobol first-order and total indices (shares
+    of the output's variance), largest first, with 95% intervals."""
+    method = diagnostics["method"]
+    if method == "morris":
+        columns = {"mu*": ("mu_star", "mu_star_ci")}
+        unit = f"mean absolute elementary effect on {output.label()}"
+        how = (
+            "Morris screening: each bar is mu*, the mean absolute change in the output per "
+            "step of an assumption across its stated range (larger matters more)"
+        )
+    else:
+        columns = {"first-order": ("first_order", "first_order_ci"), "total": ("total", "total_ci")}
+        unit = f"share of the variance of {output.label()}"
+        how = (
+            "Sobol indices: first-order is the share of the output's variance due to an "
+            "assumption alone, total adds its interactions with the others"
+        )
+    headline = "mu*" if method == "morris" else "total"  # the column the rows are sorted by
+    value, _ = columns[headline]
+    top = indices.iloc[0]
+    noise = diagnostics["noise_share"]
+    noise_text = (
+        f"simulation noise is {noise:.0%} of the output's variance across the points (the "
+        "rest comes from the assumptions), so read small indices with care"
+        if np.isfinite(noise)
+        else "the output did not vary across the points, so the indices say nothing"
+    )
+    table = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "parameter": indices["parameter"],
+                    "label": [readable(p) for p in indices["parameter"]],
+                    "index": name,
+                    "value": indices[v],
+                    "ci": indices[ci],
+                }
+            )  # fmt: skip
+            for name, (v, ci) in columns.items()
+        ],
+        ignore_index=True,
+    )
+    return ChartData(
+        key=method,
+        kind="indices",
+        title=(
+            f"{readable(top['parameter']).capitalize()} matters most for {output.label()} "
+            f"({method.capitalize()} {headline} {top[value]:.3g})"
+        ),
+        caption=(
+            f"{how}. Lines are 95% intervals. Each of the {diagnostics['sample_points']} sample "
+            f"points is the mean of {diagnostics['replications_per_point']} replications; "
+            f"{noise_text}."
+        ),
+        alt_text=(
+            f"Bar chart of {method.capitalize()} indices for {output.label()}: "
+            + "; ".join(f"{r.label} {r.index} {r.value:.3g}" for r in table.itertuples())
+            + "."
+        ),
+        footnote=(
+            f"Scenario: {scenario}. {diagnostics['sample_points']} sample points x "
+            f"{diagnostics['replications_per_point']} replications, seed {seed}. {DATA_SOURCES}"
+        ),
+        table=table,
+        y_label=unit,
     )
 
 

@@ -7,6 +7,7 @@ no statistics of its own.
 from __future__ import annotations
 
 import datetime as dt
+import textwrap
 
 import pandas as pd
 
@@ -119,16 +120,31 @@ HEADLINE = (
 )
 
 
-def format_comparison(table: pd.DataFrame, replications: int) -> str:
-    """Whole-horizon paired differences from the baseline, with 95% intervals."""
+def format_comparison(
+    table: pd.DataFrame, replications: int, identical: pd.DataFrame | None = None
+) -> str:
+    """Whole-horizon paired differences from the baseline, with 95% intervals.
+
+    With ``identical`` (:func:`sim.compare.identical_outputs`) each scenario also gets a
+    sentence on the outputs it leaves exactly as the baseline, and those outputs are shown
+    as identical rather than as a zero difference with a zero-width interval.
+    """
     lines = [f"Paired differences over the whole horizon ({replications} replications, 95% CI)"]
     horizon = table[table["frequency"] == "horizon"]
+    sentences = no_difference_sentences(identical) if identical is not None else {}
     for scenario, rows in horizon.groupby("scenario", sort=False, observed=True):
         baseline = rows["baseline"].iloc[0]
         lines.append(f"\n{scenario} minus {baseline}")
+        if scenario in sentences:
+            lines += textwrap.wrap(sentences[scenario], 94, initial_indent="  ",
+                                   subsequent_indent="  ")  # fmt: skip
+        same = _identical_keys(identical, scenario)
         for metric, group, label, fmt in HEADLINE:
             row = rows[(rows["metric"] == metric) & (rows["group"] == group)]
             if row.empty:
+                continue
+            if (metric, group) in same:
+                lines.append(f"  {label:<38}{'none':>12}  (identical in every replication)")
                 continue
             scale = 1e-6 if metric in MILLIONS else 1.0
             mean, low, high = (
@@ -138,6 +154,73 @@ def format_comparison(table: pd.DataFrame, replications: int) -> str:
                 f"  {label:<38}{fmt.format(mean):>12}  ({fmt.format(low)} to {fmt.format(high)})"
             )
     return "\n".join(lines)
+
+
+def no_difference_sentences(identical: pd.DataFrame) -> dict[str, str]:
+    """Per scenario, a plain sentence saying which outputs are exactly the baseline's.
+
+    Takes :func:`sim.compare.identical_outputs`. Adds a reason only where the data show
+    one: the national team never short in either scenario, or segments changed without
+    changing the number of trusts in segment 4 (from which trusts are referred).
+    """
+    sentences = {}
+    for scenario, rows in identical.groupby("scenario", sort=False):
+        baseline = rows["baseline"].iloc[0]
+        same = list(rows.loc[rows["identical"], "output"])
+        differ = list(rows.loc[~rows["identical"], "output"])
+        if "trusts by segment" in same:  # implies segment 4; say it once
+            same = [o for o in same if o != "trusts in segment 4"]
+        if not same:
+            sentences[scenario] = f"Differs from {baseline} in every output checked."
+            continue
+        if not differ:
+            text = (
+                f"No difference from {baseline} at all: {_join(same, 'and')} are identical in "
+                f"every period of all {rows['replications'].iloc[0]} replications."
+            )
+        else:
+            text = (
+                f"No difference from {baseline} in {_join(same, 'or')} in any replication; "
+                f"differs in {_join(differ, 'and')}."
+            )
+        population_moved = "trusts by segment" in differ  # then the reason lies there
+        if "caseload" in same and not population_moved and rows["national_never_short"].iloc[0]:
+            text += (
+                " The national team was never short of hours in either scenario, so the "
+                "shortfall policy never came into play."
+            )
+        elif "caseload" in same and "trusts in segment 4" in same and population_moved:
+            text += (
+                " Trusts' segments change, but not the number in segment 4, from which trusts "
+                "are referred."
+            )
+        sentences[scenario] = text
+    return sentences
+
+
+def format_no_difference(identical: pd.DataFrame) -> str:
+    """The run summary's section on what each variant leaves exactly as the baseline."""
+    if identical.empty:
+        return ""
+    baseline = identical["baseline"].iloc[0]
+    lines = [f"\nCompared with {baseline} (the first scenario), under the same random numbers:"]
+    for scenario, text in no_difference_sentences(identical).items():
+        lines += textwrap.wrap(f"{scenario}: {text}", 94, initial_indent="  ",
+                               subsequent_indent="    ")  # fmt: skip
+    return "\n".join(lines)
+
+
+def _identical_keys(identical: pd.DataFrame | None, scenario: str) -> set[tuple[str, str]]:
+    """(metric, group) of the outputs this scenario leaves exactly as the baseline."""
+    if identical is None:
+        return set()
+    rows = identical[(identical["scenario"] == scenario) & identical["identical"]]
+    return set(zip(rows["metric"], rows["group"], strict=True))
+
+
+def _join(items: list[str], word: str) -> str:
+    """'a', 'a or b', 'a, b or c'."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {word} {items[-1]}"
 
 
 def format_adequacy(adequacy: pd.DataFrame, precision: float) -> str:

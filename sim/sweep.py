@@ -10,29 +10,40 @@ values behind each name (written as ``sweep.csv`` in the results folder).
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
 from scipy.stats import qmc
 
+from sim.limits import check_variants
 from sim.scenario import Scenario, with_changes
-from sim.scenario.loader import uncertain_values
+from sim.scenario.loader import parse_path, parse_value, uncertain_values
 
 SWEEP_FILE = "sweep.csv"
 
 
-def parse_grid(items: Sequence[str]) -> dict[str, list[float]]:
-    """``["programme.cap=10,15,20", ...]`` -> ``{"programme.cap": [10, 15, 20], ...}``."""
-    grid: dict[str, list[float]] = {}
+def parse_grid(items: Sequence[str]) -> dict[str, list]:
+    """``["programme.cap=10,15,20", "team.shortfall_policy=wait,dilute"]`` ->
+    ``{"programme.cap": [10, 15, 20], "team.shortfall_policy": ["wait", "dilute"]}``.
+
+    Paths must be well formed and given once; values are read by
+    :func:`sim.scenario.loader.parse_value` (numbers, ``null``, text; never NaN).
+    """
+    grid: dict[str, list] = {}
     for item in items:
         path, _, values = item.partition("=")
+        path = path.strip()
         if not path or not values:
             raise ValueError(f"a grid is PATH=V1,V2,..., got {item!r}")
+        parse_path(path)  # ValueError naming the path if it is malformed
+        if path in grid:
+            raise ValueError(f"{path} is given twice; list all its values in one --grid")
         try:
-            numbers = [float(v) for v in values.split(",")]
-        except ValueError:
-            raise ValueError(f"grid values must be numbers, got {values!r} for {path}") from None
-        grid[path.strip()] = [int(v) if v.is_integer() else v for v in numbers]
+            grid[path] = [parse_value(v) for v in values.split(",")]
+        except ValueError as exc:
+            raise ValueError(f"grid values for {path}: {exc} in {values!r}") from None
+    check_variants(math.prod(len(v) for v in grid.values()))
     return grid
 
 
@@ -45,6 +56,7 @@ def grid_variants(
 ) -> tuple[list[Scenario], pd.DataFrame]:
     """Every combination of the grid's values, as scenarios and a table of their values."""
     paths = list(grid)
+    check_variants(math.prod(len(grid[p]) for p in paths))
     combinations = list(itertools.product(*(grid[p] for p in paths)))
     width = len(str(len(combinations)))
     variants, rows = [], []
@@ -65,6 +77,7 @@ def sample_variants(
     uncertain = uncertain_values(scenario)
     if not uncertain:
         raise ValueError(f"scenario {scenario.name!r} declares no ranges to sample")
+    check_variants(points)
     sampler = qmc.LatinHypercube(d=len(uncertain), seed=seed)
     unit = sampler.random(points)
     lows = [u[2] for u in uncertain]

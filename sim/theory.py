@@ -25,6 +25,7 @@ show.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -909,8 +910,12 @@ def run_theory_checks(
     list of CheckResult
         Eight results, in the order above.
     """
+    if isinstance(replications, bool) or not isinstance(replications, numbers.Integral):
+        raise TypeError(f"replications must be a whole number, got {replications!r}")
     if replications < 2:
-        raise ValueError("replications must be at least 2 (tolerances need a standard error)")
+        raise ValueError(
+            f"replications must be at least 2 (tolerances need a standard error), got {replications}"
+        )
     queue = simulate_queue(baseline, replications, seed)
     no_cap = {
         label: simulate_no_cap(baseline, stay, label, replications, seed)

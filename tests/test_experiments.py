@@ -106,7 +106,7 @@ def test_command_line_run_and_compare(tmp_path, capsys):
     assert "cap_20 minus baseline" in capsys.readouterr().out
     comparison = pd.read_csv(out / "comparison_vs_baseline.csv")
     assert set(comparison["scenario"]) == {"cap_20"}
-    assert main(["compare", str(out), "--baseline", "nosuch"]) == 1
+    assert main(["compare", str(out), "--baseline", "nosuch"]) == 2  # bad input
     assert "no scenario 'nosuch'" in capsys.readouterr().err
     loaded = load_results(out)
     assert loaded.replications == 3 and loaded.manifest["seed"] == 7
@@ -129,7 +129,7 @@ def test_interrupted_run_leaves_no_results(tmp_path):
             "run",
             str(ROOT / "scenarios" / "baseline.yaml"),
             "--reps",
-            "20000",
+            "4000",
             "--jobs",
             "2",
             "--out",
@@ -141,7 +141,15 @@ def test_interrupted_run_leaves_no_results(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(3)
+    # interrupt once the run is under way (its first chunk is on disk), not after a fixed
+    # sleep: on a loaded machine the child may still be importing after several seconds.
+    # A chunk is 1/32 of the run, so the run is far from finished when the first one lands.
+    chunks = tmp_path / ".run.unfinished" / "chunks"
+    deadline = time.monotonic() + 120
+    while not any(chunks.glob("*/*.npy")):
+        assert process.poll() is None, process.communicate()[1]
+        assert time.monotonic() < deadline, "no chunk written within 120 s"
+        time.sleep(0.05)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err

@@ -10,7 +10,7 @@ import pytest
 from scipy.stats import t as stats_t
 
 from sim import load_results, run_experiment
-from sim.errors import OutputError
+from sim.errors import FolderError, OutputError
 from sim.model import run_replication
 from sim.reduce import build_layout, reduce_replication
 from sim.results import Results
@@ -51,8 +51,10 @@ def test_hours_and_costs_add_up(reduced):
 def test_stocks_are_taken_at_the_end_of_each_period(reduced):
     layout, result, values = reduced
     yearly = _series(layout, values, "waiting", "year")
-    ends = layout.period_ends["year"]
-    np.testing.assert_array_equal(yearly, result.weekly["waiting"][ends])
+    ends = layout.period_edges_weeks["year"][1:]
+    log = result.timeline.log
+    before_end = np.searchsorted(log[:, 0], ends, side="left") - 1
+    np.testing.assert_array_equal(yearly, log[before_end, 5])
     in_programme = _series(layout, values, "in_programme", "quarter")
     assert in_programme.max() <= layout.cap
 
@@ -119,9 +121,11 @@ def test_existing_folder_is_kept_unless_forced(small_run, tmp_path):
     with pytest.raises(OutputError, match="already exists"):
         small_run.save(folder)
     assert (folder / "keep.txt").read_text() == "earlier work"
-    small_run.save(folder, force=True)
-    assert not (folder / "keep.txt").exists()
-    assert (folder / "manifest.json").exists()
+    # --force replaces only a folder this tool wrote: a folder of someone's notes is refused
+    with pytest.raises(FolderError, match="not replaced"):
+        small_run.save(folder, force=True)
+    assert (folder / "keep.txt").read_text() == "earlier work"
+    assert not (folder / "manifest.json").exists()
 
 
 class _FailingResults(Results):

@@ -198,7 +198,7 @@ SINGLE_FIELD_CASES = [
     pytest.param(
         "horizon_years: 0\n",
         "horizon_years",
-        ("greater than 0", "0"),
+        ("greater than or equal to 0.25", "got 0"),
         id="horizon-zero",
     ),
     pytest.param(
@@ -383,7 +383,7 @@ def test_impossible_values_in_whole_file(tmp_path):
     bad.write_text(yaml.safe_dump(tree), encoding="utf-8")
     error = single_error(bad)
     assert where(error) == ("whole.yaml", "horizon_years"), str(error)
-    assert_reason(error, "greater than 0")
+    assert_reason(error, "greater than or equal to 0.25")  # a quarter, the shortest horizon
 
 
 # ------------------------------------------------------------------- files and extends

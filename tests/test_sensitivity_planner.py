@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
 
 from sim.calendar import WEEKS_PER_YEAR
@@ -40,15 +41,22 @@ def test_planner_finds_the_erlang_c_answer(queue):
     result = plan(queue, "cap", "share_waiting_over_13_weeks <= 0.10 in every quarter of 2030/31",
                   3, 12, replications=200, seed=5, jobs=2, progress=False)  # fmt: skip
     assert result.on_average == expected
-    assert result.with_confidence in (expected, expected + 1)
     tried = result.evaluations.set_index("value")
     assert not tried.loc[expected - 1, "met_on_average"]
+    # every cap from 3 to 12 tried (no bisection); the probability of meeting the target in
+    # every quarter grows with the cap, and the 90% answer is at or above the mean's
+    assert tried.index.tolist() == list(range(3, 13))
+    assert result.with_probability is not None and result.with_probability >= expected
+    assert tried.loc[result.with_probability, "probability_met"] >= 0.9
+    assert tried.loc[result.with_probability - 1, "probability_met"] < 0.9
+    assert tried.loc[12, "probability_met"] > tried.loc[3, "probability_met"]
 
 
 def test_planner_reports_an_unreachable_target(queue):
     result = plan(queue, "cap", "waiting <= -1 over the horizon", 3, 6, replications=10, seed=1,
                   jobs=1, progress=False)  # fmt: skip
-    assert result.on_average is None and result.with_confidence is None
+    assert result.on_average is None and result.with_probability is None
+    assert (result.evaluations["probability_met"] == 0).all()
 
 
 @pytest.mark.parametrize(
@@ -123,7 +131,12 @@ def test_sensitivity_and_plan_commands(tmp_path, capsys):
     }
     code = main(["plan", scenario, "--lever", "cap", "--target", "waiting <= 3 over the horizon",
                  "--min", "10", "--max", "25", "--reps", "5", "--jobs", "1", "--out", str(tmp_path / "p")])  # fmt: skip
-    assert code in (0, 1) and (tmp_path / "p" / "plan.png").exists()
+    tried = pd.read_csv(tmp_path / "p" / "plan.csv")
+    assert tried["value"].tolist() == list(range(10, 26))  # every cap in the range
+    # a cap of 10 leaves a long list (about 13 trusts); 25 places clear most of it
+    assert not tried["met_on_average"].iloc[0] and tried["met_on_average"].iloc[-1]
+    assert code == 0 and (tmp_path / "p" / "plan.png").exists()
+    assert "is the smallest setting tried whose mean meets the target" in capsys.readouterr().out
     assert main(["plan", scenario, "--lever", "cap", "--target", "nonsense", "--min", "1",
                  "--max", "2", "--out", str(tmp_path / "q")]) == 2  # fmt: skip
     assert "cannot read the target" in capsys.readouterr().err

@@ -42,7 +42,9 @@ def test_validation_command_writes_table_and_chart(tmp_path, capsys):
                  "--held-out", str(CALIBRATION / "validation.yaml"),
                  "--reps", "5", "--out", str(out)])  # fmt: skip
     assert code == 0
-    assert {p.name for p in out.iterdir()} == {"validation.csv", "validation.png", "validation.svg"}
+    assert {p.name for p in out.iterdir()} == {
+        "validation.csv", "validation.png", "validation.svg", "manifest.json"
+    }
     assert "held-out figures lie within" in capsys.readouterr().out
     assert len(pd.read_csv(out / "validation.csv")) > 20
 

@@ -4,20 +4,28 @@ Every number a chart draws, and every sentence that states a finding, is compute
 :class:`~sim.results.Results`; :mod:`sim.charts.draw` only draws what it is given. Each
 builder returns a :class:`ChartData` whose ``table`` is exactly what the chart plots (it is
 published beside the chart as CSV).
+
+Every number in a title, caption or alt text is computed from that table, by the run
+summary's definitions (:mod:`sim.summary_text`): "short in X% of replications" is the share
+of replications in which the national team is short at any time; each title says whether
+it quotes a median or a mean. Time-based tables carry ``period_start`` and ``period_end``
+(first and last day of the period, clipped to the forecast): stocks are drawn at
+``period_end`` (30 June for Q1), per-period figures as steps across the period.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from sim.calendar import date_at, quarter_label, weeks_between
+from sim.calendar import DAYS_PER_WEEK
 from sim.compare import paired_differences
 from sim.data import read_table
-from sim.reduce import WAIT_BAND_LABELS
+from sim.reduce import WAIT_BAND_LABELS, WAIT_BANDS_WEEKS, WAIT_THRESHOLD_WEEKS
 from sim.results import Results
 from sim.scenario.schema import LEAGUE_TABLES, SOURCES
 
@@ -88,111 +96,225 @@ def _start(results: Results, scenario: str) -> dt.date:
     return results.scenarios[scenario].start_date
 
 
+# -------------------------------------------------------------------------- dates
+
+
+def _add_months(date: dt.date, months: int) -> dt.date:
+    index = date.year * 12 + date.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def period_dates(
+    label: str, start: dt.date = dt.date.min, end: dt.date = dt.date.max
+) -> tuple[dt.date, dt.date]:
+    """First and last day of a period label, clipped to the forecast ``[start, end)``.
+
+    Labels are those of :mod:`sim.reduce`: a month ('2027-05'), a financial quarter
+    ('2027/28 Q1', 1 April to 30 June) or a financial year ('2027/28', 1 April to 31 March).
+    """
+    try:
+        if " Q" in label:
+            year, quarter = label.split(" Q")
+            first, months = _add_months(dt.date(int(year[:4]), 4, 1), 3 * (int(quarter) - 1)), 3
+        elif "/" in label:
+            first, months = dt.date(int(label[:4]), 4, 1), 12
+        else:
+            first, months = dt.date(int(label[:4]), int(label[5:7]), 1), 1
+    except ValueError as error:
+        raise ValueError(f"period label {label!r} is not a month, quarter or year") from error
+    after = _add_months(first, months)
+    return max(first, start), min(after, end) - dt.timedelta(days=1)
+
+
+def _with_dates(table: pd.DataFrame, results: Results, scenario: str) -> pd.DataFrame:
+    """``table`` with the first and last day of each row's period (clipped to the forecast).
+
+    Stocks are drawn at ``period_end`` (the state on 30 June for Q1), flows and averages
+    across the period from ``period_start`` to ``period_end``.
+    """
+    bounds = [period_dates(p, _start(results, scenario), _end(results, scenario))
+              for p in table["period"]]  # fmt: skip
+    table = table.copy()
+    position = list(table.columns).index("period") + 1
+    table.insert(position, "period_start", [b[0] for b in bounds])
+    table.insert(position + 1, "period_end", [b[1] for b in bounds])
+    return table.reset_index(drop=True)
+
+
+def _end(results: Results, scenario: str) -> dt.date:
+    """The day after the forecast's last day."""
+    return results.scenarios[scenario].end_date
+
+
+def _day(date: dt.date) -> str:
+    """'30 Jun 2026'."""
+    return f"{date.day} {date:%b %Y}"
+
+
+def _time_meta(results: Results, scenario: str) -> dict:
+    return {"start": _start(results, scenario), "end": _end(results, scenario)}
+
+
 # ------------------------------------------------------------------------ builders
 
 
 def caseload_fan(results: Results, summary: pd.DataFrame, scenario: str) -> ChartData:
     """Trusts in the programme at each quarter's end, with the cap and the published size."""
-    table = _fan_table(_rows(summary, scenario, "in_programme", "quarter"))
+    table = _with_dates(_fan_table(_rows(summary, scenario, "in_programme", "quarter")),
+                        results, scenario)  # fmt: skip
     cap = results.scenarios[scenario].programme.cap
     medians = table["median"].to_numpy()
     low, high = int(np.floor(medians.min())), int(np.ceil(medians.max()))
-    if cap is not None and np.mean(medians >= cap) >= 0.75:
-        title = f"The programme is expected to be full in most quarters, at its cap of {cap} trusts"
+    at_cap = int(np.sum(medians >= cap)) if cap is not None else 0
+    if cap is not None and at_cap == len(medians):
+        title = f"The programme is full, at its cap of {cap} trusts, at the end of every quarter (median)"
+    elif at_cap:
+        title = (
+            f"The programme is full, at its cap of {cap} trusts, at the end of {at_cap} of "
+            f"{len(medians)} quarters (median)"
+        )
     elif cap is not None:
-        title = f"The programme is expected to hold {low} to {high} trusts, below its cap of {cap}"
+        title = (
+            f"The programme holds {low} to {high} trusts at quarter ends (median), below its "
+            f"cap of {cap}"
+        )
     else:
-        title = f"With no cap, the programme is expected to hold {low} to {high} trusts"
+        title = f"With no cap, the programme holds {low} to {high} trusts at quarter ends (median)"
     observed = observed_caseload(_start(results, scenario))
-    last = table.iloc[-1]
+    first, last = table.iloc[0], table.iloc[-1]
     alt = (
-        f"Fan chart of trusts in the Provider Improvement Programme by quarter, "
-        f"{table['period'].iloc[0]} to {last['period']}. Median {medians[0]:.0f} at the start and "
-        f"{last['median']:.0f} at the end; 90% of replications between {last['q05']:.0f} and "
-        f"{last['q95']:.0f} in the last quarter."
+        f"Fan chart of trusts in the Provider Improvement Programme at the end of each quarter, "
+        f"{_day(first['period_end'])} to {_day(last['period_end'])}. Median {first['median']:.0f} "
+        f"on {_day(first['period_end'])} and {last['median']:.0f} on {_day(last['period_end'])}; "
+        f"90% of replications between {last['q05']:.0f} and {last['q95']:.0f} on the last date."
         + (f" A dashed line marks the cap of {cap}." if cap is not None else "")
-        + (" A marker shows the published first wave." if len(observed) else "")
+        + "".join(f" A marker shows the published {label}." for label in observed["label"])
     )
     return ChartData(
         key=f"{scenario}-caseload",
         kind="fan",
         title=title,
-        caption=f"Trusts in the programme (segment 5) at the end of each quarter. {BAND_CAPTION}",
+        caption=(
+            "Trusts in the programme (segment 5) at the end of each quarter (30 June, "
+            f"30 September, 31 December, 31 March). {BAND_CAPTION}"
+        ),
         alt_text=alt,
         footnote=footnote(results, scenario),
         table=table,
         y_label="Trusts in the programme",
-        meta={"cap": cap, "observed": observed},
+        meta={"cap": cap, "observed": observed, **_time_meta(results, scenario)},
     )
 
 
+def _month_date(text: str) -> dt.date:
+    """'2025-10' or '2025-10-04' -> the date (the 1st when only the month is known)."""
+    parts = [int(p) for p in text.strip().split("-")]
+    return dt.date(parts[0], parts[1] if len(parts) > 1 else 1, parts[2] if len(parts) > 2 else 1)
+
+
 def observed_caseload(start: dt.date) -> pd.DataFrame:
-    """Published figures on the programme's size that fall before the forecast starts."""
+    """Published figures on the programme's size that fall before the forecast starts.
+
+    The first wave's size is the ``pip_expected_first_entrants`` row of
+    ``programme_facts.csv``; it is placed at the first PIP entry in
+    ``programme_history.csv`` (when the first wave went in). Columns: date, value, label,
+    source.
+    """
     rows = []
-    for row in read_table("programme_facts.csv"):
-        if row["measure"] == "pip_expected_first_entrants":
-            # entrants announced in 2025; the first wave entered around October 2025
-            rows.append({"period": quarter_label(dt.date(2025, 10, 1)), "value": 10.0,
-                         "label": "first wave, about 10 trusts (HSJ, May 2025)"})  # fmt: skip
-    frame = pd.DataFrame(rows, columns=["period", "value", "label"])
-    before = [weeks_between(start, dt.date(2025, 10, 1)) < 0 for _ in range(len(frame))]
-    return frame[before].reset_index(drop=True)
+    facts = read_table("programme_facts.csv")
+    entries = [
+        _month_date(r["date"])
+        for r in read_table("programme_history.csv")
+        if r["regime"] == "pip" and r["event"] in ("entry", "re-entry")
+    ]
+    source = ""
+    for row in facts:
+        source = source if row["source"].strip() == "same" else row["source"].strip()
+        size = re.match(r"\s*(?:about\s+)?(\d+(?:\.\d+)?)", row["value"])
+        if row["measure"] != "pip_expected_first_entrants" or not size or not entries:
+            continue
+        entered, announced = min(entries), _month_date(row["date"])
+        rows.append({"date": entered, "value": float(size.group(1)),
+                     "label": f"first wave, about {float(size.group(1)):g} trusts (expected "
+                              f"{announced:%B %Y}; first entries {entered:%B %Y})",
+                     "source": source})  # fmt: skip
+    frame = pd.DataFrame(rows, columns=["date", "value", "label", "source"])
+    return frame[[d < start for d in frame["date"]]].reset_index(drop=True)
 
 
 def waiting_fan(results: Results, summary: pd.DataFrame, scenario: str) -> ChartData:
-    table = _fan_table(_rows(summary, scenario, "waiting", "quarter"))
+    table = _with_dates(_fan_table(_rows(summary, scenario, "waiting", "quarter")),
+                        results, scenario)  # fmt: skip
     first, last = table.iloc[0], table.iloc[-1]
     peak = table.loc[table["median"].idxmax()]
     if peak["median"] == 0:
-        title = "No waiting list for the programme is expected: referrals find a place at once"
+        title = (
+            "The median waiting list is empty at every quarter end; in the busiest 5% of "
+            f"replications up to {table['q95'].max():.0f} trusts wait"
+        )
     else:
         title = (
-            f"The waiting list is expected to peak at about {peak['median']:.0f} trusts "
-            f"({peak['period']}) and stand near {last['median']:.0f} by {last['period']} (median)"
+            f"The waiting list peaks at a median of {peak['median']:.0f} trusts "
+            + ("first " if (table["median"] == peak["median"]).sum() > 1 else "")
+            + f"on {_day(peak['period_end'])} and stands at {last['median']:.0f} on "
+            f"{_day(last['period_end'])}"
         )
     return ChartData(
         key=f"{scenario}-waiting-list",
         kind="fan",
         title=title,
-        caption=f"Trusts referred and waiting for a place at the end of each quarter. {BAND_CAPTION}",
+        caption=(
+            "Trusts referred and waiting for a place at the end of each quarter (30 June, "
+            f"30 September, 31 December, 31 March). {BAND_CAPTION}"
+        ),
         alt_text=(
-            f"Fan chart of trusts waiting to enter the programme by quarter. Median {first['median']:.0f} "
-            f"in {first['period']} and {last['median']:.0f} in {last['period']}; in the last quarter "
-            f"90% of replications lie between {last['q05']:.0f} and {last['q95']:.0f}."
+            f"Fan chart of trusts waiting to enter the programme at the end of each quarter. "
+            f"Median {first['median']:.0f} on {_day(first['period_end'])} and "
+            f"{last['median']:.0f} on {_day(last['period_end'])}; on the last date 90% of "
+            f"replications lie between {last['q05']:.0f} and {last['q95']:.0f}."
         ),
         footnote=footnote(results, scenario),
         table=table,
         y_label="Trusts waiting",
-        meta={},
+        meta=_time_meta(results, scenario),
     )
 
 
 def waiting_times(results: Results, summary: pd.DataFrame, scenario: str) -> ChartData:
+    """Completed waits by band: the mean share across replications (bars add up to 100%)."""
     rows = summary[
         (summary["scenario"] == scenario) & (summary["metric"] == "wait_distribution")
     ].set_index("group")
     table = pd.DataFrame(
         {
             "wait": list(WAIT_BAND_LABELS),
-            "median_share": [rows.loc[b, "q50"] for b in WAIT_BAND_LABELS],
+            "mean_share": [rows.loc[b, "mean"] for b in WAIT_BAND_LABELS],
             "q05": [rows.loc[b, "q05"] for b in WAIT_BAND_LABELS],
             "q95": [rows.loc[b, "q95"] for b in WAIT_BAND_LABELS],
-            "mean_share": [rows.loc[b, "mean"] for b in WAIT_BAND_LABELS],
         }
     )
-    over_13 = table["mean_share"].iloc[2:].sum()
+    # bands from 13 weeks up (the band edges are WAIT_BANDS_WEEKS; 13 is the third edge)
+    long = [i for i, edge in enumerate(WAIT_BANDS_WEEKS[:-1]) if edge >= WAIT_THRESHOLD_WEEKS]
+    over_13 = table["mean_share"].iloc[long].sum()
+    admitted = int(rows["replications"].max()) if len(rows) else 0
     return ChartData(
         key=f"{scenario}-waiting-times",
         kind="distribution",
-        title=f"About {over_13:.0%} of trusts admitted wait more than 13 weeks for a place",
+        title=(
+            f"On average {over_13:.0%} of trusts admitted wait 13 weeks or more for a place"
+            if admitted
+            else "No trust is admitted from the waiting list in any replication"
+        ),
         caption=(
             "Completed waits from referral to admission, for trusts admitted during the forecast. "
-            "Bars are the median share across replications; lines span 90% of replications."
+            "Bars are each band's share of a replication's admissions, averaged across the "
+            f"{admitted} replications with an admission, so they add up to 100%; lines span 90% "
+            "of those replications."
         ),
         alt_text=(
-            "Bar chart of the share of admitted trusts by length of wait: "
+            "Bar chart of the average share of admitted trusts by length of wait: "
             + "; ".join(
-                f"{w} {m:.0%}" for w, m in zip(table["wait"], table["median_share"], strict=True)
+                f"{w} {m:.0%}" for w, m in zip(table["wait"], table["mean_share"], strict=True)
             )
             + "."
         ),
@@ -204,61 +326,87 @@ def waiting_times(results: Results, summary: pd.DataFrame, scenario: str) -> Cha
 
 
 def segments(results: Results, summary: pd.DataFrame, scenario: str) -> ChartData:
-    """Average trusts per segment and quarter, by league table, with the published start."""
+    """Average trusts per segment and quarter, by league table, with the published start.
+
+    Segments are set at each quarterly assessment (the first at the start date) and hold
+    until the next, so each row applies from ``period_start`` to ``period_end``.
+    """
     rows = summary[
         (summary["scenario"] == scenario)
         & (summary["metric"] == "trusts")
         & (summary["frequency"] == "quarter")
     ]
     parts = rows["group"].str.split("|", expand=True)
-    table = pd.DataFrame(
-        {
-            "league_table": parts[0].to_numpy(),
-            "segment": parts[1].str.replace("segment ", "").astype(int).to_numpy(),
-            "period": rows["period"].to_numpy(),
-            "mean_trusts": rows["mean"].to_numpy(),
-        }
+    table = _with_dates(
+        pd.DataFrame(
+            {
+                "league_table": parts[0].to_numpy(),
+                "segment": parts[1].str.replace("segment ", "").astype(int).to_numpy(),
+                "period": rows["period"].to_numpy(),
+                "mean_trusts": rows["mean"].to_numpy(),
+            }
+        ),
+        results,
+        scenario,
     )
-    acute = table[(table["league_table"] == "acute")]
-    end = acute[acute["period"] == acute["period"].iloc[-1]].set_index("segment")["mean_trusts"]
-    observed = observed_segments()
+    periods = list(dict.fromkeys(table["period"]))
+    first, last = periods[0], periods[-1]
+
+    def total(period: str, segment: int, league_table: str | None = None) -> float:
+        mask = (table["period"] == period) & (table["segment"] == segment)
+        if league_table is not None:
+            mask &= table["league_table"] == league_table
+        return float(table.loc[mask, "mean_trusts"].sum())
+
+    acute_4 = (total(first, 4, "acute"), total(last, 4, "acute"))
+    programme = (total(first, 5), total(last, 5))
+    last_date = table.loc[table["period"] == last, "period_start"].iloc[0]
+    acute_end = [total(last, s, "acute") for s in range(1, 6)]
     return ChartData(
         key=f"{scenario}-segments",
         kind="segments",
         title=(
-            f"Segments stay close to today's: about {end[4]:.0f} acute trusts in segment 4 "
-            f"and {end[5]:.0f} in the programme"
+            f"By the assessment of {_day(last_date)}: about {acute_4[1]:.0f} acute trusts in "
+            f"segment 4 (from {acute_4[0]:.0f}) and {programme[1]:.0f} trusts in the programme "
+            f"across all tables (from {programme[0]:.0f}), on average"
         ),
         caption=(
-            "Trusts in each NHS Oversight Framework segment by quarter and league table (average "
-            "across replications, so segments add up to the table). Segment 5 is the programme. "
-            "Markers show the latest published counts."
+            "Trusts in each NHS Oversight Framework segment by league table, as set at each "
+            "quarterly assessment and held until the next (average across replications, so "
+            "segments add up to the table). Segment 5 is the programme. Black lines show the "
+            "latest published counts, scaled to the table's size, in the quarter they describe."
         ),
         alt_text=(
             "Three stacked area charts, one per league table, of trusts in segments 1 to 5 by "
-            "quarter. In the last quarter the acute table has on average "
-            + ", ".join(f"{end[s]:.0f} in segment {s}" for s in range(1, 6))
-            + "."
+            f"quarter. At the assessment of {_day(last_date)} the acute table has on average "
+            + ", ".join(
+                f"{n:.0f} in segment {s}" for s, n in zip(range(1, 6), acute_end, strict=True)
+            )
+            + f"; {programme[1]:.0f} trusts are in the programme (segment 5) across all tables."
         ),
         footnote=footnote(results, scenario),
         table=table,
         y_label="Trusts",
-        meta={"observed": observed},
+        meta={"observed": observed_segments(), **_time_meta(results, scenario)},
     )
 
 
 def observed_segments() -> pd.DataFrame:
-    """Published segment counts (latest quarter per league table), as in the package data."""
+    """Published segment counts (latest quarter per league table), as in the package data,
+    with the first and last day of the quarter they describe."""
     rows = [
         r
         for r in read_table("segment_distributions.csv")
         if r["league_table"] in ("acute", "non_acute")
     ]
+    bounds = [period_dates(r["data_quarter"]) for r in rows]
     return pd.DataFrame(
         {
             "league_table": [r["league_table"] for r in rows],
             "segment": [int(r["segment"]) for r in rows],
             "period": [r["data_quarter"] for r in rows],
+            "period_start": [b[0] for b in bounds],
+            "period_end": [b[1] for b in bounds],
             "trusts": [float(r["trusts"]) for r in rows],
             "of_rows": [int(r["table_rows"]) for r in rows],
         }
@@ -266,66 +414,87 @@ def observed_segments() -> pd.DataFrame:
 
 
 def team_demand(results: Results, summary: pd.DataFrame, scenario: str) -> ChartData:
-    """Support hours asked of and available from each source, per week, by quarter."""
+    """Support hours asked of and available from each source, per week, by quarter.
+
+    Hours are each quarter's totals divided by its length in weeks (its days / 7), so a
+    quarter's figure is its average week. Whether the national team is short uses the run
+    summary's definition: short at any time in the forecast, as a share of replications.
+    """
     frames = []
     for source in SOURCES:
         demand = _rows(summary, scenario, "demand_hours", "quarter", source)
         capacity = _rows(summary, scenario, "capacity_hours", "quarter", source)
-        weeks = _weeks_per_period(results, scenario, demand["period"])
-        frames.append(
-            pd.DataFrame(
-                {
-                    "source": source,
-                    "period": demand["period"],
-                    "demand_median": demand["q50"] / weeks,
-                    "demand_q05": demand["q05"] / weeks,
-                    "demand_q95": demand["q95"] / weeks,
-                    "capacity": capacity["q50"] / weeks,
-                }
-            )
-        )
+        frame = _with_dates(pd.DataFrame({"source": source, "period": demand["period"]}),
+                            results, scenario)  # fmt: skip
+        weeks = np.array([((e - s).days + 1) / DAYS_PER_WEEK
+                          for s, e in zip(frame["period_start"], frame["period_end"], strict=True)])  # fmt: skip
+        frame["demand_median"] = demand["q50"].to_numpy() / weeks
+        frame["demand_q05"] = demand["q05"].to_numpy() / weeks
+        frame["demand_q95"] = demand["q95"].to_numpy() / weeks
+        frame["capacity"] = capacity["q50"].to_numpy() / weeks
+        frames.append(frame)
     table = pd.concat(frames, ignore_index=True)
-    national = table[table["source"] == "national"]
-    short = national[national["demand_q95"] > national["capacity"] + 1e-9]
-    cuts = _cut_periods(results, scenario)
-    if short.empty:
-        title = "Demand on the national team stays within its capacity, even after the cut"
+    national = table[table["source"] == "national"].reset_index(drop=True)
+    short = float(_happened_by_end(results, scenario, "national_demand_exceeded").iloc[-1])
+    cuts = _cuts(results, scenario)
+    peak = national.loc[national["demand_median"].idxmax()]
+    if short == 0:
+        title = (
+            "Demand on the national team stays within its capacity at all times in every "
+            "replication" + (", even after the cut" if cuts else "")
+        )
     else:
-        title = f"Demand on the national team may exceed its capacity in {len(short)} quarters"
+        title = (
+            f"The national team is short of hours at some time in {short:.0%} of replications; "
+            f"median demand peaks at {peak['demand_median']:.0f} hours a week against "
+            f"{peak['capacity']:.0f} available"
+        )
     return ChartData(
         key=f"{scenario}-team-demand",
         kind="team",
         title=title,
         caption=(
-            "Support hours per week asked of each source by trusts in the programme (median line, "
-            "band spans 90% of replications) against the hours available (dashed). The vertical line "
-            "marks the change in national team size."
+            "Support hours per week asked of each source by trusts in the programme (median, "
+            "band spans 90% of replications) against the hours available (dashed), averaged over "
+            "each quarter. A quarter's average can sit below capacity while demand exceeds it for "
+            "part of the quarter; the share of replications short at any time is in the title. "
+            "The dotted vertical line marks the date the national team's size changes."
         ),
         alt_text=(
-            "Three line charts, one per support source, of hours per week demanded and available by "
-            f"quarter. National team demand peaks at a median of {national['demand_median'].max():.0f} "
-            f"hours per week against capacity of {national['capacity'].min():.0f} to "
-            f"{national['capacity'].max():.0f}."
+            "Three step charts, one per support source, of the average hours per week demanded "
+            "and available in each quarter. National team demand peaks at a median of "
+            f"{peak['demand_median']:.0f} hours per week in {peak['period']} against capacity of "
+            f"{national['capacity'].min():.0f} to {national['capacity'].max():.0f}; "
+            + (
+                f"the team is short at some time in {short:.0%} of replications."
+                if short
+                else "the team is never short in any replication."
+            )  # fmt: skip
+            + "".join(f" {cut['label']}." for cut in cuts)
         ),
         footnote=footnote(results, scenario),
         table=table,
         y_label="Hours per week",
-        meta={"cuts": cuts},
+        meta={"cuts": cuts, "share_short": short, **_time_meta(results, scenario)},
     )
 
 
-def _weeks_per_period(results: Results, scenario: str, periods: pd.Series) -> np.ndarray:
-    """Weeks in each quarter of the forecast (to turn totals into weekly rates)."""
-    start = _start(results, scenario)
-    horizon = weeks_between(start, results.scenarios[scenario].end_date)
-    weeks = np.arange(int(np.ceil(horizon - 1e-9)))
-    labels = [quarter_label(date_at(start, w)) for w in weeks]
-    lengths = np.minimum(1.0, horizon - weeks)  # the last week may be part of a week
-    per_period = pd.Series(lengths).groupby(labels).sum()
-    return per_period.reindex(periods.to_numpy()).to_numpy(dtype=float)
+def _happened_by_end(results: Results, scenario: str, metric: str) -> pd.Series:
+    """By each quarter's end, the share of replications in which ``metric`` (1 if it
+    happened at any time in the quarter) has happened at least once.
+
+    The last value is the share of replications in which it happens at all: the run
+    summary's "first full" and "first short of hours" share.
+    """
+    keys = results.keys[scenario]
+    mask = keys.select(metric, "quarter", "all")
+    flags = np.nan_to_num(results.values[scenario][:, mask]) > 0
+    so_far = np.logical_or.accumulate(flags, axis=1)
+    return pd.Series(so_far.mean(axis=0), index=keys.period[mask])
 
 
-def _cut_periods(results: Results, scenario: str) -> list[dict]:
+def _cuts(results: Results, scenario: str) -> list[dict]:
+    """Changes of national team size inside the forecast: date and a label."""
     scenario_obj = results.scenarios[scenario]
     steps = scenario_obj.team.national.wte_schedule
     out = []
@@ -333,8 +502,9 @@ def _cut_periods(results: Results, scenario: str) -> list[dict]:
         if scenario_obj.start_date < after.effective_from < scenario_obj.end_date:
             out.append(
                 {
-                    "period": quarter_label(after.effective_from),
-                    "label": f"{before.wte:g} to {after.wte:g} WTE",
+                    "date": after.effective_from,
+                    "label": f"National team {before.wte:g} to {after.wte:g} WTE from "
+                    f"{_day(after.effective_from)}",
                 }
             )
     return out
@@ -349,70 +519,97 @@ def cost(results: Results, summary: pd.DataFrame, scenario: str) -> ChartData:
         for period, mean in zip(series["period"], series["mean"], strict=True):
             rows.append({"period": period, "split": "source" if group in SOURCES else "payer",
                          "group": group, "mean_cost_millions": mean / 1e6})  # fmt: skip
-    table = pd.DataFrame(rows)
+    table = _with_dates(pd.DataFrame(rows), results, scenario)
     by_year = (
         table[table["split"] == "source"].groupby("period", sort=False)["mean_cost_millions"].sum()
     )
     trusts = table[(table["group"] == "trusts")].set_index("period")["mean_cost_millions"]
-    full_years = by_year.iloc[1:-1] if len(by_year) > 2 else by_year
-    typical = full_years.mean()
-    share = (trusts.reindex(full_years.index) / full_years).mean()
+    # the title's typical year: whole financial years only (a part-year costs less)
+    whole = [p for p in by_year.index if (period_dates(p) == period_dates(
+        p, _start(results, scenario), _end(results, scenario)))]  # fmt: skip
+    years = whole or list(by_year.index)
+    typical = by_year[years].mean()
+    share = trusts[years].sum() / by_year[years].sum()
+    span = years[0] if len(years) == 1 else f"{years[0]} to {years[-1]}"
     return ChartData(
         key=f"{scenario}-cost",
         kind="cost",
-        title=f"Support costs about £{typical:.1f}m a year, {share:.0%} of it paid by the trusts supported",
+        title=(
+            f"Support costs about £{typical:.1f}m a year on average, {share:.0%} of it paid by "
+            "the trusts supported"
+        ),
         caption=(
-            "Average cost per financial year across replications, by source of support (left) and "
-            "by who pays (right). National team cost is the employment cost of staff in post; other "
-            "support is costed by hours delivered."
+            "Mean cost per financial year across replications, by source of support (left) and "
+            "by who pays (right). National team cost is the employment cost of staff in post; "
+            "other support is costed by hours delivered. The title's yearly figure and share are "
+            f"over the {'whole ' if whole else ''}financial years {span}."
         ),
         alt_text=(
-            "Two stacked bar charts of cost in millions of pounds per financial year: by source "
-            "(national team, wider NHS, consultancy) and by payer (trusts, NHS England). Typical "
-            f"year £{typical:.1f}m."
+            "Two stacked bar charts of mean cost in millions of pounds per financial year: by "
+            "source (national team, wider NHS, consultancy) and by payer (trusts, NHS England). "
+            f"Mean £{typical:.1f}m a year over {span}, {share:.0%} paid by trusts."
         ),
         footnote=footnote(results, scenario),
         table=table,
         y_label="£ million",
-        meta={},
+        meta={"title_years": years},
     )
 
 
 def exceedance(results: Results, summary: pd.DataFrame, scenario: str) -> ChartData:
+    """Per quarter, the probability the programme is full or the national team short at
+    any time in it; and the share of replications in which either has happened so far."""
     cap = _rows(summary, scenario, "cap_reached", "quarter")
     team = _rows(summary, scenario, "national_demand_exceeded", "quarter")
-    table = pd.DataFrame(
-        {
-            "period": cap["period"],
-            "probability_cap_reached": cap["mean"],
-            "probability_national_team_short": team["mean"],
-        }
+    full_by = _happened_by_end(results, scenario, "cap_reached")
+    short_by = _happened_by_end(results, scenario, "national_demand_exceeded")
+    table = _with_dates(
+        pd.DataFrame(
+            {
+                "period": cap["period"],
+                "probability_cap_reached": cap["mean"],
+                "probability_national_team_short": team["mean"],
+                "cap_reached_by_end": full_by.reindex(cap["period"]).to_numpy(),
+                "national_team_short_by_end": short_by.reindex(cap["period"]).to_numpy(),
+            }
+        ),
+        results,
+        scenario,
     )
-    full = table["probability_cap_reached"].mean()
-    short = table["probability_national_team_short"].max()
+    full, short = table["cap_reached_by_end"].iloc[-1], table["national_team_short_by_end"].iloc[-1]
+    worst = table.loc[table["probability_national_team_short"].idxmax()]
     return ChartData(
         key=f"{scenario}-exceedance",
         kind="exceedance",
         title=(
-            f"The programme reaches its cap in a typical quarter with probability {full:.0%}; "
+            f"The programme is full at some time in {full:.0%} of replications; "
             + (
                 "the national team is never short of hours"
                 if short == 0
-                else f"the national team is short of hours with probability up to {short:.0%}"
+                else f"the national team is short of hours at some time in {short:.0%}"
             )
         ),
         caption=(
-            "Probability, in each quarter, that the programme is at its cap in any week, and that "
-            "demand on the national team exceeds its capacity in any week (share of replications)."
+            "Steps: the probability, in each quarter, that the programme is at its cap, or demand "
+            "on the national team above its capacity, at any time in the quarter. Lines with "
+            "markers: the share of replications in which it has happened at least once by the "
+            "quarter's end. Probabilities are shares of replications."
         ),
         alt_text=(
-            "Line chart of two probabilities by quarter: the programme at its cap (average "
-            f"{full:.0%}) and the national team short of hours (highest {short:.0%})."
+            "Step and line chart of probabilities by quarter. By the end of the forecast the "
+            f"programme has been full in {full:.0%} of replications and the national team short "
+            f"of hours in {short:.0%}"
+            + (
+                f"; the national team is most likely to be short in {worst['period']} "
+                f"({worst['probability_national_team_short']:.0%})."
+                if short
+                else "."
+            )
         ),
         footnote=footnote(results, scenario),
         table=table,
-        y_label="Probability",
-        meta={},
+        y_label="Probability (share of replications)",
+        meta=_time_meta(results, scenario),
     )
 
 
@@ -440,15 +637,16 @@ def comparison(results: Results, baseline: str) -> ChartData:
                          "mean_difference": row.mean_difference * scale,
                          "ci_low": row.ci_low * scale, "ci_high": row.ci_high * scale})  # fmt: skip
     table = pd.DataFrame(rows)
-    waiting = table[table["measure"] == "Trusts waiting (average)"].set_index("scenario")[
-        "mean_difference"
-    ]
-    best = waiting.idxmin() if len(waiting) else None
+    waiting = table[table["measure"] == "Trusts waiting (average)"].set_index("scenario")
+    # a scenario shortens the list only if its whole 95% interval is below zero
+    shorter = waiting[waiting["ci_high"] < 0]["mean_difference"]
+    best = shorter.idxmin() if len(shorter) else None
     title = (
-        f"{best} shortens the waiting list most: {abs(waiting[best]):.1f} fewer trusts waiting on "
+        f"{best} shortens the waiting list most: {abs(shorter[best]):.1f} fewer trusts waiting on "
         f"average than {baseline}"
-        if best is not None and waiting[best] < 0
-        else f"No scenario shortens the waiting list compared with {baseline}"
+        if best is not None
+        else f"No scenario clearly shortens the waiting list compared with {baseline} "
+        "(every 95% interval reaches zero or above)"
     )
     return ChartData(
         key=f"comparison-vs-{baseline}",

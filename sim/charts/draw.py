@@ -3,7 +3,8 @@
 Nothing here computes a statistic: the numbers and the words come ready-made. The style is
 for publication: Okabe-Ito colours (safe for colour-blind readers) chosen to differ in
 lightness too, with hatching and line styles so each chart still reads in greyscale;
-financial years and quarters on the time axis; the finding as the title; the caption and a
+calendar dates on the time axis (stocks at their period's last day, per-period figures as
+steps across the period, a labelled tick on each 1 April); the finding as the title; the caption and a
 footnote (scenario, replications, seed, sources) under the plot. Figures are made with
 ``matplotlib.figure.Figure`` directly, not pyplot: no backend is chosen or changed and no
 global figure state is kept, so notebooks display them and scripts save them as they are.
@@ -11,9 +12,11 @@ global figure state is kept, so notebooks display them and scripts save them as 
 
 from __future__ import annotations
 
+import datetime as dt
 import textwrap
 
 import numpy as np
+from matplotlib import dates as mdates
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
@@ -55,102 +58,116 @@ def _frame_text(fig: Figure, chart: ChartData) -> None:
              va="top", ha="left")  # fmt: skip
 
 
-def _quarter_axis(ax, periods: list[str], extra_left: int = 0, short: bool = False) -> None:
-    """Quarters as positions; label each financial year at its first quarter.
-
-    ``extra_left`` quarters before the first period are shown too (for published points);
-    ``short`` labels years as '26/27' for narrow panels.
-    """
-    ax.set_xlim(-extra_left - 0.5, len(periods) - 0.5)
-    majors = [i for i, p in enumerate(periods) if p.endswith("Q1")] or [0]
-    labels = [periods[i].split()[0] for i in majors]
-    if short:
-        labels = [label[2:] for label in labels]
-    ax.set_xticks(majors, labels)
-    ax.set_xticks(np.arange(-extra_left, len(periods)), minor=True)
-    ax.set_xlabel("NHS financial year (ticks are quarters)")
+def _x(dates) -> np.ndarray:
+    """Dates (``datetime.date``) as matplotlib's date numbers (days)."""
+    return mdates.date2num(np.asarray(list(dates), dtype="datetime64[D]"))
 
 
-def _quarter_offset(first: str, other: str) -> int:
-    """Quarters from ``first`` to ``other`` (labels like '2026/27 Q1')."""
+def _edges(table) -> np.ndarray:
+    """Step edges of consecutive periods: each period's first day, then the day after the
+    last period's last day."""
+    ends = list(table["period_end"])
+    return _x([*table["period_start"], ends[-1] + dt.timedelta(days=1)])
 
-    def index(label: str) -> int:
-        year, quarter = label.split()
-        return int(year[:4]) * 4 + int(quarter[1]) - 1
 
-    return index(other) - index(first)
+def _date_axis(ax, first: dt.date, last: dt.date, short: bool = False) -> None:
+    """Calendar dates from ``first`` to ``last``: a labelled tick on each 1 April (the first
+    day of an NHS financial year) and small ticks on the first day of each quarter, so a
+    point on 30 June sits just before the 1 July tick. ``short`` puts the year on a second
+    line, for narrow panels."""
+    left, right = _x([first, last])
+    ax.set_xlim(left, right + 0.03 * (right - left))  # room for the last tick's label
+    aprils = [dt.date(y, 4, 1) for y in range(first.year, last.year + 1)]
+    aprils = [d for d in aprils if first <= d <= last]
+    ax.set_xticks(_x(aprils), [f"1 Apr\n{d.year}" if short else f"1 Apr {d.year}" for d in aprils])
+    quarters = [dt.date(y, m, 1) for y in range(first.year, last.year + 1) for m in (1, 4, 7, 10)]
+    ax.set_xticks(_x([d for d in quarters if first <= d <= last]), minor=True)
+    ax.set_xlabel("" if short else "Date (labelled ticks: 1 April, when each NHS financial year starts; "
+                  "small ticks: quarters)")  # fmt: skip
 
 
 def draw_fan(chart: ChartData) -> Figure:
-    """Median line with 50% and 90% bands; optional cap line and published points."""
+    """Median line with 50% and 90% bands at each period's end date; optional cap line and
+    published points. The cap is drawn thin and beneath the median so a median at the cap
+    stays visible."""
     fig, (ax,) = _figure(chart)
     table = chart.table
-    periods = list(table["period"])
-    x = np.arange(len(periods))
+    x = _x(table["period_end"])
     ax.fill_between(x, table["q05"], table["q95"], color=SKY, alpha=0.35, linewidth=0,
-                    label="90% of replications")  # fmt: skip
+                    label="90% of replications", zorder=1)  # fmt: skip
     ax.fill_between(x, table["q25"], table["q75"], color=BLUE, alpha=0.45, linewidth=0,
-                    label="50% of replications")  # fmt: skip
-    ax.plot(x, table["median"], color=BLUE, linewidth=2.2, label="Median")
+                    label="50% of replications", zorder=1.5)  # fmt: skip
     cap = chart.meta.get("cap")
     if cap is not None:
-        ax.axhline(cap, color=BLACK, linestyle="--", linewidth=1.2, label=f"Cap ({cap} trusts)")
+        ax.axhline(cap, color=BLACK, linestyle=(0, (4, 3)), linewidth=1.0, zorder=1.8,
+                   label=f"Cap ({cap} trusts)")  # fmt: skip
+    ax.plot(x, table["median"], color=BLUE, linewidth=2.4, marker="o", markersize=3.5, zorder=3,
+            label="Median (end of quarter)")  # fmt: skip
     observed = chart.meta.get("observed")
-    extra = 0
+    first, top = chart.meta["start"], float(np.nanmax(table["q95"]))
+    if cap is not None:
+        top = max(top, cap)
     if observed is not None and len(observed):
-        offsets = [_quarter_offset(periods[0], p) for p in observed["period"]]
-        extra = max(0, -min(offsets))
-        ax.plot(offsets, observed["value"], linestyle="none", marker="D", color=BLACK,
-                markersize=7, label="Published: " + "; ".join(observed["label"]))  # fmt: skip
-    _quarter_axis(ax, periods, extra_left=extra)
+        ax.plot(_x(observed["date"]), observed["value"], linestyle="none", marker="D", color=BLACK,
+                markersize=7, zorder=4, label="Published: " + "; ".join(observed["label"]))  # fmt: skip
+        first = min(first, min(observed["date"]) - dt.timedelta(days=45))
+        top = max(top, float(observed["value"].max()))
+    _date_axis(ax, first, chart.meta["end"])
     ax.set_ylabel(chart.y_label)
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(0, top * 1.12 + 0.5)  # headroom: nothing drawn touches the top of the axes
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of trusts: whole ticks
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3, frameon=False, fontsize=8.5)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=3, frameon=False, fontsize=8.5)
     return fig
 
 
 def draw_distribution(chart: ChartData) -> Figure:
+    """Mean share of admissions per band of wait, with the 90% range across replications."""
     fig, (ax,) = _figure(chart)
     table = chart.table
     x = np.arange(len(table))
-    ax.bar(x, table["median_share"], color=BLUE, width=0.6, label="Median share")
-    ax.errorbar(x, table["median_share"],
-                yerr=[table["median_share"] - table["q05"], table["q95"] - table["median_share"]],
+    share = table["mean_share"].to_numpy(dtype=float)
+    ax.bar(x, share, color=BLUE, width=0.6, label="Average share")
+    ax.errorbar(x, share,
+                yerr=[np.clip(share - table["q05"], 0, None), np.clip(table["q95"] - share, 0, None)],
                 fmt="none", ecolor=BLACK, capsize=5, linewidth=1.2, label="90% of replications")  # fmt: skip
     ax.set_xticks(x, table["wait"])
     ax.set_xlabel("Wait from referral to admission")
     ax.set_ylabel(chart.y_label)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.set_ylim(0, max(1e-9, float(np.nanmax(table["q95"]))) * 1.15)
+    ax.set_ylim(0, max(1e-9, float(np.nanmax(table[["q95", "mean_share"]].to_numpy()))) * 1.15)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False, fontsize=8.5)
     return fig
 
 
 def draw_segments(chart: ChartData) -> Figure:
-    """Stacked areas of trusts per segment, one panel per league table."""
+    """Stacked steps of trusts per segment, one panel per league table: each assessment's
+    segments hold until the next."""
     fig, axes = _figure(chart, ncols=len(LEAGUE_TABLES))
     observed = chart.meta.get("observed")
+    first = chart.meta["start"]
+    if observed is not None and len(observed):
+        first = min(first, min(observed["period_start"]) - dt.timedelta(days=20))
     for ax, table_name in zip(axes, LEAGUE_TABLES, strict=True):
         rows = chart.table[chart.table["league_table"] == table_name]
-        periods = list(dict.fromkeys(rows["period"]))
-        x = np.arange(len(periods))
-        layers = [rows[rows["segment"] == s]["mean_trusts"].to_numpy() for s in range(1, 6)]
-        stacks = ax.stackplot(x, layers, colors=SEGMENT_COLOURS, edgecolor="white", linewidth=0.5,
-                              labels=[f"Segment {s}" for s in range(1, 6)])  # fmt: skip
-        for stack, hatch in zip(stacks, SEGMENT_HATCHES, strict=True):
-            stack.set_hatch(hatch)
+        one = rows[rows["segment"] == 1]
+        edges = _edges(one)
+        bottom = np.zeros(len(one))
+        for segment, colour, hatch in zip(
+            range(1, 6), SEGMENT_COLOURS, SEGMENT_HATCHES, strict=True
+        ):
+            layer = rows[rows["segment"] == segment]["mean_trusts"].to_numpy()
+            ax.stairs(bottom + layer, edges, baseline=bottom.copy(), fill=True, color=colour,
+                      hatch=hatch, edgecolor="white", linewidth=0.5, label=f"Segment {segment}")  # fmt: skip
+            bottom = bottom + layer
         if observed is not None:
             published = observed[observed["league_table"] == table_name]
             if len(published):
-                size = sum(layer[0] for layer in layers)
-                scaled = published["trusts"].to_numpy() * size / published["of_rows"].iloc[0]
+                scaled = published["trusts"].to_numpy() * bottom[0] / published["of_rows"].iloc[0]
                 tops = np.cumsum(scaled)
-                # published counts (before the start) drawn just left of the first quarter
-                ax.plot([-0.45] * len(tops), tops, linestyle="none", marker=">", color=BLACK,
-                        markersize=6, label="Published counts, latest quarter (top of each segment)")  # fmt: skip
-        _quarter_axis(ax, periods, short=True)
-        ax.set_xlabel("")
+                start, end = _x(published["period_start"])[0], _x(published["period_end"])[0] + 1
+                ax.hlines(tops, start, end, color=BLACK, linewidth=2,
+                          label="Published counts, latest quarter (top of each segment)")  # fmt: skip
+        _date_axis(ax, first, chart.meta["end"], short=True)
         ax.set_title(TABLE_LABELS[table_name], fontsize=10)
     axes[0].set_ylabel(chart.y_label)
     handles, labels = axes[0].get_legend_handles_labels()
@@ -160,26 +177,28 @@ def draw_segments(chart: ChartData) -> Figure:
 
 
 def draw_team(chart: ChartData) -> Figure:
-    """Demand (median and 90% band) against capacity, one panel per source."""
+    """Demand (median and 90% band) against capacity, one panel per source, as steps over
+    each quarter (the data are quarterly averages); a dotted line at each change of the
+    national team's size, on its date."""
     fig, axes = _figure(chart, ncols=len(SOURCES))
     for ax, source in zip(axes, SOURCES, strict=True):
         rows = chart.table[chart.table["source"] == source]
-        periods = list(rows["period"])
-        x = np.arange(len(periods))
+        edges = _edges(rows)
         colour = SOURCE_COLOURS[source]
-        ax.fill_between(x, rows["demand_q05"], rows["demand_q95"], color=colour, alpha=0.25,
-                        linewidth=0, label="Demand, 90% of replications")  # fmt: skip
-        ax.plot(x, rows["demand_median"], color=colour, linewidth=2, label="Demand, median")
-        ax.plot(x, rows["capacity"], color=BLACK, linestyle="--", linewidth=1.3, label="Capacity")
+        ax.stairs(rows["demand_q95"], edges, baseline=rows["demand_q05"], fill=True, color=colour,
+                  alpha=0.25, linewidth=0, label="Demand, 90% of replications")  # fmt: skip
+        ax.stairs(rows["capacity"], edges, baseline=None, color=BLACK, linestyle="--",
+                  linewidth=1.3, label="Capacity")  # fmt: skip
+        ax.stairs(rows["demand_median"], edges, baseline=None, color=colour, linewidth=2,
+                  label="Demand, median")  # fmt: skip
+        ax.set_ylim(0, float(np.nanmax(rows[["demand_q95", "capacity"]].to_numpy())) * 1.1 + 1)
         for cut in chart.meta.get("cuts", []):
-            if cut["period"] in periods:
-                position = periods.index(cut["period"]) - 0.5
-                ax.axvline(position, color="#555555", linestyle=":", linewidth=1.2)
-                ax.annotate(cut["label"], (position, ax.get_ylim()[1] * 0.05), rotation=90,
-                            fontsize=7.5, ha="right", va="bottom", color="#333333")  # fmt: skip
-        _quarter_axis(ax, periods, short=True)
-        ax.set_xlabel("")
-        ax.set_ylim(bottom=0)
+            position = _x([cut["date"]])[0]
+            ax.axvline(position, color="#555555", linestyle=":", linewidth=1.2)
+            if source == "national":
+                ax.annotate(cut["label"].replace("National team ", ""), (position, ax.get_ylim()[1] * 0.04),
+                            rotation=90, fontsize=7.5, ha="right", va="bottom", color="#333333")  # fmt: skip
+        _date_axis(ax, chart.meta["start"], chart.meta["end"], short=True)
         ax.set_title(SOURCE_LABELS[source], fontsize=10)
     axes[0].set_ylabel(chart.y_label)
     handles, labels = axes[0].get_legend_handles_labels()
@@ -220,18 +239,25 @@ def draw_cost(chart: ChartData) -> Figure:
 
 
 def draw_exceedance(chart: ChartData) -> Figure:
+    """Per-quarter probabilities as steps over each quarter; the share of replications in
+    which each has happened so far as points at each quarter's end."""
     fig, (ax,) = _figure(chart)
-    periods = list(chart.table["period"])
-    x = np.arange(len(periods))
-    ax.plot(x, chart.table["probability_cap_reached"], color=BLUE, linewidth=2.2, marker="o",
-            markersize=4, label="Programme at its cap")  # fmt: skip
-    ax.plot(x, chart.table["probability_national_team_short"], color=VERMILLION, linewidth=2.2,
-            linestyle="--", marker="s", markersize=4, label="National team short of hours")  # fmt: skip
-    _quarter_axis(ax, periods)
-    ax.set_ylim(-0.02, 1.02)
+    table = chart.table
+    edges, ends = _edges(table), _x(table["period_end"])
+    ax.stairs(table["probability_cap_reached"], edges, baseline=None, color=BLUE, linewidth=1.6,
+              label="Programme at its cap, in the quarter")  # fmt: skip
+    ax.stairs(table["probability_national_team_short"], edges, baseline=None, color=VERMILLION,
+              linewidth=1.6, linestyle="--", label="National team short of hours, in the quarter")  # fmt: skip
+    ax.plot(ends, table["cap_reached_by_end"], color=BLUE, linewidth=2.4, marker="o",
+            markersize=4, alpha=0.6, label="Programme has been at its cap, by the quarter's end")  # fmt: skip
+    ax.plot(ends, table["national_team_short_by_end"], color=VERMILLION, linewidth=2.4,
+            linestyle=":", marker="s", markersize=4, alpha=0.8,
+            label="National team has been short, by the quarter's end")  # fmt: skip
+    _date_axis(ax, chart.meta["start"], chart.meta["end"])
+    ax.set_ylim(-0.02, 1.04)
     ax.set_ylabel(chart.y_label)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False, fontsize=8.5)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=2, frameon=False, fontsize=8.5)
     return fig
 
 
@@ -282,6 +308,29 @@ def draw_validation(chart: ChartData) -> Figure:
     return fig
 
 
+def draw_indices(chart: ChartData) -> Figure:
+    """Global sensitivity indices: one bar per assumption and index, with its 95% interval."""
+    fig, (ax,) = _figure(chart)
+    fig.subplots_adjust(left=0.33)
+    rows = chart.table
+    labels = list(dict.fromkeys(rows["label"]))
+    indices = list(dict.fromkeys(rows["index"]))
+    height = 0.8 / len(indices)
+    y = np.arange(len(labels))[::-1]
+    for k, (index, colour, hatch) in enumerate(zip(indices, (BLUE, ORANGE), ("", "//"), strict=False)):
+        part = rows[rows["index"] == index].set_index("label").loc[labels]
+        ax.barh(y + 0.4 - height * (k + 0.5), part["value"], height=height * 0.9, color=colour,
+                hatch=hatch, edgecolor="white", xerr=part["ci"], ecolor=BLACK, capsize=2,
+                label=index)  # fmt: skip
+    ax.axvline(0, color="#777777", linewidth=0.8)
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlabel(chart.y_label)
+    ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+    ax.grid(axis="y", visible=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.4, -0.13), ncol=2, frameon=False, fontsize=8.5)
+    return fig
+
+
 def draw_tornado(chart: ChartData) -> Figure:
     """Horizontal bars from the output at each assumption's low value to its high value."""
     fig, (ax,) = _figure(chart)
@@ -305,39 +354,53 @@ def draw_tornado(chart: ChartData) -> Figure:
 
 
 def draw_plan(chart: ChartData) -> Figure:
-    """The target metric (worst period, with 95% interval) against the lever."""
-    fig, (ax,) = _figure(chart)
+    """Left: the target metric (worst period, with 95% interval) against the lever.
+    Right: the share of replications meeting the target (with 95% interval)."""
+    fig, (ax, right) = _figure(chart, ncols=2)
     rows = chart.table
     ax.errorbar(rows["value"], rows["worst_period_mean"],
                 yerr=[rows["worst_period_mean"] - rows["worst_ci_low"], rows["worst_ci_high"] - rows["worst_period_mean"]],
-                fmt="o-", color=BLUE, ecolor=BLACK, capsize=4, label="Mean in the worst period, 95% interval")  # fmt: skip
-    ax.axhline(
-        chart.meta["threshold"],
-        color=VERMILLION,
-        linestyle="--",
-        linewidth=1.4,
-        label="Target threshold",
-    )
-    if chart.meta.get("answer") is not None:
-        ax.axvline(
-            chart.meta["answer"],
-            color=GREEN,
-            linestyle=":",
-            linewidth=1.6,
-            label="Smallest meeting it on average",
-        )
-    if chart.meta.get("confident") is not None:
-        ax.axvline(chart.meta["confident"], color=BLACK, linestyle="-.", linewidth=1.2,
-                   label="Smallest meeting it with 95% confidence")  # fmt: skip
-    ax.set_xlabel(chart.meta["x_label"])
+                fmt="o-", color=BLUE, ecolor=BLACK, capsize=3, markersize=4, label="Mean in the worst period, 95% interval")  # fmt: skip
+    ax.axhline(chart.meta["threshold"], color=VERMILLION, linestyle="--", linewidth=1.4,
+               label="Target threshold")  # fmt: skip
+    for k, (start, end) in enumerate(chart.meta.get("breaks", [])):
+        ax.axvspan(start, end, facecolor=YELLOW, alpha=0.35, hatch="..", edgecolor="#999999",
+                   linewidth=0, label="Moves against its trend" if k == 0 else None)  # fmt: skip
+    share = rows["probability_met"]
+    right.errorbar(rows["value"], share,
+                   yerr=[share - rows["probability_ci_low"], rows["probability_ci_high"] - share],
+                   fmt="s-", color=ORANGE, ecolor=BLACK, capsize=3, markersize=4,
+                   label="Share of replications meeting the target, 95% interval")  # fmt: skip
+    right.axhline(chart.meta["probability"], color=VERMILLION, linestyle="--", linewidth=1.4,
+                  label=f"{chart.meta['probability']:.0%} asked for")  # fmt: skip
+    right.set_ylim(-0.02, 1.02)
+    right.yaxis.set_major_formatter(PercentFormatter(1.0))
+    for axis in (ax, right):
+        if chart.meta.get("answer") is not None:
+            axis.axvline(chart.meta["answer"], color=GREEN, linestyle=":", linewidth=1.6,
+                         label="Smallest meeting it on average")  # fmt: skip
+        if chart.meta.get("probable") is not None:
+            axis.axvline(chart.meta["probable"], color=BLACK, linestyle="-.", linewidth=1.2,
+                         label=f"Smallest meeting it in {chart.meta['probability']:.0%} of replications")  # fmt: skip
+        axis.set_xlabel(chart.meta["x_label"])
+        axis.xaxis.set_major_locator(MaxNLocator(integer=chart.meta.get("integer", False)))
+    # one legend for both panels (the answer lines are on both), between plots and caption
+    fig.subplots_adjust(bottom=0.37)
+    legend: dict = {}
+    for axis in (ax, right):
+        for handle, label in zip(*axis.get_legend_handles_labels(), strict=True):
+            legend.setdefault(label, handle)
+    fig.legend(legend.values(), legend.keys(), loc="upper center", bbox_to_anchor=(0.5, 0.265),
+               ncol=3, frameon=False, fontsize=7.5)  # fmt: skip
     ax.set_ylabel(chart.y_label)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False, fontsize=8.5)
+    right.set_ylabel("Probability of meeting the target")
     return fig
 
 
 DRAWERS = {
     "plan": draw_plan,
     "tornado": draw_tornado,
+    "indices": draw_indices,
     "validation": draw_validation,
     "fan": draw_fan,
     "distribution": draw_distribution,

@@ -188,6 +188,8 @@ class ProgrammeInputs:
     referral_mode: str
     """'segments', 'poisson' or 'schedule'."""
     catastrophic_refers: bool
+    leave_list_when_ineligible: bool
+    """Segment referrals leave the waiting list when an assessment finds them ineligible."""
     poisson_rate_per_week: float
     schedule_weeks: np.ndarray
     schedule_counts: np.ndarray
@@ -247,6 +249,7 @@ def compile_programme(scenario: Scenario, register: TrustRegister | None = None)
         priority=tuple(programme.priority),
         referral_mode=referrals.mode,
         catastrophic_refers=getattr(referrals, "catastrophic_failure_refers", False),
+        leave_list_when_ineligible=getattr(referrals, "no_longer_eligible", "") == "leave_list",
         poisson_rate_per_week=getattr(referrals, "rate_per_year", 0.0) / WEEKS_PER_YEAR,
         schedule_weeks=schedule_weeks,
         schedule_counts=schedule_counts,

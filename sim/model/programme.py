@@ -16,8 +16,10 @@ How time is handled, and why:
   threshold (a heap). A change of support rate reschedules a single timer, not one per
   trust, which keeps a replication to a few hundred events.
 * Support demand, capacity and delivery are piecewise constant between events. The state
-  is logged at each change and turned into weekly figures with array operations after the
-  run (:meth:`Programme.weekly`).
+  is logged at each change and handed over as a :class:`~sim.model.timeline.Timeline`,
+  which gives figures for any periods with array operations after the run.
+* Support demand is recomputed from the counts in each phase whenever it is needed
+  (:meth:`Programme._demand`), never kept by adding and subtracting, so it cannot drift.
 
 Random numbers: each (trust, spell) has its own pre-drawn uniforms per purpose, turned into
 durations by inverse CDFs, so a trust's k-th spell has the same draws whatever the queue
@@ -27,7 +29,6 @@ does.
 from __future__ import annotations
 
 import heapq
-import itertools
 import math
 
 import numpy as np
@@ -35,23 +36,16 @@ import simpy
 
 from sim.model.inputs import ProgrammeInputs
 from sim.model.population import Population
+from sim.model.timeline import NATIONAL, CostRates, Timeline
 from sim.streams import Streams
 
 DIAGNOSTIC, IMPROVEMENT, EXIT, TRANSITIONAL = 0, 1, 2, 3
 WAITING = 4
 NOT_REFERRED = -1
 IN_PROGRAMME = (DIAGNOSTIC, IMPROVEMENT, EXIT)
-NATIONAL, FAMILY, CONSULTANCY = 0, 1, 2
 POLICY_WAIT, POLICY_DILUTE, POLICY_BUY = 0, 1, 2
 SPELLS_PER_TRUST = 8
 """Pre-drawn spells per trust; further spells draw from an overflow stream."""
-LOG_FIELDS = (
-    "time", "diagnostic", "improvement", "exit", "transitional", "waiting",
-    "demand_national", "demand_nhs_family", "demand_consultancy",
-    "capacity_national", "capacity_nhs_family", "capacity_consultancy",
-    "delivered_national", "delivered_nhs_family", "delivered_consultancy",
-    "bought_hours", "national_wte_in_post", "dose",
-)  # fmt: skip
 
 
 class Programme:
@@ -89,6 +83,9 @@ class Programme:
         self.waiting: list[tuple] = []
         """Heap of (priority key, trust); the key is fixed when the trust is referred."""
         self._waiting_entry: dict[int, tuple] = {}
+        self._segment_referrals: set[int] = set()
+        """Waiting trusts referred by their segment: they may leave the list if a later
+        assessment finds them no longer eligible (when the scenario says so)."""
         self._sequence = 0
 
         # shared improvement progress clock (see module docstring)
@@ -100,15 +97,11 @@ class Programme:
         self._timer_key: tuple[float, float] | None = None
 
         self._wte_in_post = float(inputs.national_wte[0])
-        self._demand_now = [0.0, 0.0, 0.0]
-        """Support hours per week asked of each source by the current caseload, kept up
-        to date as trusts change phase."""
         improvement = inputs.phase_hours[IMPROVEMENT]
         total = sum(improvement)
         self._improvement_weights = (
             tuple(h / total for h in improvement) if total > 0 else (1 / 3, 1 / 3, 1 / 3)
         )
-        self._dose = 1.0
 
         self.log: list[tuple] = []
         self.referral_times: list[float] = []
@@ -123,6 +116,7 @@ class Programme:
         self.spell_end: list[float] = []
         self.spell_catastrophic: list[bool] = []
         self.spell_reentry: list[bool] = []
+        self.spell_left_list: list[bool] = []
 
     # ------------------------------------------------------------------ set-up
 
@@ -154,14 +148,17 @@ class Programme:
                 self._admit(trust, admission_time=-in_programme, phase=phase, duration=duration)
         for table, count, waited in self.p.initial_waiting:
             for trust in pick(table, count):
-                self._join_waiting_list(int(trust), -waited, catastrophic=False)
+                self._join_waiting_list(int(trust), -waited, catastrophic=False, by_segment=True)
         self._try_admit()
         self._changed()
 
     # ----------------------------------------------------------------- referral
 
-    def refer(self, trust: int, catastrophic: bool = False) -> None:
-        """Refer a trust; does nothing if it is already waiting or in the programme."""
+    def refer(self, trust: int, catastrophic: bool = False, by_segment: bool = False) -> None:
+        """Refer a trust; does nothing if it is already waiting or in the programme.
+
+        ``by_segment``: the referral comes from the trust's segment and capability at an
+        assessment (rather than a catastrophic failure, a relapse or an arrival process)."""
         status = self.status[trust]
         if status in IN_PROGRAMME:
             return
@@ -172,13 +169,18 @@ class Programme:
                 self._queue(trust, True, score, when)
                 heapq.heapify(self.waiting)
                 self.spell_catastrophic[self.current_spell[trust]] = True
+                self._segment_referrals.discard(trust)
             return
         if status == TRANSITIONAL:
             self._end_transition(trust)
-        self._join_waiting_list(trust, self.env.now, catastrophic)
+        self._join_waiting_list(trust, self.env.now, catastrophic, by_segment)
 
-    def _join_waiting_list(self, trust: int, when: float, catastrophic: bool) -> None:
+    def _join_waiting_list(
+        self, trust: int, when: float, catastrophic: bool, by_segment: bool = False
+    ) -> None:
         self._open_spell(trust, when, catastrophic)
+        if by_segment and self.p.leave_list_when_ineligible:
+            self._segment_referrals.add(trust)
         self.status[trust] = WAITING
         self.referred[trust] = True
         self._queue(trust, catastrophic, float(self.population.score[trust]), when)
@@ -205,18 +207,39 @@ class Programme:
         self.spell_end.append(math.nan)
         self.spell_catastrophic.append(catastrophic)
         self.spell_reentry.append(self.exits_so_far[trust] > 0)
+        self.spell_left_list.append(False)
 
     def refer_from_segments(self) -> None:
         """After an assessment: refer every trust in segment 4 whose board is low capability."""
         population = self.population
-        eligible = (population.segment == 4) & population.low_capability & ~self.referred
-        trusts = np.flatnonzero(eligible)
+        eligible = (population.segment == 4) & population.low_capability
+        left = self._leave_list_if_ineligible(eligible) if self._segment_referrals else 0
+        trusts = np.flatnonzero(eligible & ~self.referred)
         for trust in trusts.tolist():
-            self.refer(trust)
+            self.refer(trust, by_segment=True)
         if self._try_admit():
             self._changed()
-        elif len(trusts):
+        elif len(trusts) or left:
             self._log_waiting()  # only the waiting list changed: support is as it was
+
+    def _leave_list_if_ineligible(self, eligible: np.ndarray) -> int:
+        """Take off the waiting list every segment referral no longer ``eligible``;
+        returns how many left. Their spells end now, never admitted."""
+        leaving = sorted(t for t in self._segment_referrals if not eligible[t])
+        if not leaving:
+            return 0
+        gone = set(leaving)
+        self.waiting = [entry for entry in self.waiting if entry[1] not in gone]
+        heapq.heapify(self.waiting)
+        for trust in leaving:
+            del self._waiting_entry[trust]
+            self._segment_referrals.discard(trust)
+            spell = self.current_spell[trust]
+            self.spell_end[spell] = self.env.now
+            self.spell_left_list[spell] = True
+            self.status[trust] = NOT_REFERRED
+            self.referred[trust] = False
+        return len(leaving)
 
     def refer_catastrophic(self, trust: int) -> None:
         """A catastrophic failure of governance: refer the trust at once, first in line."""
@@ -241,11 +264,12 @@ class Programme:
         admitted = 0
         while self.waiting and self.counts[0] + self.counts[1] + self.counts[2] < p.cap:
             if p.policy == POLICY_WAIT:
-                needed = self._demand_now[NATIONAL] + p.phase_hours[DIAGNOSTIC][NATIONAL]
+                needed = self._demand()[NATIONAL] + p.phase_hours[DIAGNOSTIC][NATIONAL]
                 if needed > self._national_capacity() + 1e-9:
                     break
             _, trust = heapq.heappop(self.waiting)
             del self._waiting_entry[trust]
+            self._segment_referrals.discard(trust)
             self._admit(trust, admission_time=self.env.now, phase=DIAGNOSTIC)
             admitted += 1
         return admitted
@@ -280,19 +304,8 @@ class Programme:
         """Move ``trust`` into ``phase``; ``duration`` (weeks; improvement: work) is drawn
         for the trust's current spell unless given."""
         previous = self.status[trust]
-        demand, hours = self._demand_now, self.p.phase_hours
         if 0 <= previous <= TRANSITIONAL:
             self.counts[previous] -= 1
-            old = hours[previous]
-            demand[0] -= old[0]
-            demand[1] -= old[1]
-            demand[2] -= old[2]
-        new = hours[phase]
-        demand[0] += new[0]
-        demand[1] += new[1]
-        demand[2] += new[2]
-        if not any(self.counts):  # no drift from repeated += and -=: empty means zero
-            demand[:] = [0.0, 0.0, 0.0]
         self.status[trust] = phase
         self.counts[phase] += 1
         self.token[trust] += 1
@@ -342,12 +355,6 @@ class Programme:
 
     def _end_transition(self, trust: int) -> None:
         self.counts[TRANSITIONAL] -= 1
-        hours, demand = self.p.phase_hours[TRANSITIONAL], self._demand_now
-        demand[0] -= hours[0]
-        demand[1] -= hours[1]
-        demand[2] -= hours[2]
-        if not any(self.counts):
-            demand[:] = [0.0, 0.0, 0.0]
         self.status[trust] = NOT_REFERRED
         self.referred[trust] = False
         self.token[trust] += 1
@@ -356,6 +363,19 @@ class Programme:
         self.population.release_hold(trust)
 
     # ------------------------------------------------- support and progress clock
+
+    def _demand(self) -> tuple[float, float, float]:
+        """Support hours per week asked of each source (national, NHS family,
+        consultancy) by the current caseload: trusts in each phase times that phase's hours.
+
+        Recomputed from the counts rather than kept by += and -=, so it cannot drift."""
+        n0, n1, n2, n3 = self.counts
+        h0, h1, h2, h3 = self.p.phase_hours
+        return (
+            n0 * h0[0] + n1 * h1[0] + n2 * h2[0] + n3 * h3[0],
+            n0 * h0[1] + n1 * h1[1] + n2 * h2[1] + n3 * h3[1],
+            n0 * h0[2] + n1 * h1[2] + n2 * h2[2] + n3 * h3[2],
+        )
 
     def _national_capacity(self) -> float:
         return self._wte_in_post * self.p.hours_per_wte_week
@@ -383,7 +403,7 @@ class Programme:
         self._advance_clock()
         p = self.p
         n0, n1, n2, n3 = self.counts
-        demand_n, demand_f, demand_c = self._demand_now
+        demand_n, demand_f, demand_c = self._demand()
         capacity_n = self._wte_in_post * p.hours_per_wte_week
         capacity_f = p.family_hours_per_week
         capacity_c = p.consultancy_hours_per_week
@@ -399,7 +419,6 @@ class Programme:
         share_f = delivered_f / demand_f if demand_f > 0 else 1.0
         wn, wf, wc = self._improvement_weights
         dose = wn * share_n + wf * share_f + wc * share_c
-        self._dose = dose
         self._rate = dose**p.elasticity if dose > 0 else (1.0 if p.elasticity == 0 else 0.0)
 
         self.log.append(
@@ -446,75 +465,26 @@ class Programme:
 
     # ------------------------------------------------------------------ outputs
 
-    def weekly(self, horizon_weeks: float) -> dict[str, np.ndarray]:
-        """Weekly series from the state log. Week w covers [w, w + 1) weeks since the start.
-
-        Stocks are taken at each week's end; hours and costs are integrated over the week.
-        """
+    def timeline(self, horizon_weeks: float) -> Timeline:
+        """The state log and event times, for figures over any periods."""
         p = self.p
-        log = np.fromiter(
-            itertools.chain.from_iterable(self.log),
-            dtype=float,
-            count=len(self.log) * len(LOG_FIELDS),
-        ).reshape(len(self.log), len(LOG_FIELDS))
-        times = log[:, 0]
-        n_weeks = math.ceil(horizon_weeks - 1e-9)
-        edges = np.minimum(np.arange(n_weeks + 1, dtype=float), horizon_weeks)
-        ends = edges[1:]
-        # last log row strictly before each week's end: an event exactly at w + 1 belongs
-        # to week w + 1, as it does in the flow counts
-        at_end = np.searchsorted(times, ends, side="left") - 1
-
-        def integrate(rates: np.ndarray) -> np.ndarray:
-            """Integral over each week of piecewise-constant rates (per week)."""
-            durations = np.diff(np.append(times, max(horizon_weeks, times[-1])))
-            cumulative = np.vstack(
-                [np.zeros((1, rates.shape[1])), np.cumsum(rates * durations[:, None], axis=0)]
-            )
-            row = np.searchsorted(times, edges, side="right") - 1
-            row = np.maximum(row, 0)
-            at_edges = cumulative[row] + rates[row] * (edges - times[row])[:, None]
-            return np.diff(at_edges, axis=0)
-
-        columns = {name: i for i, name in enumerate(LOG_FIELDS)}
-
-        # demand (3), capacity (3), delivered (3), bought, WTE in post: adjacent in the log
-        first, last = columns["demand_national"], columns["national_wte_in_post"]
-        hours = integrate(log[:, first : last + 1])
-        demand, capacity, delivered = hours[:, 0:3], hours[:, 3:6], hours[:, 6:9]
-        bought, wte_weeks = hours[:, 9], hours[:, 10]
-        cost = np.column_stack(
-            [
-                wte_weeks * p.cost_per_wte_week,
-                delivered[:, FAMILY] * p.family_cost_per_hour,
-                delivered[:, CONSULTANCY] * p.consultancy_cost_per_hour,
-            ]
+        return Timeline.from_rows(
+            self.log,
+            {
+                "referrals": self.referral_times,
+                "admissions": self.admission_times,
+                "exits": self.exit_times,
+                "reentries": self.reentry_times,
+            },
+            horizon_weeks,
+            cap=p.cap,
+            prices=CostRates(
+                p.cost_per_wte_week,
+                p.family_cost_per_hour,
+                p.consultancy_cost_per_hour,
+                tuple(p.trust_share),
+            ),
         )
-        trust_share = np.asarray(p.trust_share)
-        paid_by_trusts = cost @ trust_share
-        # shortfall: demand not met by the source itself or by bought consultancy
-        met = delivered.copy()
-        met[:, CONSULTANCY] -= bought
-        met[:, NATIONAL] += bought
-        return {
-            "caseload": log[at_end][
-                :, [columns[n] for n in ("diagnostic", "improvement", "exit", "transitional")]
-            ].astype(np.int32),
-            "waiting": log[at_end, columns["waiting"]].astype(np.int32),
-            "referrals": _count_per_week(self.referral_times, n_weeks),
-            "admissions": _count_per_week(self.admission_times, n_weeks),
-            "exits": _count_per_week(self.exit_times, n_weeks),
-            "reentries": _count_per_week(self.reentry_times, n_weeks),
-            "demand_hours": demand,
-            "capacity_hours": capacity,
-            "delivered_hours": delivered,
-            "shortfall_hours": np.maximum(demand - met, 0.0),
-            "bought_hours": bought,
-            "national_wte": log[at_end, columns["national_wte_in_post"]],
-            "dose": log[at_end, columns["dose"]],
-            "cost_by_source": cost,
-            "cost_by_payer": np.column_stack([paid_by_trusts, cost.sum(axis=1) - paid_by_trusts]),
-        }
 
     def spells(self) -> dict[str, np.ndarray]:
         """One row per referral: trust, times (weeks; NaN if not reached) and flags.
@@ -532,10 +502,6 @@ class Programme:
             "support_end": np.asarray(self.spell_end, dtype=float),
             "catastrophic": np.asarray(self.spell_catastrophic, dtype=bool),
             "reentry": np.asarray(self.spell_reentry, dtype=bool),
+            "left_list": np.asarray(self.spell_left_list, dtype=bool),
         }
 
-
-def _count_per_week(times: list[float], n_weeks: int) -> np.ndarray:
-    weeks = np.floor(np.asarray(times, dtype=float))
-    weeks = weeks[(weeks >= 0) & (weeks < n_weeks)].astype(np.int64)
-    return np.bincount(weeks, minlength=n_weeks).astype(np.int32)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, fields
+from functools import cached_property
 
 import numpy as np
 import simpy
@@ -22,6 +23,7 @@ from sim.model.inputs import (
 )
 from sim.model.population import Population
 from sim.model.programme import Programme
+from sim.model.timeline import Timeline
 from sim.scenario.schema import Scenario
 from sim.streams import Streams
 
@@ -81,20 +83,20 @@ class ReplicationResult:
     catastrophe_trusts: np.ndarray
     """(F,) int: the trust that failed at each of those times."""
 
-    weekly: dict[str, np.ndarray]
-    """Programme and team by week (W = weeks in the horizon; week w is [w, w+1)):
-    ``caseload`` (W, 4) by phase (diagnostic, improvement, exit, transitional) at week end;
-    ``waiting`` (W,); ``referrals``, ``admissions``, ``exits``, ``reentries`` (W,) counts;
-    ``demand_hours``, ``capacity_hours``, ``delivered_hours``, ``shortfall_hours`` (W, 3) by
-    source (national, nhs_family, consultancy); ``bought_hours`` (W,) consultancy hours
-    bought to cover the national team; ``national_wte`` (W,) in post; ``dose`` (W,) share
-    of improvement support delivered; ``cost_by_source`` (W, 3) and ``cost_by_payer``
-    (W, 2: trusts, NHS England) in pounds."""
+    timeline: Timeline
+    """The programme and team over time: figures for any periods (exact event dates)."""
     spells: dict[str, np.ndarray]
     """One row per referral: ``trust``, ``referral``, ``admission``, ``target_exit``
     (admission plus the target duration), ``exit`` (formal exit to transitional support),
     ``support_end`` (weeks; NaN if not reached, negative if before the start),
-    ``catastrophic`` and ``reentry`` flags."""
+    ``catastrophic`` and ``reentry`` flags, and ``left_list`` (the trust left the waiting
+    list unadmitted, at ``support_end``, when no longer eligible)."""
+
+    @cached_property
+    def weekly(self) -> dict[str, np.ndarray]:
+        """Programme and team by week (week w is [w, w + 1) weeks since the start); see
+        :meth:`Timeline.over` for the figures and their definitions."""
+        return self.timeline.weekly()
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Every array of the result by name (weekly and spell arrays prefixed)."""
@@ -104,6 +106,7 @@ class ReplicationResult:
             if isinstance(getattr(self, f.name), np.ndarray)
         }
         out |= {f"weekly.{k}": v for k, v in self.weekly.items()}
+        out["timeline.log"] = self.timeline.log
         out |= {f"spells.{k}": v for k, v in self.spells.items()}
         return out
 
@@ -220,6 +223,6 @@ def run_replication(
         override_churn=population.override_churn,
         catastrophe_weeks=catastrophe_weeks,
         catastrophe_trusts=catastrophe_trusts,
-        weekly=programme.weekly(horizon),
+        timeline=programme.timeline(horizon),
         spells=programme.spells(),
     )

@@ -23,6 +23,7 @@ import copy
 import difflib
 import hashlib
 import json
+import math
 import re
 import types
 import typing
@@ -34,6 +35,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from sim.errors import ScenarioError, ScenarioErrors
+from sim.scenario.checks import register_problems
 from sim.scenario.schema import Annotation, Scenario
 
 UNION_DISCRIMINATORS = ("rule", "distribution", "mode")
@@ -47,8 +49,45 @@ PathKey = tuple[str | int, ...]
 # ---------------------------------------------------------------------------- YAML
 
 
+MAX_FILE_BYTES = 1_000_000
+"""Largest scenario file read, bytes. The documented baseline is about 15 kB; a megabyte
+keeps a mistaken path (a log, a device such as /dev/zero) from being read into memory."""
+MAX_YAML_VALUES = 100_000
+"""Most values (mappings, lists and scalars) a file may hold once YAML aliases are
+expanded. The baseline holds about 1,300; aliases can make a 600-byte file expand to
+billions (a "billion laughs"), which would exhaust memory in the merging that follows."""
+MAX_NESTING = 32
+"""Deepest nesting of mappings and lists in a file; a scenario is about 8 levels deep.
+Deeper input would exhaust Python's recursion limit in the parser."""
+MAX_EXTENDS = 32
+"""Longest ``extends`` chain; the shipped variants are at most 3 files deep."""
+MAX_REPORTED_ERRORS = 100
+"""Problems listed for one scenario; the rest are counted (a file of 20,000 unknown keys
+would otherwise print 20,000 lines)."""
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader (no object construction) that refuses duplicate mapping keys."""
+    """SafeLoader (no object construction) that refuses duplicate and unhashable keys,
+    nesting deeper than :data:`MAX_NESTING` and impossible dates, each with a line number."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent, index):  # noqa: D102 - PyYAML hook
+        # the composer recurses once per level: stop before Python's recursion limit does
+        self._depth += 1
+        try:
+            if self._depth > MAX_NESTING:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"values nested more than {MAX_NESTING} levels deep",
+                    self.peek_event().start_mark,
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False):
@@ -56,8 +95,15 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
     mapping: dict[Any, Any] = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=deep)
+        line = key_node.start_mark.line + 1
+        try:
+            hash(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a key must be a name, not a {type(key).__name__} (line {line})",
+                key_node.start_mark,
+            ) from None
         if key in mapping:
-            line = key_node.start_mark.line + 1
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r} (line {line})", key_node.start_mark
             )
@@ -65,26 +111,100 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
     return mapping
 
 
+def _construct_timestamp(loader: _UniqueKeyLoader, node: yaml.ScalarNode):
+    """YAML dates, with a located error for impossible ones such as 2026-02-30."""
+    try:
+        return yaml.constructor.SafeConstructor.construct_yaml_timestamp(loader, node)
+    except (ValueError, OverflowError) as exc:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{node.value!r} is not a valid date ({exc})", node.start_mark
+        ) from None
+
+
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+
+
+def _expanded_size(root: yaml.Node, limit: int) -> int:
+    """Values in a composed YAML document once aliases are expanded, counting each aliased
+    node as often as it is used; stops with ValueError beyond ``limit`` or at a recursive
+    alias. Linear in the number of distinct nodes (aliases share node objects)."""
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        if finished:
+            on_path.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in children)
+            if sizes[key] > limit:
+                raise ValueError(
+                    f"expands to more than {limit:,} values (YAML aliases repeat the value they "
+                    f"name; line {node.start_mark.line + 1})"
+                )
+            continue
+        if key in sizes:
+            continue
+        if key in on_path:
+            raise ValueError(f"a YAML alias refers to itself (line {node.start_mark.line + 1})")
+        on_path.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+    return sizes[id(root)]
+
+
+def _read_text(path: Path) -> str:
+    """The text of a regular file of at most MAX_FILE_BYTES, or a ScenarioError."""
+    try:
+        if not path.exists():
+            raise ScenarioError(path, "", "file not found")
+        if path.is_dir():
+            raise ScenarioError(path, "", "is a folder, not a scenario file")
+        if not path.is_file():  # a FIFO would block for ever, a device never end
+            raise ScenarioError(path, "", "is not a regular file (a device, pipe or socket)")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:  # unreadable, a symbolic-link loop, a name too long
+        raise ScenarioError(path, "", f"cannot be read: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ScenarioError(
+            path, "", f"is larger than {MAX_FILE_BYTES:,} bytes: not a scenario file"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(path, "", f"cannot be read: not UTF-8 text ({exc.reason})") from None
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    """Parse one scenario file into a mapping, or raise ScenarioError naming the file."""
-    if not path.exists():
-        raise ScenarioError(path, "", "file not found")
-    if path.is_dir():
-        raise ScenarioError(path, "", "is a folder, not a scenario file")
+    """Parse one scenario file into a mapping, or raise ScenarioError naming the file.
+
+    Only regular files of at most :data:`MAX_FILE_BYTES` are read; documents nested more
+    than :data:`MAX_NESTING` deep or expanding to more than :data:`MAX_YAML_VALUES`
+    values through aliases are refused before any Python objects are built.
+    """
+    text = _read_text(path)
+    loader = _UniqueKeyLoader(text)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(path, "", f"cannot be read: {exc}") from exc
-    try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - safe loader subclass
+        node = loader.get_single_node()
+        if node is not None:
+            _expanded_size(node, MAX_YAML_VALUES)
+        data = None if node is None else loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError(path, "", f"malformed YAML{where}: {problem}") from exc
+        raise ScenarioError(path, "", f"malformed YAML{where}: {problem}") from None
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise ScenarioError(path, "", f"cannot be read as YAML: {exc}") from None
+    finally:
+        loader.dispose()
     if data is None:
         raise ScenarioError(path, "", "file is empty")
     if not isinstance(data, dict):
@@ -111,11 +231,31 @@ def record_origins(node: Any, path: PathKey, file: Path, origins: dict[PathKey, 
             record_origins(value, (*path, i), file, origins)
 
 
-def _forget(origins: dict[PathKey, Path], path: PathKey) -> None:
-    """Drop the recorded origins of everything below ``path`` (it is being replaced)."""
-    depth = len(path)
-    for key in [k for k in origins if len(k) > depth and k[:depth] == path]:
-        del origins[key]
+def _forget(origins: dict[PathKey, Path], path: PathKey, base: Any) -> None:
+    """Drop the recorded origins of everything below ``path`` (``base`` is being replaced).
+
+    Walks the replaced value rather than every recorded path, so merging stays linear in
+    the size of the files.
+    """
+    if isinstance(base, dict):
+        items: Iterable = base.items()
+    elif isinstance(base, list):
+        items = enumerate(base)
+    else:
+        return
+    for key, value in items:
+        origins.pop((*path, key), None)
+        _forget(origins, (*path, key), value)
+
+
+def _switches_member(base: Any, override: Any) -> bool:
+    """True if ``override`` picks another member of a union than ``base`` (for example
+    ``distribution: fixed`` over a gamma duration): the member's keys differ, so the
+    override replaces the section instead of merging into it."""
+    return isinstance(base, dict) and any(
+        key in base and key in override and base[key] != override[key]
+        for key in UNION_DISCRIMINATORS
+    )
 
 
 def _merge(base: Any, override: Any, path: PathKey, file: Path, origins: dict) -> Any:
@@ -126,6 +266,7 @@ def _merge(base: Any, override: Any, path: PathKey, file: Path, origins: dict) -
         merged = {"value": override, "assumption": variant_note}
         if "unit" in base:
             merged["unit"] = base["unit"]
+        _forget(origins, path, base)
         record_origins(merged, path, file, origins)
         return merged
     if _is_annotated(base) and _is_annotated(override):
@@ -133,9 +274,15 @@ def _merge(base: Any, override: Any, path: PathKey, file: Path, origins: dict) -
         merged.update(override)
         if "source" not in override and "assumption" not in override:
             merged["assumption"] = variant_note
+        _forget(origins, path, base)
         record_origins(merged, path, file, origins)
         return merged
-    if isinstance(base, dict) and isinstance(override, dict):
+    if (
+        isinstance(base, dict)
+        and isinstance(override, dict)
+        and not _switches_member(base, override)
+        and not (_is_annotated(override) and not _is_annotated(base))
+    ):
         merged = dict(base)
         for key, value in override.items():
             if key in base:
@@ -145,17 +292,34 @@ def _merge(base: Any, override: Any, path: PathKey, file: Path, origins: dict) -
                 record_origins(value, (*path, key), file, origins)
         origins.setdefault(path, file)
         return merged
-    _forget(origins, path)
+    # anything else replaces: a scalar or list, a section switched to another union
+    # member, or an annotated value over a section (refused later, naming this file)
+    _forget(origins, path, base)
     record_origins(override, path, file, origins)
     return copy.deepcopy(override)
 
 
+def _resolved(path: Path, file: Path | None = None) -> Path:
+    """``path`` made absolute with symbolic links followed, or a ScenarioError (a link
+    loop, a name too long) naming ``file`` (the file whose ``extends`` gave it) if any."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symbolic-link loop (3.11, 3.12)
+        if file is None:
+            raise ScenarioError(path, "", f"cannot be read: {exc}") from None
+        raise ScenarioError(file, "extends", f"cannot follow {str(path)!r}: {exc}") from None
+
+
 def resolve_file(path: Path, _chain: tuple[Path, ...] = ()) -> tuple[dict, dict[PathKey, Path]]:
     """Read ``path`` and everything it extends; return the merged raw tree and origins."""
-    path = path.resolve()
+    path = _resolved(path)
     if path in _chain:
         cycle = " -> ".join(p.name for p in (*_chain, path))
         raise ScenarioError(path, "extends", f"circular extends: {cycle}")
+    if len(_chain) >= MAX_EXTENDS:
+        raise ScenarioError(
+            _chain[0], "extends", f"the extends chain is longer than {MAX_EXTENDS} files"
+        )
     raw = read_yaml(path)
     parent_ref = raw.pop("extends", None)
     raw.setdefault("name", path.stem)
@@ -165,7 +329,7 @@ def resolve_file(path: Path, _chain: tuple[Path, ...] = ()) -> tuple[dict, dict[
         return raw, origins
     if not isinstance(parent_ref, str) or not parent_ref.strip():
         raise ScenarioError(path, "extends", "must be the path of another scenario file")
-    parent_path = (path.parent / parent_ref).resolve()
+    parent_path = _resolved(path.parent / parent_ref, path)
     if not parent_path.exists():
         raise ScenarioError(path, "extends", f"parent scenario {parent_ref!r} not found")
     base, origins = resolve_file(parent_path, (*_chain, path))
@@ -195,6 +359,16 @@ def split_annotations(
                 )
             )
         return node, notes, errors
+    if _is_annotated(node) and _holds_mapping(node["value"]):
+        errors.append(
+            ScenarioError(
+                _origin(origins, (*path, "value")),
+                format_path(path),
+                "annotations describe one value or a list of values, not a whole section: "
+                "annotate the numbers inside it instead",
+            )
+        )
+        return node, notes, errors
     if _is_annotated(node):
         note = {k: v for k, v in node.items() if k != "value"}
         try:
@@ -222,6 +396,13 @@ def split_annotations(
             errors += sub_errors
         return items, notes, errors
     return node, notes, errors
+
+
+def _holds_mapping(value: Any) -> bool:
+    """True if ``value`` is a mapping or a list holding one (a section, not a value)."""
+    return isinstance(value, dict) or (
+        isinstance(value, list) and any(_holds_mapping(item) for item in value)
+    )
 
 
 def numeric_paths(node: Any, path: PathKey = ()) -> Iterable[str]:
@@ -266,20 +447,39 @@ def format_path(path: Iterable[str | int]) -> str:
     return out
 
 
-def _origin(origins: Mapping[PathKey, Path], path: PathKey, top: Path | None = None) -> Path | str:
+def _origin(
+    origins: Mapping[PathKey, Path],
+    path: PathKey,
+    top: Path | None = None,
+    top_paths: set[PathKey] | None = None,
+) -> Path | str:
     """The file that set the value at ``path``.
 
     For a mapping merged from several files, the loaded file ``top`` is named if it set
-    anything inside it: that is where the user changed it.
+    anything inside it: that is where the user changed it. ``top_paths`` (from
+    :func:`_paths_set_by`) saves scanning every origin once per error.
     """
     if top is not None:
-        depth = len(path)
-        if any(f == top and k[:depth] == path for k, f in origins.items()):
+        if top_paths is None:
+            top_paths = _paths_set_by(origins, top)
+        if path in top_paths:
             return top
     for cut in range(len(path), -1, -1):
         if path[:cut] in origins:
             return origins[path[:cut]]
     return WHAT_IF
+
+
+def _paths_set_by(origins: Mapping[PathKey, Path], file: Path) -> set[PathKey]:
+    """Every path at or above a value that ``file`` set (linear in the origins)."""
+    out: set[PathKey] = set()
+    for key, origin in origins.items():
+        if origin == file:
+            for cut in range(len(key), -1, -1):
+                if key[:cut] in out:
+                    break
+                out.add(key[:cut])
+    return out
 
 
 def _clean_loc(loc: tuple, raw: Any) -> PathKey:
@@ -333,19 +533,22 @@ def _model_at(model: Any, path: PathKey, raw: Any) -> type[BaseModel] | None:
 
 
 def _unwrap(tp: Any, node: Any) -> Any:
-    """Strip Annotated/Optional; pick the union member whose ``rule`` tag matches ``node``."""
+    """Strip Annotated/Optional; pick the union member whose tag (``rule``,
+    ``distribution`` or ``mode``) matches the one ``node`` gives."""
     while True:
         origin = typing.get_origin(tp)
         if origin is typing.Annotated:
             tp = typing.get_args(tp)[0]
         elif origin in (typing.Union, types.UnionType):
             members = [a for a in typing.get_args(tp) if a is not type(None)]
-            tag = node.get("rule") if isinstance(node, dict) else None
             chosen = members[0]
             for member in members:
-                field = getattr(member, "model_fields", {}).get("rule")
-                if field is not None and tag in typing.get_args(field.annotation):
-                    chosen = member
+                fields = getattr(member, "model_fields", {})
+                for key in UNION_DISCRIMINATORS:
+                    tag = node.get(key) if isinstance(node, dict) else None
+                    field = fields.get(key)
+                    if field is not None and tag in typing.get_args(field.annotation):
+                        chosen = member
             tp = chosen
         else:
             return tp
@@ -402,20 +605,33 @@ def translate(
 ) -> ScenarioErrors:
     """Turn a pydantic ValidationError into ScenarioErrors that name file and field."""
     errors = []
+    top_paths = _paths_set_by(origins, top) if top is not None else None
     for err in exc.errors():
         loc = _clean_loc(tuple(err.get("loc", ())), raw)
         if err.get("type") == "value_error":
             loc, message = _located(loc, _reason(err, None), origins, top)
-            errors.append(ScenarioError(_origin(origins, loc, top), format_path(loc), message))
+            errors.append(
+                ScenarioError(_origin(origins, loc, top, top_paths), format_path(loc), message)
+            )
             continue
         allowed = None
         if err.get("type") == "extra_forbidden":
             model = _model_at(Scenario, loc[:-1], raw)
             allowed = model.model_fields.keys() if model else None
-        errors.append(
-            ScenarioError(_origin(origins, loc, top), format_path(loc), _reason(err, allowed))
-        )
-    return ScenarioErrors(errors)
+        file = _origin(origins, loc, top, top_paths)
+        errors.append(ScenarioError(file, format_path(loc), _reason(err, allowed)))
+    return bounded_errors(errors)
+
+
+def bounded_errors(errors: list[ScenarioError]) -> ScenarioErrors:
+    """ScenarioErrors listing at most :data:`MAX_REPORTED_ERRORS` problems (and a count of
+    the rest), so a file of thousands of mistakes gives a readable report."""
+    if len(errors) <= MAX_REPORTED_ERRORS:
+        return ScenarioErrors(errors)
+    shown = errors[:MAX_REPORTED_ERRORS]
+    rest = len(errors) - len(shown)
+    shown.append(ScenarioError(shown[-1].file, "", f"and {rest:,} more problems not listed"))
+    return ScenarioErrors(shown)
 
 
 # --------------------------------------------------------------------------- public
@@ -432,17 +648,20 @@ def build_scenario(raw: dict, origins: Mapping[PathKey, Path], top: Path | None 
         )
     plain, notes, errors = split_annotations(raw, origins)
     if errors:
-        raise ScenarioErrors(errors)
+        raise bounded_errors(errors)
     try:
         scenario = Scenario.model_validate({**plain, "notes": notes})
     except ValidationError as exc:
         raise translate(exc, plain, origins, top) from None
-    range_errors = [
-        ScenarioError(_origin(origins, tuple(parse_path(path)), top), path, reason)
-        for path, reason in out_of_range(scenario)
-    ]
-    if range_errors:
-        raise ScenarioErrors(range_errors)
+    # declared ranges, then what the schema cannot see (the trusts in the package's data)
+    problems = out_of_range(scenario) or register_problems(scenario)
+    if problems:
+        raise bounded_errors(
+            [
+                ScenarioError(_origin(origins, tuple(parse_path(path)), top), path, reason)
+                for path, reason in problems
+            ]
+        )
     return scenario
 
 
@@ -514,7 +733,10 @@ def with_changes(
         k: {f: v for f, v in note.items() if v is not None} for k, note in tree.pop("notes").items()
     }
     for dotted, value in changes.items():
-        parts = parse_path(dotted)
+        try:
+            parts = parse_path(dotted)
+        except ValueError as exc:
+            raise ScenarioError(WHAT_IF, str(dotted), str(exc)) from None
         parent = tree
         for i, part in enumerate(parts[:-1]):
             try:
@@ -524,6 +746,10 @@ def with_changes(
                     WHAT_IF, dotted, f"no field {format_path(parts[: i + 1])!r}"
                 ) from None
         last = parts[-1]
+        if not isinstance(parent, dict | list):
+            raise ScenarioError(
+                WHAT_IF, dotted, f"{format_path(parts[:-1])!r} is a value, not a section"
+            )
         if isinstance(parent, dict) and last not in parent:
             raise ScenarioError(WHAT_IF, dotted, "no such field")
         if isinstance(parent, list) and not (isinstance(last, int) and last < len(parent)):
@@ -555,9 +781,9 @@ def with_changes(
         edited = Scenario.model_validate({**tree, "notes": notes})
     except ValidationError as exc:
         raise translate(exc, tree, {}) from None
-    problems = out_of_range(edited)
+    problems = out_of_range(edited) or register_problems(edited)
     if problems:
-        raise ScenarioErrors([ScenarioError(WHAT_IF, path, reason) for path, reason in problems])
+        raise bounded_errors([ScenarioError(WHAT_IF, path, reason) for path, reason in problems])
     return edited
 
 
@@ -569,17 +795,47 @@ def value_at(tree: Any, dotted: str) -> Any:
     return node
 
 
+_PATH_PART = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)((?:\[[0-9]+\])*)")
+
+
 def parse_path(dotted: str) -> list[str | int]:
+    """``'a.b[0].c'`` -> ``['a', 'b', 0, 'c']``; ValueError for a malformed path (an
+    empty part as in ``a..b``, an unclosed or non-numeric index as in ``a[0.b``)."""
+    if not isinstance(dotted, str) or not dotted:
+        raise ValueError(f"a field path is a dotted name such as programme.cap, got {dotted!r}")
     parts: list[str | int] = []
     for piece in dotted.split("."):
-        name, _, rest = piece.partition("[")
-        if name:
-            parts.append(name)
-        while rest:
-            index, _, rest = rest.partition("]")
-            parts.append(int(index))
-            rest = rest.removeprefix("[")
+        match = _PATH_PART.fullmatch(piece)
+        if match is None:
+            raise ValueError(
+                f"malformed field path {dotted!r} at {piece!r}: write names joined by dots, "
+                "with list positions in brackets, e.g. team.national.wte_schedule[0].wte"
+            )
+        parts.append(match.group(1))
+        parts += [int(index) for index in re.findall(r"\[([0-9]+)\]", match.group(2))]
     return parts
+
+
+def parse_value(text: str) -> Any:
+    """A value written on the command line (``--grid PATH=V1,V2``) as the scenario needs it.
+
+    Whole numbers become int (``15``, also ``15.0``), other numbers float; ``null``,
+    ``true`` and ``false`` their YAML meaning; anything else stays text (a policy such as
+    ``dilute``, or an ISO date, which the schema reads). NaN and infinity are refused.
+    """
+    text = text.strip()
+    if not text:
+        raise ValueError("empty value")
+    try:
+        number = float(text)
+    except ValueError:
+        return {"null": None, "true": True, "false": False}.get(text.lower(), text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text!r} is not a finite number")
+    try:
+        return int(text)
+    except ValueError:
+        return int(number) if number.is_integer() and abs(number) < 2**53 else number
 
 
 def scenario_hash(scenario: Scenario) -> str:
@@ -612,6 +868,7 @@ def scenario_json_schema() -> dict:
             "range": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
         },
     }
+    _finite_numbers(schema)
     _allow_annotation(schema)
     # A variant lists only what differs, so no key is required anywhere (except the tags
     # that pick a union member); `python -m sim validate` checks completeness.
@@ -620,15 +877,46 @@ def scenario_json_schema() -> dict:
     return schema
 
 
-def _allow_annotation(node: Any) -> None:
+LARGEST_FLOAT = 1.7976931348623157e308
+NOT_NAN = {"type": "number", "minimum": 1, "maximum": 0}
+"""Matches only NaN: no number is both at least 1 and at most 0, but every comparison
+with NaN is false, so NaN passes both bounds. Used as ``not``, it refuses NaN."""
+
+
+def _finite_numbers(node: Any) -> None:
+    """Make every number in the schema finite, as the scenario models require: bounds
+    where pydantic gave none (refusing infinity) and ``not NOT_NAN`` (refusing NaN)."""
     if isinstance(node, dict):
+        for value in node.values():
+            _finite_numbers(value)
+        if node.get("type") in ("number", "integer"):
+            if "maximum" not in node and "exclusiveMaximum" not in node:
+                node["maximum"] = LARGEST_FLOAT
+            if "minimum" not in node and "exclusiveMinimum" not in node:
+                node["minimum"] = -LARGEST_FLOAT
+            node["not"] = dict(NOT_NAN)
+    elif isinstance(node, list):
+        for value in node:
+            _finite_numbers(value)
+
+
+def _allow_annotation(node: Any) -> None:
+    """Let every value field be written bare or annotated; the annotated form's ``value``
+    obeys the same schema as the bare one (so bounds and finiteness hold in both)."""
+    if isinstance(node, dict):
+        for value in node.values():
+            _allow_annotation(value)
         props = node.get("properties")
         if isinstance(props, dict):
             for key, sub in list(props.items()):
                 if _schema_is_value(sub):
-                    props[key] = {"anyOf": [sub, {"$ref": "#/$defs/AnnotatedValue"}]}
-        for value in node.values():
-            _allow_annotation(value)
+                    annotated = {
+                        "allOf": [
+                            {"$ref": "#/$defs/AnnotatedValue"},
+                            {"properties": {"value": sub}},
+                        ]
+                    }
+                    props[key] = {"anyOf": [sub, annotated]}
     elif isinstance(node, list):
         for value in node:
             _allow_annotation(value)

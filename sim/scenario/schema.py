@@ -17,6 +17,7 @@ This module must not read files (see :mod:`sim.scenario.loader`) or hold random 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -62,17 +63,56 @@ def check_dates_increase(list_name: str, dates: list[dt.date]) -> None:
             )
 
 
-IsoDate = Annotated[dt.date, BeforeValidator(_parse_iso_date)]
+# Bounds. Every number in a scenario is finite (``allow_inf_nan=False`` below) and
+# bounded: the bounds are generous assumptions about what a model of about 200 trusts
+# over at most 30 years can mean, chosen so that no accepted value can make a run loop,
+# overflow or allocate without limit. Each says why next to it.
+EARLIEST_DATE = dt.date(1990, 1, 1)
+LATEST_DATE = dt.date(2200, 12, 31)
+"""Dates a scenario may give: the NHS of the data (2025/26) give or take well over a
+century; far dates would overflow the calendar (9999-06-01 plus a horizon)."""
+MAX_HORIZON_YEARS = 30.0
+MIN_HORIZON_YEARS = 0.25
+"""One quarter: the model assesses trusts quarterly and reports by quarter; a shorter
+horizon has no assessment and no complete period."""
+MAX_WEEKS = 1600.0
+"""About 30 years, the longest horizon: a duration beyond it never ends within a run."""
+MAX_TRUSTS = 1000
+"""Any count of trusts. The data have 205 trusts; each count is also checked against the
+trusts of its league table (:mod:`sim.scenario.checks`)."""
+MAX_SCORE_SD = 3.0
+"""Score spreads, points: scores run from 1 to 4, so a standard deviation of 3 already
+spans the whole scale (the fitted values are 0.1 to 0.6)."""
+MAX_GRADIENT = 10.0
+"""Log-odds per standard deviation of score: 10 is an odds ratio of 22,000 per standard
+deviation (the fitted values are about 1)."""
+MAX_HOURS_PER_WEEK = 100_000.0
+"""Support hours per week from any source: about 2,700 full-time staff (the national
+team is 37 to 51 WTE)."""
+MAX_POUNDS = 1.0e8
+"""Any unit cost or day rate, pounds (the baseline's largest is £85,000 a WTE a year)."""
+
+IsoDate = Annotated[
+    dt.date, BeforeValidator(_parse_iso_date), Field(ge=EARLIEST_DATE, le=LATEST_DATE)
+]
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegativeFloat = Annotated[float, Field(ge=0.0)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
 Score = Annotated[float, Field(ge=1.0, le=4.0)]
+ScoreSd = Annotated[float, Field(ge=0.0, le=MAX_SCORE_SD)]
+Gradient = Annotated[float, Field(ge=-MAX_GRADIENT, le=MAX_GRADIENT)]
+Weeks = Annotated[float, Field(ge=0.0, le=MAX_WEEKS)]
+PositiveWeeks = Annotated[float, Field(gt=0.0, le=MAX_WEEKS)]
+TrustCount = Annotated[int, Field(ge=0, le=MAX_TRUSTS)]
+HoursPerWeek = Annotated[float, Field(ge=0.0, le=MAX_HOURS_PER_WEEK)]
+Pounds = Annotated[float, Field(ge=0.0, le=MAX_POUNDS)]
 
 
 class FrozenModel(BaseModel):
     """Base of every scenario section: immutable, strict and closed to unknown keys."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # allow_inf_nan=False: NaN and infinity (YAML .nan, .inf) are never a valid input
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class Annotation(FrozenModel):
@@ -116,12 +156,12 @@ class ScoreDynamics(FrozenModel):
     """
 
     mean: Score
-    between_trust_sd: NonNegativeFloat
+    between_trust_sd: ScoreSd
     level_persistence_per_year: Annotated[float, Field(ge=0.0, le=1.0)]
     """Autocorrelation of a trust's long-run level over a year (1 = fixed for ever)."""
-    within_trust_sd: NonNegativeFloat
+    within_trust_sd: ScoreSd
     persistence: Annotated[float, Field(ge=0.0, lt=1.0)]
-    trend_per_year: float = 0.0
+    trend_per_year: Annotated[float, Field(ge=-3.0, le=3.0)] = 0.0
     """Drift of every trust's long-run level, score points per year (negative improves)."""
 
 
@@ -135,7 +175,7 @@ class DeficitDynamics(FrozenModel):
     """
 
     long_run_share: Probability
-    score_gradient: float
+    score_gradient: Gradient
     switching_rate: Annotated[float, Field(gt=0.0, le=1.0)]
 
 
@@ -146,26 +186,23 @@ class CapabilityModel(FrozenModel):
     """
 
     low_share: Probability
-    score_gradient: float
+    score_gradient: Gradient
 
 
 class LeagueTableParams(FrozenModel):
     """Starting state and dynamics of one league table."""
 
-    initial_segment_counts: Annotated[
-        list[Annotated[int, Field(ge=0)]], Field(min_length=4, max_length=4)
-    ]
+    initial_segment_counts: Annotated[list[TrustCount], Field(min_length=4, max_length=4)]
     """Published trusts in segments 1 to 4; scaled to the table's size if the counts cover
     fewer rows than the table has trusts."""
-    initial_deficit_counts: Annotated[
-        list[Annotated[int, Field(ge=0)]], Field(min_length=4, max_length=4)
-    ]
+    initial_deficit_counts: Annotated[list[TrustCount], Field(min_length=4, max_length=4)]
     """Published trusts in deficit within segments 1 to 4 (same rows as the segment counts)."""
     score: ScoreDynamics
     deficit: DeficitDynamics
     capability: CapabilityModel
-    catastrophic_failure_rate_per_year: NonNegativeFloat
-    """Rate of catastrophic failures of governance (quality or finance), per trust per year."""
+    catastrophic_failure_rate_per_year: Annotated[float, Field(ge=0.0, le=4.0)]
+    """Rate of catastrophic failures of governance (quality or finance), per trust per year
+    (at most 4: one a quarter per trust; the baseline assumes 0.005)."""
 
     @model_validator(mode="after")
     def _deficit_within_segments(self) -> LeagueTableParams:
@@ -243,7 +280,8 @@ SegmentationRule = Annotated[QuartileRule | FixedThresholdRule, Field(discrimina
 class Segmentation(FrozenModel):
     """Which rule segments trusts when, and the financial override applied after it."""
 
-    rules: Annotated[list[SegmentationRule], Field(min_length=1)]
+    rules: Annotated[list[SegmentationRule], Field(min_length=1, max_length=200)]
+    """At most 200 rules: a change every quarter for 50 years."""
     financial_override: bool
     max_segment_in_deficit: Annotated[int, Field(ge=1, le=4)] = 3
     """A trust in deficit can be no higher (better) than this segment."""
@@ -271,28 +309,32 @@ class FixedDuration(FrozenModel):
     """Always the same duration."""
 
     distribution: Literal["fixed"]
-    weeks: NonNegativeFloat
+    weeks: Weeks
 
 
 class ExponentialDuration(FrozenModel):
     distribution: Literal["exponential"]
-    mean_weeks: PositiveFloat
+    mean_weeks: PositiveWeeks
 
 
 class LognormalDuration(FrozenModel):
     """Long-tailed: ``median_weeks * exp(sigma * Z)``, Z standard normal."""
 
     distribution: Literal["lognormal"]
-    median_weeks: PositiveFloat
-    sigma: PositiveFloat
+    median_weeks: PositiveWeeks
+    sigma: Annotated[float, Field(gt=0.0, le=3.0)]
+    """At most 3: the 99th percentile is then 1,000 times the median (fitted: about 0.7);
+    far larger values overflow floating point."""
 
 
 class GammaDuration(FrozenModel):
     """Gamma with the given mean and coefficient of variation (sd / mean)."""
 
     distribution: Literal["gamma"]
-    mean_weeks: PositiveFloat
-    cv: PositiveFloat
+    mean_weeks: PositiveWeeks
+    cv: Annotated[float, Field(ge=0.01, le=5.0)]
+    """0.01 to 5: below 0.01 the duration is in effect fixed (use ``fixed``); the shape
+    ``1 / cv**2`` must stay a finite number."""
 
 
 Duration = Annotated[
@@ -327,7 +369,7 @@ class Phase(FrozenModel):
     """
 
     duration: Duration
-    support_hours_per_week: NonNegativeFloat
+    support_hours_per_week: HoursPerWeek
     blend: Blend
 
 
@@ -342,26 +384,30 @@ class DoseResponse(FrozenModel):
     """Improvement progresses at ``dose ** elasticity`` weeks of work per week, where dose
     is the share of the required support hours actually delivered (0 to 1)."""
 
-    elasticity: NonNegativeFloat
+    elasticity: Annotated[float, Field(ge=0.0, le=10.0)]
+    """At most 10: a 90% dose then gives a third of the speed (the baseline assumes 1)."""
 
 
 class PoissonReferrals(FrozenModel):
     """Referrals arrive at random at a constant rate, replacing segment-driven referrals."""
 
     mode: Literal["poisson"]
-    rate_per_year: NonNegativeFloat
+    rate_per_year: Annotated[float, Field(ge=0.0, le=1000.0)]
+    """At most 1,000 a year, about five per trust: referrals go to trusts not already
+    referred, so a higher rate only refers the same trusts again."""
 
 
 class ScheduledReferral(FrozenModel):
     date: IsoDate
-    trusts: Annotated[int, Field(ge=1)]
+    trusts: Annotated[int, Field(ge=1, le=MAX_TRUSTS)]
 
 
 class ScheduleReferrals(FrozenModel):
     """Referrals on given dates, replacing segment-driven referrals."""
 
     mode: Literal["schedule"]
-    referrals: Annotated[list[ScheduledReferral], Field(min_length=1)]
+    referrals: Annotated[list[ScheduledReferral], Field(min_length=1, max_length=2000)]
+    """At most 2,000 dates: one a week for the longest horizon."""
 
     @model_validator(mode="after")
     def _in_order(self) -> ScheduleReferrals:
@@ -377,6 +423,10 @@ class SegmentReferrals(FrozenModel):
 
     mode: Literal["segments"]
     catastrophic_failure_refers: bool = True
+    no_longer_eligible: Literal["stay_on_list", "leave_list"] = "stay_on_list"
+    """A trust waiting for a place that a later assessment finds no longer eligible (out
+    of segment 4 or no longer low capability) stays on the list (a referral, once made,
+    stands) or leaves it. Catastrophic and relapse referrals always stay."""
 
 
 Referrals = Annotated[
@@ -388,10 +438,10 @@ class InitialSpells(FrozenModel):
     """Trusts already in the programme at the start date, in one phase."""
 
     league_table: Literal["acute", "non_acute", "ambulance"]
-    trusts: Annotated[int, Field(ge=0)]
+    trusts: TrustCount
     phase: Literal["diagnostic", "improvement", "exit"]
-    weeks_in_phase: NonNegativeFloat
-    weeks_in_programme: NonNegativeFloat
+    weeks_in_phase: Weeks
+    weeks_in_programme: Weeks
 
     @model_validator(mode="after")
     def _consistent(self) -> InitialSpells:
@@ -408,22 +458,26 @@ class InitialWaiting(FrozenModel):
     """Trusts referred and waiting to enter at the start date."""
 
     league_table: Literal["acute", "non_acute", "ambulance"]
-    trusts: Annotated[int, Field(ge=0)]
-    weeks_waiting: NonNegativeFloat
+    trusts: TrustCount
+    weeks_waiting: Weeks
 
 
 class InitialProgramme(FrozenModel):
     """Who is in the programme and waiting at the start. The trusts chosen are the
     worst-scoring ones of their league table."""
 
-    in_programme: list[InitialSpells] = Field(default_factory=list)
-    waiting: list[InitialWaiting] = Field(default_factory=list)
+    in_programme: Annotated[list[InitialSpells], Field(max_length=100)] = Field(
+        default_factory=list
+    )
+    waiting: Annotated[list[InitialWaiting], Field(max_length=100)] = Field(
+        default_factory=list
+    )
 
 
 class Programme(FrozenModel):
     """The Provider Improvement Programme (segment 5): entry, journey and exit."""
 
-    cap: Annotated[int, Field(ge=0)] | None
+    cap: Annotated[int, Field(ge=0, le=MAX_TRUSTS)] | None
     """Most trusts in the programme at once (diagnostic, improvement and exit phases);
     ``null`` for no cap."""
     priority: Annotated[
@@ -433,9 +487,9 @@ class Programme(FrozenModel):
     referrals: Referrals
     phases: Phases
     dose_response: DoseResponse
-    target_duration_weeks: PositiveFloat
+    target_duration_weeks: PositiveWeeks
     """Planned time from admission to exit; exits later than this count as slippage."""
-    exit_score_gain: NonNegativeFloat
+    exit_score_gain: Annotated[float, Field(ge=0.0, le=3.0)]
     """Lasting improvement of the trust's long-run score at exit, score points."""
     relapse_probability: Probability
     """Probability that a trust is referred again when its transitional support ends."""
@@ -447,23 +501,54 @@ class Programme(FrozenModel):
             raise field_error("priority", f"lists a key twice: {self.priority}")
         return self
 
+    @model_validator(mode="after")
+    def _spell_takes_time(self) -> Programme:
+        # A trust that relapses is referred again when its spell ends; spells of no time
+        # would repeat at one instant for ever (relapse_probability 1) or thousands of
+        # times (just below 1).
+        weeks = sum(mean_weeks(getattr(self.phases, name).duration) for name in PHASES)
+        if self.relapse_probability > 0 and weeks < MIN_SPELL_WEEKS:
+            raise field_error(
+                ["relapse_probability", "phases"],
+                f"the four phases last {weeks:.3g} weeks on average, under "
+                f"{MIN_SPELL_WEEKS:g}: with relapse_probability {self.relapse_probability:g} "
+                "trusts would cycle through the programme without time passing; lengthen "
+                "the phases or set relapse_probability to 0",
+            )
+        return self
+
+
+MIN_SPELL_WEEKS = 4.0
+"""Shortest average spell (all four phases) when trusts may relapse: a month. Real spells
+last years (RSP: 3 to over 7)."""
+
+
+def mean_weeks(duration: FixedDuration | ExponentialDuration | LognormalDuration | GammaDuration):
+    """Mean of a duration distribution, weeks (improvement: at full support)."""
+    if isinstance(duration, FixedDuration):
+        return duration.weeks
+    if isinstance(duration, LognormalDuration):
+        return duration.median_weeks * math.exp(duration.sigma**2 / 2)
+    return duration.mean_weeks
+
 
 # --------------------------------------------------------------------------------- team
 
 
 class WteStep(FrozenModel):
     effective_from: IsoDate
-    wte: NonNegativeFloat
+    wte: Annotated[float, Field(ge=0.0, le=10_000.0)]
+    """At most 10,000 WTE (the PIP team is 37 to 51)."""
 
 
 class NationalTeam(FrozenModel):
     """The national PIP team: whole-time equivalents over time and their productive hours."""
 
-    wte_schedule: Annotated[list[WteStep], Field(min_length=1)]
-    productive_hours_per_wte_week: NonNegativeFloat
+    wte_schedule: Annotated[list[WteStep], Field(min_length=1, max_length=2000)]
+    productive_hours_per_wte_week: Annotated[float, Field(ge=0.0, le=168.0)]
     """Hours per WTE per week available for programme case work."""
     vacancy_rate: Annotated[float, Field(ge=0.0, lt=1.0)]
-    cost_per_wte_year: NonNegativeFloat
+    cost_per_wte_year: Pounds
     """Employment cost per WTE in post, pounds per year."""
 
     @model_validator(mode="after")
@@ -475,17 +560,17 @@ class NationalTeam(FrozenModel):
 class NhsFamily(FrozenModel):
     """Wider NHS support: buddying, temporary board appointments, other organisations."""
 
-    hours_per_week: NonNegativeFloat
-    cost_per_hour: NonNegativeFloat
+    hours_per_week: HoursPerWeek
+    cost_per_hour: Pounds
 
 
 class Consultancy(FrozenModel):
     """Consultancy under the nationally commissioned framework."""
 
-    framework_cap_days_per_week: NonNegativeFloat
-    day_rate: NonNegativeFloat
+    framework_cap_days_per_week: Annotated[float, Field(ge=0.0, le=MAX_HOURS_PER_WEEK / 8)]
+    day_rate: Pounds
     """Pounds per consultant day."""
-    hours_per_day: PositiveFloat
+    hours_per_day: Annotated[float, Field(gt=0.0, le=24.0)]
 
 
 class TrustShare(FrozenModel):
@@ -521,10 +606,12 @@ class Scenario(FrozenModel):
     :func:`sim.scenario.with_changes`; do not construct it field by field in analysis code.
     """
 
-    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
-    description: str = ""
+    name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+    """Names results folders and files: at most 64 characters, so that folder names built
+    from it (``<name>-<date-time>``, sweep points ``<name>-0001``) fit file systems."""
+    description: Annotated[str, Field(max_length=10_000)] = ""
     start_date: IsoDate
-    horizon_years: Annotated[float, Field(gt=0.0, le=30.0)]
+    horizon_years: Annotated[float, Field(ge=MIN_HORIZON_YEARS, le=MAX_HORIZON_YEARS)]
     population: Population
     segmentation: Segmentation
     programme: Programme
@@ -548,6 +635,16 @@ class Scenario(FrozenModel):
                 f"start_date {self.start_date} is before the first WTE step ({first_wte}): "
                 "the team size must be known from the start",
             )
+        referrals = self.programme.referrals
+        if referrals.mode == "schedule":
+            for i, referral in enumerate(referrals.referrals):
+                if referral.date < self.start_date:  # would be dropped without a word
+                    raise field_error(
+                        [f"programme.referrals.referrals[{i}].date", "start_date"],
+                        f"scheduled referral on {referral.date} is before start_date "
+                        f"{self.start_date}: trusts referred before the start belong in "
+                        "programme.initial.waiting",
+                    )
         return self
 
     @property

@@ -1,0 +1,188 @@
+"""Limits on the size of a run, checked before any work is done.
+
+A run's memory grows with replications x output rows (the value matrices and the tidy
+table written at the end), with the chunk of replications each worker holds, and with
+the number of workers. A mistaken ``--reps 1000000000`` or ``--jobs 999`` would otherwise
+start, allocate hundreds of gigabytes and fail part way. :func:`check_run` estimates the
+memory a run needs and refuses one that would not fit, saying what would.
+
+The byte counts below are assumptions, measured on Linux with the baseline scenario and
+rounded up; the estimate is meant to catch runs that are out by a large factor, not to
+budget memory to the last megabyte.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from sim.errors import ScenarioError
+
+RUN_SETTINGS = "<run settings>"
+"""Label of errors about run settings (replications, workers) rather than a file."""
+BYTES_PER_VALUE = 8
+"""One output value of one replication in a value matrix (float64)."""
+BYTES_PER_VALUE_WRITTEN = 100
+"""Peak bytes per output value while a scenario's results are assembled and written (the
+matrix, the tidy table's labels and values, parquet and summary buffers). Measured about
+75 for the baseline (640 replications x 1,700 rows: 67 MB)."""
+WORKER_BYTES = 64 * 2**20
+"""Memory of one worker process of its own (interpreter pages it writes, one
+replication's arrays). Plausible range 20 to 150 MB (fork on Linux to spawn elsewhere)."""
+MEMORY_SHARE = 0.8
+"""Share of the available memory a run may plan to use (the rest is for everything else)."""
+JOBS_PER_CORE = 2
+"""Most local workers per core: more than the cores only adds memory, not speed; twice
+leaves room for a test or a laptop with hyper-threads."""
+MAX_VARIANTS = 10_000
+"""Most scenario variants in one sweep: each is validated, compiled and held in memory,
+and 10,000 variants of 200 replications are already 2 million replications."""
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this process may still use, or None if it cannot be told.
+
+    The smaller of the system's available memory (``MemAvailable`` on Linux) and what is
+    left under a control-group limit (containers).
+    """
+    found: list[int] = []
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                found.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # not on Windows
+            found.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        used = Path("/sys/fs/cgroup/memory.current").read_text().strip()
+        if limit != "max":
+            found.append(max(int(limit) - int(used), 0))
+    except (OSError, ValueError):
+        pass
+    return min(found) if found else None
+
+
+def run_memory(
+    widths: Sequence[int],
+    replications: int,
+    jobs: int,
+    chunk: int,
+    in_memory: bool,
+) -> int:
+    """Estimated peak memory of a run, bytes.
+
+    Parameters
+    ----------
+    widths
+        Output rows of each scenario (the length of its layout).
+    replications
+        Replications per scenario.
+    jobs
+        Local worker processes (0 when workers run elsewhere, on a Dask cluster).
+    chunk
+        Replications in the largest chunk a worker computes and sends back.
+    in_memory
+        True if every scenario's value matrix is kept in memory (``run_experiment``);
+        False if results stream to disk and are written one scenario at a time.
+    """
+    widest = max(widths)
+    if in_memory:
+        parent = sum(widths) * replications * BYTES_PER_VALUE
+    else:
+        parent = widest * replications * BYTES_PER_VALUE_WRITTEN
+    block = chunk * widest * BYTES_PER_VALUE  # one chunk's matrix, also received by the parent
+    workers = jobs * (WORKER_BYTES + 2 * block)
+    return parent + workers + max(jobs, 1) * block
+
+
+def check_run(
+    widths: Sequence[int],
+    replications: int,
+    jobs: int,
+    chunks_per_scenario: int,
+    in_memory: bool,
+    local: bool = True,
+    memory: int | None = None,
+    cores: int | None = None,
+) -> None:
+    """Refuse a run that needs more workers or memory than this machine has.
+
+    ``chunks_per_scenario`` is how many chunks each scenario's replications are cut into;
+    ``local`` is False when workers run on a remote cluster (their memory is not ours).
+    ``memory`` and ``cores`` default to what this machine has. Raises ScenarioError (file
+    ``<run settings>``, field ``jobs`` or ``replications``) saying what would fit.
+    """
+    if local:
+        from sim.runner import available_cores  # sim.runner calls this module
+
+        cores = cores or available_cores()
+        if jobs > JOBS_PER_CORE * cores:
+            raise ScenarioError(
+                RUN_SETTINGS,
+                "jobs",
+                f"{jobs} workers on a machine with {cores} cores: more workers than cores "
+                f"add memory, not speed; use at most {JOBS_PER_CORE * cores} (or 'auto', "
+                f"one per core)",
+            )
+    memory = available_memory() if memory is None else memory
+    if memory is None or not widths:
+        return
+    budget = MEMORY_SHARE * memory
+    local_jobs = jobs if local else 0
+    chunk = math.ceil(replications / chunks_per_scenario)
+    needed = run_memory(widths, replications, local_jobs, chunk, in_memory)
+    if needed <= budget:
+        return
+    if local_jobs * WORKER_BYTES > budget / 2:
+        fit = max(int(budget / 2 // WORKER_BYTES), 1)
+        raise ScenarioError(
+            RUN_SETTINGS,
+            "jobs",
+            f"{jobs} workers need about {_gib(local_jobs * WORKER_BYTES)} of memory on their "
+            f"own and {_gib(memory)} is available; use at most {fit} workers",
+        )
+    # the estimate is linear in the replications: the most that fit within the budget
+    per_replication = run_memory(widths, 1, local_jobs, 1, in_memory) - local_jobs * WORKER_BYTES
+    fit = int((budget - local_jobs * WORKER_BYTES) // max(per_replication, 1))
+    raise ScenarioError(
+        RUN_SETTINGS,
+        "replications",
+        f"{replications:,} replications of {len(widths)} scenario(s) with up to "
+        f"{max(widths):,} output rows each need about {_gib(needed)} of memory and "
+        f"{_gib(memory)} is available; at most about {max(fit, 0):,} replications fit "
+        "(fewer replications, scenarios or workers would)",
+    )
+
+
+def check_variants(count: int) -> None:
+    """Refuse a sweep of more than :data:`MAX_VARIANTS` scenario variants (ValueError)."""
+    if count > MAX_VARIANTS:
+        raise ValueError(
+            f"{count:,} scenario variants is more than {MAX_VARIANTS:,}, the most one sweep "
+            "runs (each variant is validated, held in memory and run for every "
+            "replication); split the sweep or use fewer values"
+        )
+
+
+def output_widths(scenarios: Sequence) -> list[int]:
+    """Output rows of each scenario; compiles one scenario per distinct start date and
+    horizon (what the layout depends on), so it is quick for large sweeps."""
+    from sim.model.replication import compile_scenario  # the model is loaded only here
+    from sim.reduce import build_layout
+
+    known: dict[tuple, int] = {}
+    widths = []
+    for scenario in scenarios:
+        key = (scenario.start_date, scenario.horizon_years)
+        if key not in known:
+            known[key] = len(build_layout(compile_scenario(scenario)))
+        widths.append(known[key])
+    return widths
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:,.1f} GiB" if n >= 2**30 else f"{n / 2**20:,.0f} MiB"

@@ -1,0 +1,217 @@
+"""The programme's state over time, and its figures over any set of periods.
+
+The programme logs its whole state (caseload by phase, waiting list, support demand,
+capacity and delivery by source, WTE in post, dose) at every event, so between two log
+rows everything is constant. :class:`Timeline` keeps that log and the exact times of every
+referral, admission, exit and re-entry, and turns them into figures for any periods given
+by their edges in weeks since the start date (:meth:`Timeline.over`):
+
+* a flow (referrals, admissions, exits, re-entries) is counted in the period containing
+  the exact time of its event: an event at a period's first instant belongs to it;
+* a stock (caseload, waiting list, WTE in post, dose) is the state in force at the exact
+  end of the period, before any event at that instant (so the quarter to 30 June ends
+  before the assessment on 1 July); ``mean_*`` is its time-weighted mean over the period;
+* hours and costs are integrated exactly over the period;
+* ``cap_reached`` and ``national_short`` are 1 if the condition held for any stretch of
+  time of positive length inside the period (a state passed through within one instant,
+  between two events at the same time, does not count).
+
+Pure numpy: no simpy, no pandas. The model returns a timeline; the reduction asks it for
+months, quarters and years, and ``ReplicationResult.weekly`` asks it for weeks.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+NATIONAL, FAMILY, CONSULTANCY = 0, 1, 2
+
+LOG_FIELDS = (
+    "time", "diagnostic", "improvement", "exit", "transitional", "waiting",
+    "demand_national", "demand_nhs_family", "demand_consultancy",
+    "capacity_national", "capacity_nhs_family", "capacity_consultancy",
+    "delivered_national", "delivered_nhs_family", "delivered_consultancy",
+    "bought_hours", "national_wte_in_post", "dose",
+)  # fmt: skip
+"""Columns of the programme's state log, one row per change of state."""
+_COLUMN = {name: i for i, name in enumerate(LOG_FIELDS)}
+_CASELOAD = slice(_COLUMN["diagnostic"], _COLUMN["transitional"] + 1)
+_RATES = slice(_COLUMN["demand_national"], _COLUMN["national_wte_in_post"] + 1)
+"""Demand (3), capacity (3), delivered (3), bought, WTE in post: hours (WTE) per week."""
+SHORT_TOLERANCE_HOURS = 1e-9
+"""Demand above capacity by less than this (hours a week) is rounding, not a shortfall."""
+
+
+@dataclass(frozen=True)
+class CostRates:
+    """Prices that turn support into money."""
+
+    cost_per_wte_week: float
+    """National team, pounds per WTE in post per week."""
+    family_cost_per_hour: float
+    consultancy_cost_per_hour: float
+    trust_share: tuple[float, float, float]
+    """Share of each source's cost paid by the trusts (the rest by NHS England)."""
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """One replication's programme over time; times are weeks since the start date."""
+
+    log: np.ndarray
+    """(R, len(LOG_FIELDS)) state after each change, in time order; row 0 is the start."""
+    event_times: dict[str, np.ndarray]
+    """Exact times of ``referrals``, ``admissions``, ``exits`` and ``reentries``."""
+    horizon_weeks: float
+    cap: float
+    """Most trusts in the programme at once (inf for no cap)."""
+    prices: CostRates
+
+    @classmethod
+    def from_rows(
+        cls,
+        rows: list[tuple],
+        event_times: dict[str, list[float]],
+        horizon_weeks: float,
+        cap: float,
+        prices: CostRates,
+    ) -> Timeline:
+        """Build from the programme's list of log tuples and lists of event times."""
+        log = np.fromiter(
+            itertools.chain.from_iterable(rows), dtype=float, count=len(rows) * len(LOG_FIELDS)
+        ).reshape(len(rows), len(LOG_FIELDS))
+        events = {name: np.asarray(times, dtype=float) for name, times in event_times.items()}
+        return cls(log, events, float(horizon_weeks), float(cap), prices)
+
+    # ------------------------------------------------------------------ helpers
+
+    @property
+    def times(self) -> np.ndarray:
+        return self.log[:, 0]
+
+    def _durations(self) -> np.ndarray:
+        """How long each log row stays in force (weeks; 0 for a state passed within an instant)."""
+        times = self.times
+        return np.diff(np.append(times, max(self.horizon_weeks, times[-1])))
+
+    def _integrate(self, rates: np.ndarray, edges: np.ndarray) -> np.ndarray:
+        """Integral over each period of piecewise-constant ``rates`` (R, k) per week."""
+        times = self.times
+        cumulative = np.vstack(
+            [np.zeros((1, rates.shape[1])), np.cumsum(rates * self._durations()[:, None], axis=0)]
+        )
+        row = np.maximum(np.searchsorted(times, edges, side="right") - 1, 0)
+        at_edges = cumulative[row] + rates[row] * (edges - times[row])[:, None]
+        return np.diff(at_edges, axis=0)
+
+    def _any_stretch(self, condition: np.ndarray, edges: np.ndarray) -> np.ndarray:
+        """1.0 for each period in which ``condition`` (per row) held for a positive time."""
+        held = condition & (self._durations() > 0)
+        counts = np.concatenate([[0], np.cumsum(held)])
+        first = np.maximum(np.searchsorted(self.times, edges[:-1], side="right") - 1, 0)
+        last = np.searchsorted(self.times, edges[1:], side="left") - 1
+        return ((counts[last + 1] - counts[first]) > 0).astype(float)
+
+    def _first_time(self, condition: np.ndarray) -> float:
+        """Weeks since the start when ``condition`` first held for a positive time (NaN: never)."""
+        rows = np.flatnonzero(condition & (self._durations() > 0))
+        return float(self.times[rows[0]]) if len(rows) else math.nan
+
+    def in_programme(self) -> np.ndarray:
+        """(R,) trusts in the programme (diagnostic, improvement, exit) per log row."""
+        return self.log[:, _CASELOAD][:, :3].sum(axis=1)
+
+    def national_short(self) -> np.ndarray:
+        """(R,) bool: the national team's demand exceeds its capacity in each log row."""
+        demand = self.log[:, _COLUMN["demand_national"]]
+        capacity = self.log[:, _COLUMN["capacity_national"]]
+        return demand > capacity + SHORT_TOLERANCE_HOURS
+
+    def first_cap_reached(self) -> float:
+        return self._first_time(self.in_programme() >= self.cap)
+
+    def first_national_short(self) -> float:
+        return self._first_time(self.national_short())
+
+    # ------------------------------------------------------------------ figures
+
+    def over(self, edges: np.ndarray) -> dict[str, np.ndarray]:
+        """Figures for the periods ``[edges[i], edges[i + 1])`` (weeks since the start).
+
+        Returns, with P = len(edges) - 1: ``caseload`` (P, 4) by phase (diagnostic,
+        improvement, exit, transitional), ``waiting``, ``national_wte`` and ``dose`` (P,)
+        at each period's end; ``mean_caseload`` (P, 4), ``mean_waiting`` and
+        ``mean_national_wte`` (P,) averaged over time; ``referrals``, ``admissions``,
+        ``exits``, ``reentries`` (P,) counts; ``demand_hours``, ``capacity_hours``,
+        ``delivered_hours``, ``shortfall_hours`` (P, 3) by source (national, nhs_family,
+        consultancy); ``bought_hours`` (P,) consultancy hours bought to cover the national
+        team; ``wte_weeks`` (P,); ``cost_by_source`` (P, 3) and ``cost_by_payer`` (P, 2:
+        trusts, NHS England) in pounds; ``cap_reached`` and ``national_short`` (P,) 0 or 1.
+        """
+        edges = np.asarray(edges, dtype=float)
+        log, times = self.log, self.times
+        # state in force just before each period's end: an event at the end opens the next
+        at_end = np.maximum(np.searchsorted(times, edges[1:], side="left") - 1, 0)
+        lengths = np.diff(edges)
+
+        stocks = np.column_stack([log[:, _CASELOAD], log[:, _COLUMN["waiting"]]])
+        stock_time = self._integrate(stocks, edges)
+        hours = self._integrate(log[:, _RATES], edges)
+        demand, capacity, delivered = hours[:, 0:3], hours[:, 3:6], hours[:, 6:9]
+        bought, wte_weeks = hours[:, 9], hours[:, 10]
+
+        # shortfall: demand not met by the source itself or by consultancy bought for it
+        rates = log[:, _RATES]
+        met = rates[:, 6:9].copy()
+        met[:, CONSULTANCY] -= rates[:, 9]
+        met[:, NATIONAL] += rates[:, 9]
+        shortfall = self._integrate(np.maximum(rates[:, 0:3] - met, 0.0), edges)
+
+        prices = self.prices
+        cost = np.column_stack(
+            [
+                wte_weeks * prices.cost_per_wte_week,
+                delivered[:, FAMILY] * prices.family_cost_per_hour,
+                delivered[:, CONSULTANCY] * prices.consultancy_cost_per_hour,
+            ]
+        )
+        paid_by_trusts = cost @ np.asarray(prices.trust_share)
+
+        def per_period(name: str) -> np.ndarray:
+            which = np.searchsorted(edges, self.event_times[name], side="right") - 1
+            which = which[(which >= 0) & (which < len(lengths))]
+            return np.bincount(which, minlength=len(lengths)).astype(np.int32)
+
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = stock_time / lengths[:, None]
+        return {
+            "caseload": log[at_end, _CASELOAD].astype(np.int32),
+            "waiting": log[at_end, _COLUMN["waiting"]].astype(np.int32),
+            "national_wte": log[at_end, _COLUMN["national_wte_in_post"]],
+            "dose": log[at_end, _COLUMN["dose"]],
+            "mean_caseload": means[:, :4],
+            "mean_waiting": means[:, 4],
+            "mean_national_wte": wte_weeks / lengths,
+            **{name: per_period(name) for name in ("referrals", "admissions", "exits", "reentries")},
+            "demand_hours": demand,
+            "capacity_hours": capacity,
+            "delivered_hours": delivered,
+            "shortfall_hours": shortfall,
+            "bought_hours": bought,
+            "wte_weeks": wte_weeks,
+            "cost_by_source": cost,
+            "cost_by_payer": np.column_stack([paid_by_trusts, cost.sum(axis=1) - paid_by_trusts]),
+            "cap_reached": self._any_stretch(self.in_programme() >= self.cap, edges),
+            "national_short": self._any_stretch(self.national_short(), edges),
+        }
+
+    def weekly(self) -> dict[str, np.ndarray]:
+        """:meth:`over` whole weeks from the start: week w is [w, w + 1) (the last may be
+        shorter, ending at the horizon)."""
+        n_weeks = math.ceil(self.horizon_weeks - 1e-9)
+        edges = np.minimum(np.arange(n_weeks + 1, dtype=float), self.horizon_weeks)
+        return self.over(edges)

@@ -1,0 +1,288 @@
+"""Chart words against chart data (issue 12, item 3).
+
+Every number in a chart's title, caption or alt text must come from the data the chart
+draws, by the run summary's definitions (:mod:`sim.summary_text`); stocks are drawn at the
+end of their period on a date axis; the national team's cut is a step at its date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import numpy as np
+import pytest
+from matplotlib import dates as mdates
+from matplotlib.patches import StepPatch
+
+from sim import run_experiment
+from sim.charts import chart_set, draw
+from sim.charts import data as chart_data
+from sim.data import read_table
+from sim.scenario import with_changes
+from sim.summary_text import format_summary
+
+REPLICATIONS = 12
+
+
+@pytest.fixture(scope="module")
+def results(baseline):
+    short = with_changes(baseline, {"horizon_years": 3})
+    cap_20 = with_changes(short, {"name": "cap_20", "programme.cap": 20})
+    return run_experiment([short, cap_20], replications=REPLICATIONS, seed=3)
+
+
+@pytest.fixture(scope="module")
+def charts(results):
+    return {chart.key: chart for chart in chart_set(results)}
+
+
+@pytest.fixture(scope="module")
+def summary(results):
+    return results.summary()
+
+
+def _percents(text: str) -> list[int]:
+    return [int(p) for p in re.findall(r"(\d+)%", text)]
+
+
+def _summary_share(results, summary, scenario: str, label: str) -> int:
+    """The run summary's "<label>: in X% of replications" (0 when it says it never happens)."""
+    text = format_summary(
+        summary[summary["scenario"] == scenario],
+        results.replications,
+        3,
+        {scenario: results.scenarios[scenario].start_date},
+    )
+    line = next(ln for ln in text.splitlines() if ln.strip().startswith(label))
+    found = re.search(r"in (\d+)% of replications", line)
+    return int(found.group(1)) if found else 0
+
+
+def _day_number(date: dt.date) -> float:
+    return mdates.date2num(np.datetime64(date, "D"))
+
+
+# ---------------------------------------------------------------------------- dates
+
+
+def test_period_dates_are_the_first_and_last_day_of_the_period():
+    period_dates = chart_data.period_dates
+    assert period_dates("2027/28 Q1") == (dt.date(2027, 4, 1), dt.date(2027, 6, 30))
+    assert period_dates("2027/28 Q4") == (dt.date(2028, 1, 1), dt.date(2028, 3, 31))
+    assert period_dates("2027/28") == (dt.date(2027, 4, 1), dt.date(2028, 3, 31))
+    assert period_dates("2027-05") == (dt.date(2027, 5, 1), dt.date(2027, 5, 31))
+    # clipped to a forecast from 15 May 2027 to 1 June 2027 (exclusive)
+    assert period_dates("2027/28 Q1", dt.date(2027, 5, 15), dt.date(2027, 6, 1)) == (
+        dt.date(2027, 5, 15),
+        dt.date(2027, 5, 31),
+    )
+    with pytest.raises(ValueError, match="not a month, quarter or year"):
+        period_dates("Q1 of next year")
+
+
+def test_stocks_are_drawn_at_the_end_of_their_quarter_on_a_date_axis(charts):
+    chart = charts["baseline-caseload"]
+    first = chart.table.iloc[0]
+    assert first["period"] == "2026/27 Q1"
+    assert first["period_end"] == dt.date(2026, 6, 30)
+    ax = draw(chart).axes[0]
+    median = next(line for line in ax.get_lines() if line.get_label().startswith("Median"))
+    assert median.get_xdata()[0] == pytest.approx(_day_number(dt.date(2026, 6, 30)))
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert labels and all(label.startswith("1 Apr ") for label in labels)
+    for tick, label in zip(ax.get_xticks(), ax.get_xticklabels(), strict=True):
+        if label.get_text():  # a labelled tick sits on the 1 April it names
+            assert tick == pytest.approx(_day_number(dt.date(int(label.get_text()[-4:]), 4, 1)))
+
+
+# ------------------------------------------------------------------------- caseload
+
+
+def test_caseload_title_counts_quarters_at_the_cap_from_the_medians_drawn(charts, results):
+    for name in results.scenarios:
+        chart = charts[f"{name}-caseload"]
+        medians, cap = chart.table["median"].to_numpy(), chart.meta["cap"]
+        at_cap = int(np.sum(medians >= cap))
+        if at_cap == len(medians):
+            assert "every quarter" in chart.title
+        elif at_cap:
+            assert f"at the end of {at_cap} of {len(medians)} quarters" in chart.title
+        else:
+            low, high = int(np.floor(medians.min())), int(np.ceil(medians.max()))
+            assert f"{low} to {high} trusts" in chart.title
+        assert "(median)" in chart.title
+        last = chart.table.iloc[-1]
+        assert f"{last['median']:.0f} on 31 Mar 2029" in chart.alt_text
+
+
+def test_caseload_median_is_drawn_over_the_cap_and_the_published_point_fits(charts):
+    chart = charts["baseline-caseload"]
+    ax = draw(chart).axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    median = next(line for label, line in lines.items() if label.startswith("Median"))
+    cap = next(line for label, line in lines.items() if label.startswith("Cap"))
+    assert median.get_zorder() > cap.get_zorder()
+    assert median.get_linewidth() > cap.get_linewidth()
+    published = next(line for label, line in lines.items() if label.startswith("Published"))
+    bottom, top = ax.get_ylim()
+    highest = max(chart.meta["cap"], chart.table["q95"].max(), *published.get_ydata())
+    assert top >= highest * 1.1  # headroom above the cap and the published marker
+    left, right = ax.get_xlim()
+    assert all(left < x < right for x in published.get_xdata())
+
+
+def test_published_first_wave_is_read_from_the_data(monkeypatch):
+    facts = read_table("programme_facts.csv")
+    history = read_table("programme_history.csv")
+    wave = next(r for r in facts if r["measure"] == "pip_expected_first_entrants")
+    changed = [dict(r, value="12 trusts") if r is wave else r for r in facts]
+    with monkeypatch.context() as patch:
+        patch.setattr(
+            chart_data,
+            "read_table",
+            lambda name: changed if name == "programme_facts.csv" else read_table(name),
+        )
+        observed = chart_data.observed_caseload(dt.date(2026, 4, 1))
+    assert observed["value"].tolist() == [12.0]
+    assert "about 12 trusts" in observed["label"].iloc[0]
+
+    observed = chart_data.observed_caseload(dt.date(2026, 4, 1))
+    first_entry = min(r["date"] for r in history if r["regime"] == "pip")
+    assert observed["value"].tolist() == [float(wave["value"].split()[0])]
+    assert observed["date"].iloc[0] == dt.date(*map(int, first_entry.split("-")[:2]), 1)
+
+
+# ----------------------------------------------------------------------- waiting
+
+
+def test_waiting_list_title_peak_is_the_drawn_median_peak(charts, results):
+    for name in results.scenarios:
+        chart = charts[f"{name}-waiting-list"]
+        table = chart.table
+        peak = table.loc[table["median"].idxmax()]
+        if peak["median"] > 0:
+            day = peak["period_end"]
+            assert f"median of {peak['median']:.0f} trusts" in chart.title
+            assert f"{day.day} {day:%b %Y}" in chart.title
+
+
+def test_waiting_time_bars_add_up_and_the_title_sums_the_bars_drawn(charts, results):
+    for name in results.scenarios:
+        chart = charts[f"{name}-waiting-times"]
+        ax = draw(chart).axes[0]
+        heights = np.array([bar.get_height() for bar in ax.patches])
+        assert len(heights) == 5
+        assert heights.sum() == pytest.approx(1.0)
+        over_13 = heights[2:].sum()  # bands 13-26, 26-52 and 52+ weeks
+        assert _percents(chart.title) == [round(over_13 * 100)]
+        assert "13 weeks or more" in chart.title and "average" in chart.title.lower()
+        assert _percents(chart.alt_text) == [round(h * 100) for h in heights]
+        assert "add up to 100%" in chart.caption
+
+
+# ---------------------------------------------------------------------- segments
+
+
+def test_segments_title_counts_the_programme_across_every_table(charts, results):
+    for name in results.scenarios:
+        chart = charts[f"{name}-segments"]
+        table = chart.table
+        first, last = table["period"].iloc[0], table["period"].iloc[-1]
+
+        def total(period, segment, league_table=None, table=table):
+            rows = table[(table["period"] == period) & (table["segment"] == segment)]
+            if league_table:
+                rows = rows[rows["league_table"] == league_table]
+            return rows["mean_trusts"].sum()
+
+        programme, acute = total(last, 5), total(last, 5, "acute")
+        assert round(programme) != round(acute)  # the old title's bug shows in this data
+        assert f"{programme:.0f} trusts in the programme across all tables" in chart.title
+        assert f"from {total(first, 5):.0f})" in chart.title
+        assert f"about {total(last, 4, 'acute'):.0f} acute trusts in segment 4" in chart.title
+        assert f"{programme:.0f} trusts are in the programme" in chart.alt_text
+
+
+# ------------------------------------------------------------------ national team
+
+
+def test_team_demand_title_uses_the_run_summary_share_short(charts, results, summary):
+    shares = {}
+    for name in results.scenarios:
+        chart = charts[f"{name}-team-demand"]
+        share = _summary_share(results, summary, name, "national team first short of hours")
+        shares[name] = share
+        assert "quarters" not in chart.title
+        if share:
+            assert _percents(chart.title) == [share]
+            assert f"short at some time in {share}% of replications" in chart.alt_text
+            national = chart.table[chart.table["source"] == "national"]
+            peak = national.loc[national["demand_median"].idxmax()]
+            assert f"peaks at {peak['demand_median']:.0f} hours a week" in chart.title
+            assert f"against {peak['capacity']:.0f} available" in chart.title
+        else:
+            assert "every replication" in chart.title
+        assert round(chart.meta["share_short"] * 100) == share
+    assert shares["cap_20"] > 0  # the fixture must exercise a team that is short
+
+
+def test_national_cut_is_a_step_on_its_date(charts, results):
+    chart = charts["baseline-team-demand"]
+    steps = results.scenarios["baseline"].team.national.wte_schedule
+    before, after = steps[0].wte, steps[1].wte
+    cut = steps[1].effective_from
+    assert [c["date"] for c in chart.meta["cuts"]] == [cut]
+    ax = draw(chart).axes[0]  # the national team's panel
+    capacity = next(
+        p for p in ax.patches if isinstance(p, StepPatch) and p.get_label() == "Capacity"
+    )
+    values, edges = capacity.get_data().values, capacity.get_data().edges
+    where = int(np.flatnonzero(np.isclose(edges, _day_number(cut)))[0])
+    assert values[where] / values[where - 1] == pytest.approx(after / before, rel=1e-6)
+    assert any(line.get_xdata()[0] == pytest.approx(_day_number(cut)) for line in ax.get_lines())
+
+
+def test_exceedance_words_match_the_run_summary_and_the_lines_drawn(charts, results, summary):
+    for name in results.scenarios:
+        chart = charts[f"{name}-exceedance"]
+        full = _summary_share(results, summary, name, "programme first full")
+        short = _summary_share(results, summary, name, "national team first short of hours")
+        assert f"full at some time in {full}% of replications" in chart.title
+        if short:
+            assert f"short of hours at some time in {short}%" in chart.title
+        else:
+            assert "never short" in chart.title
+        last = chart.table.iloc[-1]
+        assert round(last["cap_reached_by_end"] * 100) == full
+        assert round(last["national_team_short_by_end"] * 100) == short
+        ax = draw(chart).axes[0]
+        drawn = {line.get_label(): line.get_ydata()[-1] for line in ax.get_lines()}
+        assert drawn["Programme has been at its cap, by the quarter's end"] == pytest.approx(
+            full / 100, abs=0.005
+        )
+
+
+# -------------------------------------------------------------- cost, comparison
+
+
+def test_cost_title_is_the_mean_of_whole_years_drawn(charts, results):
+    for name in results.scenarios:
+        chart = charts[f"{name}-cost"]
+        table = chart.table
+        source = table[table["split"] == "source"].groupby("period", sort=False)
+        by_year = source["mean_cost_millions"].sum()  # three whole financial years
+        trusts = table[table["group"] == "trusts"].set_index("period")["mean_cost_millions"]
+        assert f"£{by_year.mean():.1f}m a year" in chart.title
+        assert _percents(chart.title) == [round(100 * trusts.sum() / by_year.sum())]
+        assert chart.meta["title_years"] == list(by_year.index)
+
+
+def test_comparison_title_is_a_drawn_difference_with_an_interval_below_zero(charts):
+    chart = charts["comparison-vs-baseline"]
+    waiting = chart.table[chart.table["measure"] == "Trusts waiting (average)"]
+    row = waiting.set_index("scenario").loc["cap_20"]
+    if row["ci_high"] < 0:
+        assert f"{abs(row['mean_difference']):.1f} fewer trusts" in chart.title
+    else:
+        assert chart.title.startswith("No scenario clearly shortens")
