@@ -174,7 +174,9 @@ def reduce_replication(result: ReplicationResult, layout: Layout) -> np.ndarray:
     """One replication as a float vector in ``layout`` order."""
     timeline, spells = result.timeline, result.spells
     waits = spells["admission"] - spells["referral"]
+    stays = spells["exit"] - spells["admission"]
     slippage = spells["exit"] - spells["target_exit"]
+    late = np.where(np.isnan(slippage), np.nan, slippage > 0)
 
     parts: list[np.ndarray] = []
     for frequency in FREQUENCIES:
@@ -198,14 +200,13 @@ def reduce_replication(result: ReplicationResult, layout: Layout) -> np.ndarray:
             "cost_by_payer": figures["cost_by_payer"],
             "cap_reached": figures["cap_reached"],
             "national_demand_exceeded": figures["national_short"],
-            "mean_wait_weeks": _mean_by_period(spells["admission"], waits, edges),
+            "mean_wait_weeks": _means_by_period(spells["admission"], [waits], edges)[0],
             "share_waiting_over_13_weeks": _share_waiting_long(spells, edges, layout.horizon_weeks),
-            "mean_stay_weeks": _mean_by_period(
-                spells["exit"], spells["exit"] - spells["admission"], edges
-            ),
-            "mean_slippage_weeks": _mean_by_period(spells["exit"], slippage, edges),
-            "share_exits_late": _mean_by_period(spells["exit"], (slippage > 0).astype(float), edges),
         }
+        # three figures by period of exit: one search for all of them
+        blocks["mean_stay_weeks"], blocks["mean_slippage_weeks"], blocks["share_exits_late"] = (
+            _means_by_period(spells["exit"], [stays, slippage, late], edges)
+        )
         for metric, _ in programme_metrics():
             block = np.asarray(blocks[metric], dtype=float)
             parts.append(block.T.ravel())  # group-major, matching the layout
@@ -235,15 +236,21 @@ def reduce_replication(result: ReplicationResult, layout: Layout) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def _mean_by_period(times: np.ndarray, values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Mean of ``values`` whose ``times`` fall in each period [edges[i], edges[i+1])."""
-    known = ~np.isnan(times) & ~np.isnan(values)
-    which = np.searchsorted(edges, times[known], side="right") - 1
-    inside = (which >= 0) & (which < len(edges) - 1)
+def _means_by_period(
+    times: np.ndarray, values: list[np.ndarray], edges: np.ndarray
+) -> list[np.ndarray]:
+    """For each array in ``values``, the mean of its entries whose ``times`` fall in each
+    period [edges[i], edges[i+1]) (NaN times and NaN values are left out; NaN if none)."""
     n = len(edges) - 1
-    totals = np.bincount(which[inside], weights=values[known][inside], minlength=n)
-    counts = np.bincount(which[inside], minlength=n)
-    return np.divide(totals, counts, out=np.full(n, np.nan), where=counts > 0)
+    which = np.searchsorted(edges, times, side="right") - 1
+    inside = ~np.isnan(times) & (which >= 0) & (which < n)
+    out = []
+    for value in values:
+        keep = inside & ~np.isnan(value)
+        totals = np.bincount(which[keep], weights=value[keep], minlength=n)
+        counts = np.bincount(which[keep], minlength=n)
+        out.append(np.divide(totals, counts, out=np.full(n, np.nan), where=counts > 0))
+    return out
 
 
 def _share_waiting_long(spells: dict, edges: np.ndarray, horizon: float) -> np.ndarray:
@@ -260,4 +267,4 @@ def _share_waiting_long(spells: dict, edges: np.ndarray, horizon: float) -> np.n
     waited = np.where(np.isnan(ended), horizon, ended) - referral
     known = ~np.isnan(ended) | (waited > WAIT_THRESHOLD_WEEKS)
     long_wait = (waited > WAIT_THRESHOLD_WEEKS).astype(float)
-    return _mean_by_period(np.where(known, referral, np.nan), long_wait, edges)
+    return _means_by_period(np.where(known, referral, np.nan), [long_wait], edges)[0]

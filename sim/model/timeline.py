@@ -25,6 +25,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -88,37 +89,79 @@ class Timeline:
         return cls(log, events, float(horizon_weeks), float(cap), prices)
 
     # ------------------------------------------------------------------ helpers
+    # Everything that does not depend on the periods asked for is computed once per
+    # timeline (cached), so asking for months, quarters, years and the horizon costs four
+    # searches, not four passes over the log.
 
     @property
     def times(self) -> np.ndarray:
         return self.log[:, 0]
 
+    @cached_property
     def _durations(self) -> np.ndarray:
         """How long each log row stays in force (weeks; 0 for a state passed within an instant)."""
         times = self.times
         return np.diff(np.append(times, max(self.horizon_weeks, times[-1])))
 
-    def _integrate(self, rates: np.ndarray, edges: np.ndarray) -> np.ndarray:
-        """Integral over each period of piecewise-constant ``rates`` (R, k) per week."""
-        times = self.times
-        cumulative = np.vstack(
-            [np.zeros((1, rates.shape[1])), np.cumsum(rates * self._durations()[:, None], axis=0)]
+    @cached_property
+    def _rates(self) -> np.ndarray:
+        """(R, 19) what is integrated over time: caseload by phase (4) and waiting list,
+        then demand, capacity and delivered hours by source (9), bought hours, WTE in post,
+        then shortfall hours by source (3): demand not met by the source itself or by
+        consultancy bought for it."""
+        log = self.log
+        rates = log[:, _RATES]
+        met = rates[:, 6:9].copy()
+        met[:, CONSULTANCY] -= rates[:, 9]
+        met[:, NATIONAL] += rates[:, 9]
+        return np.column_stack(
+            [
+                log[:, _CASELOAD],
+                log[:, _COLUMN["waiting"]],
+                rates,
+                np.maximum(rates[:, 0:3] - met, 0.0),
+            ]
         )
+
+    @cached_property
+    def _cumulative(self) -> np.ndarray:
+        """(R + 1, 19) integral of :attr:`_rates` from time 0 to each row's start."""
+        rates = self._rates
+        return np.vstack(
+            [np.zeros((1, rates.shape[1])), np.cumsum(rates * self._durations[:, None], axis=0)]
+        )
+
+    def _integrate(self, edges: np.ndarray) -> np.ndarray:
+        """(P, 19) integral of :attr:`_rates` over each period between ``edges``."""
+        times, rates = self.times, self._rates
         row = np.maximum(np.searchsorted(times, edges, side="right") - 1, 0)
-        at_edges = cumulative[row] + rates[row] * (edges - times[row])[:, None]
+        at_edges = self._cumulative[row] + rates[row] * (edges - times[row])[:, None]
         return np.diff(at_edges, axis=0)
 
-    def _any_stretch(self, condition: np.ndarray, edges: np.ndarray) -> np.ndarray:
-        """1.0 for each period in which ``condition`` (per row) held for a positive time."""
-        held = condition & (self._durations() > 0)
-        counts = np.concatenate([[0], np.cumsum(held)])
+    @cached_property
+    def _held(self) -> dict[str, np.ndarray]:
+        """Per condition, the running count of log rows (of positive length) where it held."""
+        positive = self._durations > 0
+        conditions = {
+            "cap_reached": self.in_programme() >= self.cap,
+            "national_short": self.national_short(),
+        }
+        return {
+            name: np.concatenate([[0], np.cumsum(held & positive)])
+            for name, held in conditions.items()
+        }
+
+    def _any_stretch(self, name: str, edges: np.ndarray) -> np.ndarray:
+        """1.0 for each period in which condition ``name`` held for a positive time."""
+        counts = self._held[name]
         first = np.maximum(np.searchsorted(self.times, edges[:-1], side="right") - 1, 0)
         last = np.searchsorted(self.times, edges[1:], side="left") - 1
         return ((counts[last + 1] - counts[first]) > 0).astype(float)
 
-    def _first_time(self, condition: np.ndarray) -> float:
-        """Weeks since the start when ``condition`` first held for a positive time (NaN: never)."""
-        rows = np.flatnonzero(condition & (self._durations() > 0))
+    def _first_time(self, name: str) -> float:
+        """Weeks since the start when condition ``name`` first held for a positive time
+        (NaN: never)."""
+        rows = np.flatnonzero(np.diff(self._held[name]))
         return float(self.times[rows[0]]) if len(rows) else math.nan
 
     def in_programme(self) -> np.ndarray:
@@ -132,10 +175,10 @@ class Timeline:
         return demand > capacity + SHORT_TOLERANCE_HOURS
 
     def first_cap_reached(self) -> float:
-        return self._first_time(self.in_programme() >= self.cap)
+        return self._first_time("cap_reached")
 
     def first_national_short(self) -> float:
-        return self._first_time(self.national_short())
+        return self._first_time("national_short")
 
     # ------------------------------------------------------------------ figures
 
@@ -158,18 +201,11 @@ class Timeline:
         at_end = np.maximum(np.searchsorted(times, edges[1:], side="left") - 1, 0)
         lengths = np.diff(edges)
 
-        stocks = np.column_stack([log[:, _CASELOAD], log[:, _COLUMN["waiting"]]])
-        stock_time = self._integrate(stocks, edges)
-        hours = self._integrate(log[:, _RATES], edges)
-        demand, capacity, delivered = hours[:, 0:3], hours[:, 3:6], hours[:, 6:9]
-        bought, wte_weeks = hours[:, 9], hours[:, 10]
-
-        # shortfall: demand not met by the source itself or by consultancy bought for it
-        rates = log[:, _RATES]
-        met = rates[:, 6:9].copy()
-        met[:, CONSULTANCY] -= rates[:, 9]
-        met[:, NATIONAL] += rates[:, 9]
-        shortfall = self._integrate(np.maximum(rates[:, 0:3] - met, 0.0), edges)
+        integrals = self._integrate(edges)
+        stock_time = integrals[:, 0:5]
+        demand, capacity, delivered = integrals[:, 5:8], integrals[:, 8:11], integrals[:, 11:14]
+        bought, wte_weeks = integrals[:, 14], integrals[:, 15]
+        shortfall = integrals[:, 16:19]
 
         prices = self.prices
         cost = np.column_stack(
@@ -196,7 +232,9 @@ class Timeline:
             "mean_caseload": means[:, :4],
             "mean_waiting": means[:, 4],
             "mean_national_wte": wte_weeks / lengths,
-            **{name: per_period(name) for name in ("referrals", "admissions", "exits", "reentries")},
+            **{
+                name: per_period(name) for name in ("referrals", "admissions", "exits", "reentries")
+            },
             "demand_hours": demand,
             "capacity_hours": capacity,
             "delivered_hours": delivered,
@@ -205,8 +243,8 @@ class Timeline:
             "wte_weeks": wte_weeks,
             "cost_by_source": cost,
             "cost_by_payer": np.column_stack([paid_by_trusts, cost.sum(axis=1) - paid_by_trusts]),
-            "cap_reached": self._any_stretch(self.in_programme() >= self.cap, edges),
-            "national_short": self._any_stretch(self.national_short(), edges),
+            "cap_reached": self._any_stretch("cap_reached", edges),
+            "national_short": self._any_stretch("national_short", edges),
         }
 
     def weekly(self) -> dict[str, np.ndarray]:
