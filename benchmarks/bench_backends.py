@@ -27,7 +27,7 @@ def main() -> None:
     from distributed import Client, LocalCluster
 
     from sim import load_scenario, with_changes
-    from sim.runner import run_to_folder
+    from sim.experiment.runner import run_to_folder
 
     scenario = with_changes(
         load_scenario(ROOT / "scenarios" / "baseline.yaml"), {"horizon_years": 10}

@@ -9,9 +9,9 @@ The public API, for notebooks and scripts::
     results.summary()
 
 Layers (each depends only on those above it): :mod:`sim.scenario` (validated inputs),
-:mod:`sim.model` (one replication, no I/O), :mod:`sim.runner` (many replications),
-:mod:`sim.results` and :mod:`sim.compare` (tables and statistics), :mod:`sim.charts` and
-:mod:`sim.report` (figures and the chart pack), :mod:`sim.cli` (command line).
+:mod:`sim.model` (one replication, no I/O), :mod:`sim.experiment.runner` (many replications),
+:mod:`sim.results.tables` and :mod:`sim.analysis.compare` (tables and statistics), :mod:`sim.outputs.charts` and
+:mod:`sim.outputs.report` (figures and the chart pack), :mod:`sim.apps.cli` (command line).
 
 Names are imported on first use, so ``import sim.model`` stays light (no pandas, no
 matplotlib) in worker processes.
@@ -37,11 +37,11 @@ _EXPORTS = {
     "with_changes": "sim.scenario",
     "compile_scenario": "sim.model",
     "run_replication": "sim.model",
-    "run_experiment": "sim.runner",
-    "Results": "sim.results",
-    "load_results": "sim.results",
-    "paired_differences": "sim.compare",
-    "replication_adequacy": "sim.compare",
+    "run_experiment": "sim.experiment.runner",
+    "Results": "sim.results.tables",
+    "load_results": "sim.results.tables",
+    "paired_differences": "sim.analysis.compare",
+    "replication_adequacy": "sim.analysis.compare",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -13,8 +13,8 @@ import shutil
 
 import pytest
 
-from sim.calibration import calibrate, load_spec
-from sim.cli import main
+from sim.analysis.calibration import calibrate, load_spec
+from sim.apps.cli import main
 from sim.errors import ScenarioError
 from sim.scenario import load_scenario, with_changes
 from tests.conftest import SCENARIOS
@@ -135,14 +135,14 @@ def test_progress_bar_only_when_asked_or_on_a_terminal(copy, tmp_path, capsys):
 
 
 def test_interrupted_fit_writes_nothing(copy, tmp_path, monkeypatch, capsys):
-    import sim.calibration
+    import sim.analysis.calibration
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
     scenarios, spec = copy
     before = _shipped_bytes(scenarios / "calibration")
-    monkeypatch.setattr(sim.calibration, "calibrate", interrupted)
+    monkeypatch.setattr(sim.analysis.calibration, "calibrate", interrupted)
     assert main(_args(scenarios, spec, "--replace-shipped")) == 130
     assert "nothing was written" in capsys.readouterr().err
     assert not (tmp_path / "results").exists()

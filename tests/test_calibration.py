@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from sim.calibration import (
+from sim.analysis.calibration import (
     PROGRAMME_OFF,
     CalibrationSpec,
     FreeParameter,
@@ -18,7 +18,7 @@ from sim.calibration import (
     simulate_statistics,
     write_fitted,
 )
-from sim.cli import main
+from sim.apps.cli import main
 from sim.errors import ScenarioError
 from sim.scenario import load_scenario, with_changes
 from tests.conftest import SCENARIOS

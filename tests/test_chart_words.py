@@ -1,7 +1,7 @@
 """Chart words against chart data (issue 12, item 3).
 
 Every number in a chart's title, caption or alt text must come from the data the chart
-draws, by the run summary's definitions (:mod:`sim.summary_text`); stocks are drawn at the
+draws, by the run summary's definitions (:mod:`sim.outputs.summary`); stocks are drawn at the
 end of their period on a date axis; the national team's cut is a step at its date.
 """
 
@@ -16,11 +16,11 @@ from matplotlib import dates as mdates
 from matplotlib.patches import StepPatch
 
 from sim import run_experiment
-from sim.charts import chart_set, draw
-from sim.charts import data as chart_data
 from sim.data import read_table
+from sim.outputs.charts import chart_set, draw
+from sim.outputs.charts import data as chart_data
+from sim.outputs.summary import format_summary
 from sim.scenario import with_changes
-from sim.summary_text import format_summary
 
 REPLICATIONS = 12
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 import sim
-from sim import cli
-from sim.cli import main
+from sim.analysis.verification import run_theory_checks
+from sim.apps import cli
+from sim.apps.cli import main
 from sim.scenario import with_changes
-from sim.theory import run_theory_checks
 from tests.conftest import ROOT, SCENARIOS
 
 BASELINE = str(SCENARIOS / "baseline.yaml")
@@ -187,8 +187,8 @@ def test_unknown_group_frequency_or_period_is_named(in_tmp, capsys, option, valu
 
 
 def test_output_catalogue_matches_the_results_layout(baseline_inputs):
-    from sim.reduce import build_layout
-    from sim.sensitivity import output_metrics
+    from sim.analysis.sensitivity import output_metrics
+    from sim.experiment.layout import build_layout
 
     layout = build_layout(baseline_inputs)
     found = set(zip(layout.metric, layout.group, layout.frequency, strict=True))
@@ -202,7 +202,7 @@ def test_output_catalogue_matches_the_results_layout(baseline_inputs):
 
 
 def test_output_refuses_unknown_names_in_python():
-    from sim.sensitivity import Output, OutputChoiceError
+    from sim.analysis.sensitivity import Output, OutputChoiceError
 
     with pytest.raises(OutputChoiceError, match="no metric 'nosuch'") as info:
         Output("nosuch")
@@ -226,7 +226,7 @@ def test_morris_writes_the_chart_it_says_it_wrote(in_tmp, capsys):
 def test_global_chart_words_name_the_top_assumption():
     import pandas as pd
 
-    from sim.sensitivity import Output, global_chart
+    from sim.analysis.sensitivity import Output, global_chart
 
     indices = pd.DataFrame({
         "parameter": ["programme.relapse_probability", "team.national.vacancy_rate"],
@@ -240,7 +240,7 @@ def test_global_chart_words_name_the_top_assumption():
     assert chart.title.startswith("Relapse probability matters most")
     assert "12%" in chart.caption
     assert set(chart.table["index"]) == {"first-order", "total"}
-    from sim.charts.draw import draw
+    from sim.outputs.charts.draw import draw
 
     assert draw(chart).axes  # the drawer exists for this kind
 

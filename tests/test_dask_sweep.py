@@ -7,13 +7,13 @@ import pandas as pd
 import pytest
 
 from sim import load_results, run_experiment
-from sim.cli import main
+from sim.apps.cli import main
 from sim.errors import OutputError
+from sim.experiment.layout import build_layout, reduce_replication
+from sim.experiment.runner import run_to_folder
+from sim.experiment.sweep import grid_variants, parse_grid, sample_variants
 from sim.model import compile_scenario, run_replication
-from sim.reduce import build_layout, reduce_replication
-from sim.runner import run_to_folder
 from sim.scenario import with_changes
-from sim.sweep import grid_variants, parse_grid, sample_variants
 from tests.conftest import SCENARIOS
 
 

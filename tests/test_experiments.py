@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from sim import load_results, run_experiment
-from sim.cli import main
-from sim.compare import paired_differences, replication_adequacy
+from sim.analysis.compare import paired_differences, replication_adequacy
+from sim.apps.cli import main
 from sim.scenario import with_changes
 from tests.conftest import ROOT
 

@@ -19,14 +19,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.cli import main
+from sim.apps.cli import main
 from sim.errors import ScenarioError, ScenarioErrors
-from sim.limits import MAX_VARIANTS, check_run, check_variants, run_memory
+from sim.experiment.layout import build_layout, reduce_replication
+from sim.experiment.limits import MAX_VARIANTS, check_run, check_variants, run_memory
+from sim.experiment.sweep import parse_grid
 from sim.model import compile_scenario, run_replication
-from sim.reduce import build_layout, reduce_replication
 from sim.scenario import load_scenario, scenario_json_schema, with_changes
 from sim.scenario.loader import MAX_REPORTED_ERRORS, parse_path, parse_value
-from sim.sweep import parse_grid
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"

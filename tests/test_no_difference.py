@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.charts import chart_set
-from sim.cli import main
-from sim.compare import identical_outputs
-from sim.report import render_page
-from sim.results import load_results
-from sim.summary_text import no_difference_sentences
+from sim.analysis.compare import identical_outputs
+from sim.apps.cli import main
+from sim.outputs.charts import chart_set
+from sim.outputs.report import render_page
+from sim.outputs.summary import no_difference_sentences
+from sim.results.tables import load_results
 
 from .conftest import SCENARIOS
 

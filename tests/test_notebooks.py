@@ -2,7 +2,7 @@
 
 * Every notebook in ``notebooks/`` runs top to bottom in a real kernel (few replications,
   through ``SIM_NOTEBOOK_REPS``) without a cell failing, and is saved without outputs.
-* :mod:`sim.whatif`: equal settings give the same scenario and a cache hit; a change of any
+* :mod:`sim.apps.whatif`: equal settings give the same scenario and a cache hit; a change of any
   setting changes the scenario's content hash; blend shares always add up to 1; an invalid
   combination gives a clear error, not a crash; the ipywidgets panel runs headless.
 """
@@ -16,10 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.results import scenario_to_yaml_tree
-from sim.runner import run_experiment
-from sim.scenario import load_scenario, scenario_hash, with_changes
-from sim.whatif import (
+from sim.apps.whatif import (
     CHARTS,
     WHAT_IF_NOTE,
     Panel,
@@ -33,6 +30,9 @@ from sim.whatif import (
     rebalance_blend,
     replications_from_env,
 )
+from sim.experiment.runner import run_experiment
+from sim.results.tables import scenario_to_yaml_tree
+from sim.scenario import load_scenario, scenario_hash, with_changes
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"

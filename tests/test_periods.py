@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from sim.calendar import date_at, period_label, weeks_between
+from sim.experiment.layout import build_layout, reduce_replication
 from sim.model import compile_scenario, run_replication
-from sim.reduce import build_layout, reduce_replication
 from sim.scenario import with_changes
 
 PHASE_NAMES = ("diagnostic", "improvement", "exit", "transitional")

@@ -1,7 +1,7 @@
 """The planner's search: a grid over the whole range, non-monotone metrics reported, and the
 probability of meeting the target (issue 12, item 5).
 
-Most tests drive :func:`sim.planner.search` with a made-up evaluation function, so the
+Most tests drive :func:`sim.analysis.planner.search` with a made-up evaluation function, so the
 metric's shape is known exactly; the last ones run the README's example command.
 """
 
@@ -14,14 +14,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.cli import main
-from sim.planner import (
+from sim.analysis.planner import (
     EVERY_VALUE_LIMIT,
     PlanInputError,
     PlanTarget,
     search,
     wilson_interval,
 )
+from sim.apps.cli import main
 from tests.conftest import ROOT
 
 QUARTERS = "share_waiting_over_13_weeks <= 0.10 in every quarter of 2027/28"

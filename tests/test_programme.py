@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from sim.experiment.layout import build_layout, reduce_replication
 from sim.model import compile_scenario, run_replication
 from sim.model.distributions import DurationDistribution
-from sim.reduce import build_layout, reduce_replication
 from sim.scenario import with_changes
 
 

@@ -1,7 +1,7 @@
 """Theory tier: the programme against queueing results, conservation and monotonicity.
 
 The queueing comparisons use the same simulations and checks as ``python -m sim theory``
-(:mod:`sim.theory`): Erlang C for M/M/c (here also with 10 places), and the Poisson
+(:mod:`sim.analysis.verification`): Erlang C for M/M/c (here also with 10 places), and the Poisson
 caseload of the uncapped programme for exponential and lognormal stays. Tolerances are 3.5
 standard errors across replications; seeds are fixed, so results are reproducible.
 """
@@ -11,10 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.calendar import WEEKS_PER_YEAR
-from sim.model import compile_scenario, run_replication
-from sim.scenario import with_changes
-from sim.theory import (
+from sim.analysis.verification import (
     check_caseload_mean,
     check_mean_wait,
     check_poisson_dispersion,
@@ -22,6 +19,9 @@ from sim.theory import (
     simulate_no_cap,
     simulate_queue,
 )
+from sim.calendar import WEEKS_PER_YEAR
+from sim.model import compile_scenario, run_replication
+from sim.scenario import with_changes
 
 
 @pytest.mark.parametrize(("servers", "utilisation"), [(5, 0.75), (10, 0.85)])

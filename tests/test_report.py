@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from sim import run_experiment
-from sim.charts import chart_set, draw
-from sim.cli import main
-from sim.report import write_chart_pack
+from sim.apps.cli import main
+from sim.outputs.charts import chart_set, draw
+from sim.outputs.report import write_chart_pack
 from sim.scenario import with_changes
 
 EXPECTED_KINDS = {"fan", "distribution", "segments", "team", "cost", "exceedance", "comparison"}

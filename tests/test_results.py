@@ -11,11 +11,11 @@ from scipy.stats import t as stats_t
 
 from sim import load_results, run_experiment
 from sim.errors import FolderError, OutputError
+from sim.experiment.layout import build_layout, reduce_replication
 from sim.model import run_replication
-from sim.reduce import build_layout, reduce_replication
-from sim.results import Results
+from sim.results.statistics import summary_statistics
+from sim.results.tables import Results
 from sim.scenario import scenario_hash, with_changes
-from sim.statistics import summary_statistics
 
 
 @pytest.fixture(scope="module")

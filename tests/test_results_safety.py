@@ -23,12 +23,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import sim.runner
+import sim.experiment.runner
 from sim import load_results, run_experiment
-from sim.cli import main
+from sim.apps.cli import main
 from sim.errors import FolderError, OutputError, RunError
-from sim.results import check_output_folder
-from sim.runner import run_to_folder
+from sim.experiment.runner import run_to_folder
+from sim.results.tables import check_output_folder
 from sim.scenario import with_changes
 from tests.conftest import ROOT, SCENARIOS
 
@@ -180,7 +180,7 @@ def test_a_killed_replacement_is_undone_or_finished(crash_at, small_run, tmp_pat
 def test_stale_staging_folders_of_the_tool_are_removed_and_no_others(small_run, tmp_path):
     dead = subprocess.Popen(["true"])
     dead.wait()  # a process that has ended: its pid names no process
-    from sim.results import _staging_tag
+    from sim.results.tables import _staging_tag
 
     host = _staging_tag().rsplit("-", 1)[1]
     stale = tmp_path / f".R.sim-{dead.pid}-{host}.abc123.partial"
@@ -357,14 +357,14 @@ def test_resume_without_plan_says_how_to_start_again(pair, short_file, tmp_path,
 
 
 def test_a_killed_worker_stops_the_run_and_keeps_finished_chunks(pair, tmp_path, monkeypatch):
-    real = sim.runner.run_chunk
+    real = sim.experiment.runner.run_chunk
 
     def dies_on_one_chunk(work, seed, first, count):
         if first == 8:
             os.kill(os.getpid(), signal.SIGKILL)
         return real(work, seed, first, count)
 
-    monkeypatch.setattr(sim.runner, "run_chunk", dies_on_one_chunk)  # inherited by forked workers
+    monkeypatch.setattr(sim.experiment.runner, "run_chunk", dies_on_one_chunk)  # inherited by forked workers
 
     def hung(*_):
         raise TimeoutError("the run hung after a worker died")
@@ -380,7 +380,7 @@ def test_a_killed_worker_stops_the_run_and_keeps_finished_chunks(pair, tmp_path,
         signal.signal(signal.SIGALRM, previous)
     assert "--resume" in str(error.value)
     assert not (tmp_path / "run").exists()
-    monkeypatch.setattr(sim.runner, "run_chunk", real)
+    monkeypatch.setattr(sim.experiment.runner, "run_chunk", real)
     folder, stats = run_to_folder(pair[:1], tmp_path / "run", replications=16, seed=SEED,
                                   jobs=2, backend="processes", resume=True, progress=False)  # fmt: skip
     assert stats.reused >= 1
@@ -430,7 +430,7 @@ def test_resume_into_a_read_only_run_fails_before_computing(short_file, tmp_path
     computed = []
     monkeypatch.setattr("builtins.open", read_only)
     monkeypatch.setattr("io.open", read_only)
-    monkeypatch.setattr(sim.runner, "run_chunk", lambda *a: computed.append(a) or 1 / 0)
+    monkeypatch.setattr(sim.experiment.runner, "run_chunk", lambda *a: computed.append(a) or 1 / 0)
     capsys.readouterr()
     assert main([*args, "--resume"]) == 1
     err = _no_traceback(capsys)
@@ -491,7 +491,7 @@ def test_check_output_folder_errors_are_output_errors(tmp_path):
 def test_a_csv_written_atomically_gets_the_usual_permissions(tmp_path):
     """A temporary file is private (mode 600); the finished CSV must be readable as any new
     file is (666 less the umask), so colleagues can read a shared comparison."""
-    from sim.results import write_csv_atomically
+    from sim.results.tables import write_csv_atomically
 
     path = write_csv_atomically(pd.DataFrame({"a": [1]}), tmp_path / "table.csv")
     umask = os.umask(0)

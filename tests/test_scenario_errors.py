@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sim.cli import main
+from sim.apps.cli import main
 from sim.errors import ScenarioError, ScenarioErrors
 from sim.scenario import load_scenario, scenario_hash, scenario_json_schema, with_changes
 

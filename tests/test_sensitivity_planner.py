@@ -7,13 +7,13 @@ import math
 import pandas as pd
 import pytest
 
+from sim.analysis.planner import PlanTarget, plan
+from sim.analysis.sensitivity import Output, global_indices, one_way
+from sim.analysis.verification import erlang_c, queue_scenario
+from sim.apps.cli import main
 from sim.calendar import WEEKS_PER_YEAR
-from sim.cli import main
 from sim.errors import ScenarioError
-from sim.planner import PlanTarget, plan
 from sim.scenario import with_changes
-from sim.sensitivity import Output, global_indices, one_way
-from sim.theory import erlang_c, queue_scenario
 from tests.conftest import SCENARIOS
 
 RATE, MEAN_STAY = 0.45, 10.0  # referrals per week; weeks

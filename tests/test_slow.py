@@ -8,10 +8,10 @@ import math
 import numpy as np
 import pytest
 
+from sim.analysis.calibration import calibrate, load_spec
+from sim.analysis.verification import erlang_c, queue_scenario
 from sim.calendar import WEEKS_PER_YEAR
-from sim.calibration import calibrate, load_spec
 from sim.model import compile_scenario, run_replication
-from sim.theory import erlang_c, queue_scenario
 from tests.conftest import SCENARIOS
 
 pytestmark = pytest.mark.slow

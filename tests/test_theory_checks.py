@@ -1,4 +1,4 @@
-"""The theory checks users run outside the test suite (sim.theory): they pass on the model,
+"""The theory checks users run outside the test suite (sim.analysis.verification): they pass on the model,
 their table says so, and a wrong expectation is reported as a failure."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pytest
 
-from sim.theory import (
+from sim.analysis.verification import (
     CheckResult,
     check_caseload_mean,
     check_mean_wait,

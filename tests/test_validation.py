@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from sim.charts import draw
-from sim.cli import main
+from sim.analysis.validation import compare_with_data, load_comparisons, validation_chart
+from sim.apps.cli import main
 from sim.errors import ScenarioError
-from sim.validation import compare_with_data, load_comparisons, validation_chart
+from sim.outputs.charts import draw
 from tests.conftest import SCENARIOS
 
 CALIBRATION = SCENARIOS / "calibration"

@@ -13,7 +13,7 @@ from importlib import resources
 
 import numpy as np
 
-from sim.scenario.schema import LEAGUE_TABLES
+from sim.vocabulary import LEAGUE_TABLES
 
 DATA_FILES = (
     "trusts_by_region_type.csv",

@@ -22,7 +22,8 @@ from sim.calendar import (
 from sim.data import TrustRegister, trust_register
 from sim.model.distributions import DurationDistribution
 from sim.model.segmentation import segment_of_rank
-from sim.scenario.schema import LEAGUE_TABLES, PHASES, FixedThresholdRule, Scenario
+from sim.scenario.schema import FixedThresholdRule, Scenario
+from sim.vocabulary import LEAGUE_TABLES, PHASES, ShortfallPolicy
 
 
 @dataclass(frozen=True)
@@ -219,7 +220,6 @@ class ProgrammeInputs:
     trust_share: tuple[float, float, float]
 
 
-POLICIES = {"wait": 0, "dilute": 1, "buy": 2}
 
 
 def compile_programme(scenario: Scenario, register: TrustRegister | None = None) -> ProgrammeInputs:
@@ -284,6 +284,6 @@ def compile_programme(scenario: Scenario, register: TrustRegister | None = None)
         consultancy_hours_per_week=team.consultancy.framework_cap_days_per_week
         * team.consultancy.hours_per_day,
         consultancy_cost_per_hour=team.consultancy.day_rate / team.consultancy.hours_per_day,
-        policy=POLICIES[team.shortfall_policy],
+        policy=int(ShortfallPolicy[team.shortfall_policy.upper()]),
         trust_share=tuple(team.paid_by_trusts.shares()),
     )

@@ -25,8 +25,7 @@ from sim.model.segmentation import (
     threshold_segments,
 )
 from sim.streams import Streams
-
-PROGRAMME_SEGMENT = 5
+from sim.vocabulary import PROGRAMME_SEGMENT
 
 
 class Population:

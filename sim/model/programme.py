@@ -38,12 +38,14 @@ from sim.model.inputs import ProgrammeInputs
 from sim.model.population import Population
 from sim.model.timeline import NATIONAL, CostRates, Timeline
 from sim.streams import Streams
+from sim.vocabulary import EXIT_SEGMENT, LOWEST_RULE_SEGMENT, Phase, ShortfallPolicy
 
-DIAGNOSTIC, IMPROVEMENT, EXIT, TRANSITIONAL = 0, 1, 2, 3
+# plain ints on the hot path (an IntEnum costs a conversion at every list index)
+DIAGNOSTIC, IMPROVEMENT, EXIT, TRANSITIONAL = (int(phase) for phase in Phase)
 WAITING = 4
 NOT_REFERRED = -1
 IN_PROGRAMME = (DIAGNOSTIC, IMPROVEMENT, EXIT)
-POLICY_WAIT, POLICY_DILUTE, POLICY_BUY = 0, 1, 2
+POLICY_WAIT, POLICY_DILUTE, POLICY_BUY = (int(policy) for policy in ShortfallPolicy)
 SPELLS_PER_TRUST = 8
 """Pre-drawn spells per trust; further spells draw from an overflow stream."""
 
@@ -212,7 +214,7 @@ class Programme:
     def refer_from_segments(self) -> None:
         """After an assessment: refer every trust in segment 4 whose board is low capability."""
         population = self.population
-        eligible = (population.segment == 4) & population.low_capability
+        eligible = (population.segment == LOWEST_RULE_SEGMENT) & population.low_capability
         left = self._leave_list_if_ineligible(eligible) if self._segment_referrals else 0
         trusts = np.flatnonzero(eligible & ~self.referred)
         for trust in trusts.tolist():
@@ -350,7 +352,7 @@ class Programme:
         self.spell_exit[self.current_spell[trust]] = now
         self.exit_times.append(now)
         self.exits_so_far[trust] += 1
-        self.population.leave_programme(trust, hold_segment=3, score_gain=self.p.exit_score_gain)
+        self.population.leave_programme(trust, hold_segment=EXIT_SEGMENT, score_gain=self.p.exit_score_gain)
         self._start_phase(trust, TRANSITIONAL)
 
     def _end_transition(self, trust: int) -> None:

@@ -29,7 +29,9 @@ from functools import cached_property
 
 import numpy as np
 
-NATIONAL, FAMILY, CONSULTANCY = 0, 1, 2
+from sim.vocabulary import Source
+
+NATIONAL, FAMILY, CONSULTANCY = (int(source) for source in Source)
 
 LOG_FIELDS = (
     "time", "diagnostic", "improvement", "exit", "transitional", "waiting",

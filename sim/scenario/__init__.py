@@ -11,7 +11,8 @@ from sim.scenario.loader import (
     unannotated_numbers,
     with_changes,
 )
-from sim.scenario.schema import LEAGUE_TABLES, N_SEGMENTS, Annotation, Scenario
+from sim.scenario.schema import Annotation, Scenario
+from sim.vocabulary import LEAGUE_TABLES, N_SEGMENTS
 
 __all__ = [
     "LEAGUE_TABLES",

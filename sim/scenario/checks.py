@@ -8,7 +8,8 @@ in the programme when the scenario asks for 500.
 
 from __future__ import annotations
 
-from sim.scenario.schema import LEAGUE_TABLES, Scenario
+from sim.scenario.schema import Scenario
+from sim.vocabulary import LEAGUE_TABLES
 
 DATA_FILE = "sim/data/trusts_by_region_type.csv"
 

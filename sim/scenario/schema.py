@@ -22,11 +22,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-LEAGUE_TABLES: tuple[str, ...] = ("acute", "non_acute", "ambulance")
-"""The three NOF league tables, in the order used for arrays throughout the package."""
-
-N_SEGMENTS = 4
-"""Segments 1 to 4 are set by the segmentation rule; segment 5 is the programme."""
+from sim.vocabulary import (
+    LEAGUE_TABLES,
+    PHASES,
+    SOURCES,
+    ShortfallPolicyName,
+)
 
 
 def _parse_iso_date(value: object) -> object:
@@ -294,15 +295,6 @@ class Segmentation(FrozenModel):
 
 # ---------------------------------------------------------------------------- programme
 
-SOURCES: tuple[str, ...] = ("national", "nhs_family", "consultancy")
-"""Support sources, in the order used for arrays: the national PIP team, the wider NHS
-family (buddying, temporary board appointments) and consultancy under the framework."""
-
-PHASES: tuple[str, ...] = ("diagnostic", "improvement", "exit", "transitional")
-"""Phases of a spell. The first three occupy a programme place (segment 5); transitional
-support follows exit, in segment 3."""
-
-PRIORITY_KEYS = ("catastrophic_first", "worst_score", "longest_waiting")
 
 
 class FixedDuration(FrozenModel):
@@ -590,7 +582,7 @@ class Team(FrozenModel):
     national: NationalTeam
     nhs_family: NhsFamily
     consultancy: Consultancy
-    shortfall_policy: Literal["wait", "dilute", "buy"]
+    shortfall_policy: ShortfallPolicyName
     """When the national team is full: ``wait`` delays admissions; ``dilute`` spreads
     support thinner (slower improvement); ``buy`` fills the gap with consultancy."""
     paid_by_trusts: TrustShare

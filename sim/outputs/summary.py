@@ -1,6 +1,6 @@
 """A short plain-text summary of a run, for the command line and logs.
 
-Takes the summary table (:meth:`sim.results.Results.summary`) and returns text; computes
+Takes the summary table (:meth:`sim.results.tables.Results.summary`) and returns text; computes
 no statistics of its own.
 """
 
@@ -12,7 +12,7 @@ import textwrap
 import pandas as pd
 
 from sim.calendar import date_at
-from sim.scenario.schema import LEAGUE_TABLES
+from sim.vocabulary import LEAGUE_TABLES
 
 YEARLY = (
     ("in_programme", "all", "in programme at year end", "{:.0f}"),
@@ -125,7 +125,7 @@ def format_comparison(
 ) -> str:
     """Whole-horizon paired differences from the baseline, with 95% intervals.
 
-    With ``identical`` (:func:`sim.compare.identical_outputs`) each scenario also gets a
+    With ``identical`` (:func:`sim.analysis.compare.identical_outputs`) each scenario also gets a
     sentence on the outputs it leaves exactly as the baseline, and those outputs are shown
     as identical rather than as a zero difference with a zero-width interval.
     """
@@ -159,7 +159,7 @@ def format_comparison(
 def no_difference_sentences(identical: pd.DataFrame) -> dict[str, str]:
     """Per scenario, a plain sentence saying which outputs are exactly the baseline's.
 
-    Takes :func:`sim.compare.identical_outputs`. Adds a reason only where the data show
+    Takes :func:`sim.analysis.compare.identical_outputs`. Adds a reason only where the data show
     one: the national team never short in either scenario, or segments changed without
     changing the number of trusts in segment 4 (from which trusts are referred).
     """

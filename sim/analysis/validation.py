@@ -4,8 +4,8 @@ Compares a scenario (normally the baseline) with every published figure it can b
 against: the calibration targets (``targets.yaml``, marked "used in fit") and figures held
 out of the fit (``validation.yaml``). Each statistic is computed per replication, so the
 model's median and 90% range can be set beside the published value. Returns a table and a
-:class:`~sim.charts.data.ChartData`; writes nothing (the command line publishes them
-with :func:`sim.report.write_tables_and_charts`).
+:class:`~sim.outputs.charts.data.ChartData`; writes nothing (the command line publishes them
+with :func:`sim.outputs.report.write_tables_and_charts`).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.calibration import STATISTICS, load_spec
-from sim.charts.data import DATA_SOURCES, ChartData
+from sim.analysis.calibration import STATISTICS, load_spec
 from sim.errors import ScenarioError
 from sim.model import compile_scenario, run_replication
+from sim.outputs.charts.data import DATA_SOURCES, ChartData
 from sim.scenario import Scenario, with_changes
 from sim.scenario.loader import read_yaml
 

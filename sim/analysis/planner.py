@@ -35,12 +35,12 @@ import pandas as pd
 from scipy import stats
 
 from sim.calendar import WEEKS_PER_YEAR
-from sim.charts.data import DATA_SOURCES, ChartData
+from sim.experiment.layout import Layout, build_layout
+from sim.experiment.runner import DEFAULT_SEED, run_outputs
 from sim.model.replication import compile_scenario
-from sim.reduce import Layout, build_layout
-from sim.runner import DEFAULT_SEED, run_outputs
+from sim.outputs.charts.data import DATA_SOURCES, ChartData
+from sim.results.statistics import CONFIDENCE, column_means, t_half_width
 from sim.scenario import Scenario, with_changes
-from sim.statistics import CONFIDENCE, column_means, t_half_width
 
 TARGET_PATTERN = re.compile(
     r"^\s*(?P<metric>[a-z_0-9]+)(?::(?P<group>[a-z_0-9| ]+))?\s*(?P<op><=|>=)\s*(?P<value>[-+0-9.eE]+)\s*"

@@ -1,4 +1,4 @@
-"""Draw charts from :class:`~sim.charts.data.ChartData`. Each function returns a Figure.
+"""Draw charts from :class:`~sim.outputs.charts.data.ChartData`. Each function returns a Figure.
 
 Nothing here computes a statistic: the numbers and the words come ready-made. The style is
 for publication: Okabe-Ito colours (safe for colour-blind readers) chosen to differ in
@@ -20,8 +20,8 @@ from matplotlib import dates as mdates
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
-from sim.charts.data import SOURCE_LABELS, TABLE_LABELS, ChartData
-from sim.scenario.schema import LEAGUE_TABLES, SOURCES
+from sim.outputs.charts.data import SOURCE_LABELS, TABLE_LABELS, ChartData
+from sim.vocabulary import LEAGUE_TABLES, SOURCES
 
 # Okabe-Ito, ordered dark to light so neighbouring series differ in greyscale too
 BLUE, VERMILLION, GREEN, ORANGE, SKY, YELLOW, PURPLE, BLACK = (

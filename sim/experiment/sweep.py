@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 from scipy.stats import qmc
 
-from sim.limits import check_variants
+from sim.experiment.limits import check_variants
 from sim.scenario import Scenario, with_changes
 from sim.scenario.loader import parse_path, parse_value, uncertain_values
 

@@ -5,7 +5,7 @@ differences are taken replication by replication (paired) before any statistic: 
 the scenarios share cancels, and a scenario compared with itself differs by exactly zero.
 Intervals are Student-t intervals of the mean across replications.
 
-Takes :class:`~sim.results.Results`; returns tables. No files, no charts.
+Takes :class:`~sim.results.tables.Results`; returns tables. No files, no charts.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim.results import KEY_COLUMNS, Results, RowKeys
-from sim.scenario.schema import LEAGUE_TABLES
-from sim.statistics import CONFIDENCE, column_means, t_half_width
+from sim.results.statistics import CONFIDENCE, column_means, t_half_width
+from sim.results.tables import KEY_COLUMNS, Results, RowKeys
+from sim.vocabulary import LEAGUE_TABLES
 
 DEFAULT_PRECISION = 0.05
 """Target relative half-width of the 95% interval of the main metrics' means."""

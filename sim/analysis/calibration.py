@@ -34,7 +34,7 @@ from sim.model import compile_scenario, run_replication
 from sim.model.replication import ReplicationResult
 from sim.scenario import Scenario, with_changes
 from sim.scenario.loader import parse_path, read_yaml
-from sim.scenario.schema import LEAGUE_TABLES
+from sim.vocabulary import LEAGUE_TABLES
 
 log = logging.getLogger(__name__)
 

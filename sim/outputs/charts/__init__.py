@@ -1,11 +1,11 @@
-"""Forecast charts: :mod:`sim.charts.data` decides what to show and what it means;
-:mod:`sim.charts.draw` draws it as matplotlib Figures. Imported separately from the model
+"""Forecast charts: :mod:`sim.outputs.charts.data` decides what to show and what it means;
+:mod:`sim.outputs.charts.draw` draws it as matplotlib Figures. Imported separately from the model
 so that running simulations never loads matplotlib."""
 
 from pathlib import Path
 
-from sim.charts.data import ChartData, chart_set
-from sim.charts.draw import draw
+from sim.outputs.charts.data import ChartData, chart_set
+from sim.outputs.charts.draw import draw
 
 PNG_DPI = 150
 

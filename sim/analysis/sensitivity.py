@@ -22,8 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sim.charts.data import DATA_SOURCES, ChartData
-from sim.reduce import (
+from sim.experiment.layout import (
     FIRST_WEEK_METRICS,
     FREQUENCIES,
     WAIT_BAND_LABELS,
@@ -32,10 +31,11 @@ from sim.reduce import (
     population_metrics,
     programme_metrics,
 )
-from sim.runner import DEFAULT_SEED, run_outputs
+from sim.experiment.runner import DEFAULT_SEED, run_outputs
+from sim.outputs.charts.data import DATA_SOURCES, ChartData
+from sim.results.statistics import column_means, t_half_width
 from sim.scenario import Scenario, with_changes
 from sim.scenario.loader import uncertain_values
-from sim.statistics import column_means, t_half_width
 
 
 class OutputChoiceError(ValueError):
@@ -54,7 +54,7 @@ class OutputChoiceError(ValueError):
 def output_metrics() -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
     """Every output metric, in the results' order: its groups and its frequencies.
 
-    Mirrors :func:`sim.reduce.build_layout` (a test checks that they agree), so names can
+    Mirrors :func:`sim.experiment.layout.build_layout` (a test checks that they agree), so names can
     be listed and checked before any scenario is loaded.
     """
     metrics = {metric: (tuple(groups), FREQUENCIES) for metric, groups in programme_metrics()}

@@ -53,7 +53,7 @@ from sim.calendar import (
     weeks_between,
 )
 from sim.model.replication import ModelInputs, ReplicationResult
-from sim.scenario.schema import LEAGUE_TABLES, PHASES, SOURCES
+from sim.vocabulary import LEAGUE_TABLES, PHASES, SOURCES
 
 FREQUENCIES = ("month", "quarter", "year", "horizon")
 """``horizon`` is one period covering the whole forecast (label like '2026/27-2030/31')."""

@@ -1,12 +1,12 @@
 """What each chart shows: the data behind it and the words around it.
 
 Every number a chart draws, and every sentence that states a finding, is computed here from
-:class:`~sim.results.Results`; :mod:`sim.charts.draw` only draws what it is given. Each
+:class:`~sim.results.tables.Results`; :mod:`sim.outputs.charts.draw` only draws what it is given. Each
 builder returns a :class:`ChartData` whose ``table`` is exactly what the chart plots (it is
 published beside the chart as CSV).
 
 Every number in a title, caption or alt text is computed from that table, by the run
-summary's definitions (:mod:`sim.summary_text`): "short in X% of replications" is the share
+summary's definitions (:mod:`sim.outputs.summary`): "short in X% of replications" is the share
 of replications in which the national team is short at any time; each title says whether
 it quotes a median or a mean. Time-based tables carry ``period_start`` and ``period_end``
 (first and last day of the period, clipped to the forecast): stocks are drawn at
@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from sim.analysis.compare import paired_differences
 from sim.calendar import DAYS_PER_WEEK
-from sim.compare import paired_differences
 from sim.data import read_table
-from sim.reduce import WAIT_BAND_LABELS, WAIT_BANDS_WEEKS, WAIT_THRESHOLD_WEEKS
-from sim.results import Results
-from sim.scenario.schema import LEAGUE_TABLES, SOURCES
+from sim.experiment.layout import WAIT_BAND_LABELS, WAIT_BANDS_WEEKS, WAIT_THRESHOLD_WEEKS
+from sim.results.tables import Results
+from sim.vocabulary import LEAGUE_TABLES, SOURCES
 
 BAND_CAPTION = (
     "The line is the median across replications; the darker band holds the middle 50% of "
@@ -58,7 +58,7 @@ class ChartData:
     key: str
     """File name stem, unique within a chart pack."""
     kind: str
-    """Which drawing function draws it (see :data:`sim.charts.draw.DRAWERS`)."""
+    """Which drawing function draws it (see :data:`sim.outputs.charts.draw.DRAWERS`)."""
     title: str
     """The finding, in plain English."""
     caption: str
@@ -109,7 +109,7 @@ def period_dates(
 ) -> tuple[dt.date, dt.date]:
     """First and last day of a period label, clipped to the forecast ``[start, end)``.
 
-    Labels are those of :mod:`sim.reduce`: a month ('2027-05'), a financial quarter
+    Labels are those of :mod:`sim.experiment.layout`: a month ('2027-05'), a financial quarter
     ('2027/28 Q1', 1 April to 30 June) or a financial year ('2027/28', 1 April to 31 March).
     """
     try:

@@ -1,6 +1,6 @@
 """The consultation chart pack: charts, their data and a self-contained web page.
 
-``write_chart_pack(results, folder)`` writes, for every chart of :func:`sim.charts.chart_set`,
+``write_chart_pack(results, folder)`` writes, for every chart of :func:`sim.outputs.charts.chart_set`,
 a PNG, an SVG and the CSV of the data drawn, plus ``index.html``: the charts with their
 findings, captions and alt text; the assumptions of every scenario (value, unit, source or
 assumption); what differs between the scenarios; a model description under the STRESS-DES
@@ -18,14 +18,14 @@ from typing import Any
 
 import pandas as pd
 
-from sim.charts import chart_set, save
-from sim.charts.data import DATA_SOURCES, ChartData
-from sim.compare import identical_outputs
+from sim.analysis.compare import identical_outputs
 from sim.errors import OutputError
-from sim.results import Results, atomic_folder
+from sim.outputs.charts import chart_set, save
+from sim.outputs.charts.data import DATA_SOURCES, ChartData
+from sim.outputs.summary import no_difference_sentences
+from sim.results.tables import Results, atomic_folder
 from sim.scenario.loader import numeric_paths, value_at
 from sim.scenario.schema import Scenario
-from sim.summary_text import no_difference_sentences
 
 PAGE = "index.html"
 

@@ -17,7 +17,7 @@ chunk counts as done only if both are there and agree with each other and with t
 On resume every finished chunk is checked and a bad one (changed values, another seed or
 scenario, a row too many or too few) is computed again. The parent process keeps no
 results in memory while the run goes on. When every chunk is present, the results folder is
-assembled one scenario at a time (:class:`~sim.results.ResultsWriter`) and the unfinished
+assembled one scenario at a time (:class:`~sim.results.tables.ResultsWriter`) and the unfinished
 folder removed.
 """
 
@@ -37,7 +37,7 @@ import numpy as np
 import yaml
 
 from sim.errors import OutputError, RunError
-from sim.results import (
+from sim.results.tables import (
     Results,
     ResultsWriter,
     RowKeys,

@@ -1,7 +1,7 @@
 """Experiments: many replications of one or more scenarios, serial or in parallel.
 
 The unit of work is a pure function of (compiled scenario, seed, replication), reduced in
-the worker to a vector of period figures (:mod:`sim.reduce`). Replication ``r`` of every
+the worker to a vector of period figures (:mod:`sim.experiment.layout`). Replication ``r`` of every
 scenario uses the same random streams (common random numbers), which is what makes paired
 comparisons tight. Work is cut into chunks of consecutive replications; each chunk returns
 a small matrix and chunks are put back in replication order, so one process, a pool of
@@ -29,12 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
-from sim import manifest as mf
 from sim.errors import RunError
-from sim.limits import check_run
+from sim.experiment.layout import Layout, build_layout, reduce_replication
+from sim.experiment.limits import check_run
 from sim.model.replication import ModelInputs, compile_scenario, run_replication
-from sim.reduce import Layout, build_layout, reduce_replication
-from sim.results import Results, RowKeys, check_output_folder
+from sim.results import manifest as mf
+from sim.results.tables import Results, RowKeys, check_output_folder
 from sim.scenario.loader import scenario_hash
 from sim.scenario.schema import Scenario
 
@@ -334,7 +334,7 @@ def run_to_folder(
     cluster): the folder is then not assembled, ``None`` is returned as its path, and a
     later call with ``resume=True`` carries on.
     """
-    from sim.store import ChunkStore, StreamStats
+    from sim.experiment.store import ChunkStore, StreamStats
 
     n_jobs, backend = _check_run(scenarios, replications, seed, jobs, backend)
     started = mf.now_utc()

@@ -1,7 +1,7 @@
 """Results of an experiment: value matrices, tidy tables, summaries and results folders.
 
 In memory, each scenario's results are a (replications x rows) matrix whose rows follow
-the scenario's :class:`~sim.reduce.Layout` (frequency, period, metric, group). The tidy
+the scenario's :class:`~sim.experiment.layout.Layout` (frequency, period, metric, group). The tidy
 table (``scenario, replication, frequency, period, metric, group, value``) is built from
 it on demand, and statistics across replications are array operations on it.
 
@@ -31,9 +31,9 @@ import pandas as pd
 import yaml
 
 from sim.errors import FolderError, OutputError
+from sim.results.statistics import summary_statistics
 from sim.scenario.loader import parse_path, read_yaml, scenario_from_mapping
 from sim.scenario.schema import Scenario
-from sim.statistics import summary_statistics
 
 log = logging.getLogger(__name__)
 
@@ -261,7 +261,7 @@ class ResultsWriter:
     """Writes the contents of a results folder scenario by scenario.
 
     Used for results held in memory (:func:`save_results`) and for results streamed from
-    chunks on disk (:mod:`sim.store`): the Parquet table is written one scenario at a time
+    chunks on disk (:mod:`sim.experiment.store`): the Parquet table is written one scenario at a time
     and the summary appended, so memory does not grow with the number of scenarios. Write
     into a staging folder from :func:`atomic_folder`; use as a context manager so the
     Parquet file is closed whatever happens.
@@ -434,7 +434,7 @@ def _seal(staging: Path, kind: str) -> None:
 
 
 def _package_version() -> str:
-    from sim.manifest import package_version
+    from sim.results.manifest import package_version
 
     return package_version()
 

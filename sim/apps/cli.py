@@ -36,7 +36,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim import __version__
-from sim.compare import (
+from sim.analysis.compare import (
     DEFAULT_PRECISION,
     NO_DIFFERENCE_METRICS,
     identical_outputs,
@@ -44,7 +44,23 @@ from sim.compare import (
     replication_adequacy,
 )
 from sim.errors import FolderError, OutputError, ScenarioError, ScenarioErrors
-from sim.results import (
+from sim.experiment.runner import (
+    DEFAULT_REPLICATIONS,
+    DEFAULT_SEED,
+    SWEEP_REPLICATIONS,
+    run_to_folder,
+)
+from sim.outputs.summary import (
+    format_adequacy,
+    format_comparison,
+    format_fit,
+    format_global,
+    format_no_difference,
+    format_one_way,
+    format_summary,
+    format_validation,
+)
+from sim.results.tables import (
     ADEQUACY_FILE,
     MANIFEST,
     SUMMARY_FILE,
@@ -55,18 +71,7 @@ from sim.results import (
     load_results,
     write_csv_atomically,
 )
-from sim.runner import DEFAULT_REPLICATIONS, DEFAULT_SEED, SWEEP_REPLICATIONS, run_to_folder
 from sim.scenario import load_scenario, scenario_json_schema, unannotated_numbers
-from sim.summary_text import (
-    format_adequacy,
-    format_comparison,
-    format_fit,
-    format_global,
-    format_no_difference,
-    format_one_way,
-    format_summary,
-    format_validation,
-)
 
 DEFAULT_SCENARIO = Path("scenarios/baseline.yaml")
 EXIT_FAILURE = 1
@@ -224,7 +229,7 @@ def _output_folder(args: argparse.Namespace, kind: str) -> Path:
 
 
 def _output_options(parser: argparse.ArgumentParser) -> None:
-    from sim.sensitivity import output_metrics  # the metric names, in the results' order
+    from sim.analysis.sensitivity import output_metrics  # the metric names, in the results' order
 
     parser.add_argument(
         "--metric",
@@ -777,7 +782,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from sim.report import PAGE, write_chart_pack  # plotting is loaded only when needed
+    from sim.outputs.report import PAGE, write_chart_pack  # plotting is loaded only when needed
 
     results = load_results(args.results)
     if args.baseline is not None and args.baseline not in results.scenarios:
@@ -828,7 +833,7 @@ class _FitProgress:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from sim.calibration import calibrate, load_spec, recorded_values, write_fitted
+    from sim.analysis.calibration import calibrate, load_spec, recorded_values, write_fitted
 
     try:
         spec = load_spec(args.spec)
@@ -881,7 +886,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _validation(args: argparse.Namespace) -> int:
-    from sim.validation import compare_with_data, load_comparisons, validation_chart
+    from sim.analysis.validation import compare_with_data, load_comparisons, validation_chart
 
     scenario = load_scenario(args.scenario)
     comparisons = load_comparisons(args.targets, args.held_out)
@@ -896,7 +901,7 @@ def _validation(args: argparse.Namespace) -> int:
 
 
 def _theory(args: argparse.Namespace) -> int:
-    from sim.theory import format_checks, run_theory_checks
+    from sim.analysis.verification import format_checks, run_theory_checks
 
     checks = run_theory_checks(load_scenario(args.scenario), replications=args.reps, seed=args.seed)
     print(format_checks(checks, details=args.details))
@@ -904,7 +909,7 @@ def _theory(args: argparse.Namespace) -> int:
 
 
 def _publish(out: Path, tables: dict, charts: list, force: bool) -> Path:
-    from sim.report import write_tables_and_charts  # plotting is loaded only when needed
+    from sim.outputs.report import write_tables_and_charts  # plotting is loaded only when needed
 
     return write_tables_and_charts(out, tables, charts, force)
 
@@ -913,7 +918,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
 
     import pandas as pd
 
-    from sim.sensitivity import (
+    from sim.analysis.sensitivity import (
         Output,
         OutputChoiceError,
         global_chart,
@@ -956,7 +961,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from sim.planner import PlanInputError, format_plan_table, plan, plan_chart
+    from sim.analysis.planner import PlanInputError, format_plan_table, plan, plan_chart
 
     scenario = load_scenario(args.scenario)
     out = _output_folder(args, "plan")
@@ -990,7 +995,7 @@ def _stopped(out: Path, stats) -> int:
 
 
 def _sweep(args: argparse.Namespace, argv: list[str] | None) -> int:
-    from sim.sweep import SWEEP_FILE, grid_variants, parse_grid, sample_variants
+    from sim.experiment.sweep import SWEEP_FILE, grid_variants, parse_grid, sample_variants
 
     scenario = load_scenario(args.scenario)
     try:

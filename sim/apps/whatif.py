@@ -40,14 +40,14 @@ from typing import Any
 
 import pandas as pd
 
+from sim.analysis.compare import paired_differences
 from sim.calendar import quarter_label, quarter_starts
-from sim.compare import paired_differences
 from sim.errors import ScenarioError
-from sim.results import KEY_COLUMNS, Results, RowKeys
-from sim.runner import DEFAULT_SEED, run_experiment
+from sim.experiment.runner import DEFAULT_SEED, run_experiment
+from sim.results.tables import KEY_COLUMNS, Results, RowKeys
 from sim.scenario import Scenario, scenario_hash, with_changes
 from sim.scenario.loader import value_at
-from sim.scenario.schema import LEAGUE_TABLES, SOURCES
+from sim.vocabulary import LEAGUE_TABLES, SOURCES
 
 DEFAULT_REPLICATIONS = 50
 """Replications per what-if: enough for stable medians and bands at a 5-year horizon,
@@ -518,7 +518,7 @@ class Outcome:
     """Wall time to build the scenario, run (or fetch) and prepare the charts' data."""
     error: str | None = None
     charts: dict = field(default_factory=dict)
-    """Chart data (:class:`sim.charts.ChartData`) by key of :data:`CHARTS`."""
+    """Chart data (:class:`sim.outputs.charts.ChartData`) by key of :data:`CHARTS`."""
     headline: pd.DataFrame | None = None
     _pngs: dict = field(default_factory=dict, repr=False)
     """Drawn charts, shared by every outcome of the same what-if."""
@@ -529,7 +529,7 @@ class Outcome:
 
     def figure(self, key: str):
         """A matplotlib Figure of one chart (see :data:`CHARTS`)."""
-        from sim.charts import draw
+        from sim.outputs.charts import draw
 
         if not self.ok:
             raise WhatIfError(f"nothing to draw: {self.error}")
@@ -676,7 +676,7 @@ def combine(*parts: Results) -> Results:
 
 def chart_data(results: Results, base: str, what_if: str) -> dict:
     """The what-if's chart data by key of :data:`CHARTS` (no drawing)."""
-    from sim.charts.data import caseload_fan, comparison, team_demand, waiting_fan
+    from sim.outputs.charts.data import caseload_fan, comparison, team_demand, waiting_fan
 
     summary = Results(
         scenarios={what_if: results.scenarios[what_if]},

@@ -117,7 +117,7 @@ def check_run(
     ``<run settings>``, field ``jobs`` or ``replications``) saying what would fit.
     """
     if local:
-        from sim.runner import available_cores  # sim.runner calls this module
+        from sim.experiment.runner import available_cores  # sim.experiment.runner calls this module
 
         cores = cores or available_cores()
         if jobs > JOBS_PER_CORE * cores:
@@ -171,8 +171,8 @@ def check_variants(count: int) -> None:
 def output_widths(scenarios: Sequence) -> list[int]:
     """Output rows of each scenario; compiles one scenario per distinct start date and
     horizon (what the layout depends on), so it is quick for large sweeps."""
+    from sim.experiment.layout import build_layout
     from sim.model.replication import compile_scenario  # the model is loaded only here
-    from sim.reduce import build_layout
 
     known: dict[tuple, int] = {}
     widths = []
