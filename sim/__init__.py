@@ -10,7 +10,7 @@ The public API, for notebooks and scripts::
 
 Layers (each depends only on those above it): :mod:`sim.scenario` (validated inputs),
 :mod:`sim.model` (one replication, no I/O), :mod:`sim.experiment.runner` (many replications),
-:mod:`sim.results.tables` and :mod:`sim.analysis.compare` (tables and statistics), :mod:`sim.outputs.charts` and
+:mod:`sim.results` and :mod:`sim.analysis.compare` (tables and statistics), :mod:`sim.outputs.charts` and
 :mod:`sim.outputs.report` (figures and the chart pack), :mod:`sim.apps.cli` (command line).
 
 Names are imported on first use, so ``import sim.model`` stays light (no pandas, no
@@ -38,8 +38,8 @@ _EXPORTS = {
     "compile_scenario": "sim.model",
     "run_replication": "sim.model",
     "run_experiment": "sim.experiment.runner",
-    "Results": "sim.results.tables",
-    "load_results": "sim.results.tables",
+    "Results": "sim.results",
+    "load_results": "sim.results",
     "paired_differences": "sim.analysis.compare",
     "replication_adequacy": "sim.analysis.compare",
 }

@@ -46,6 +46,20 @@ class ScenarioErrors(ScenarioError):
         )
 
 
+class ArgumentError(ValueError):
+    """An argument of a call that cannot be used (bad input, exit code 2 at the command line).
+
+    ``argument`` names it as the command line spells it (``--target``, ``--min``,
+    ``RESULTS``), so the command line reports it without guessing from the message, and
+    ``reason`` says why in plain English.
+    """
+
+    def __init__(self, argument: str, reason: str):
+        self.argument = argument
+        self.reason = reason
+        super().__init__(f"argument {argument}: {reason}")
+
+
 class OutputError(OSError):
     """A results folder could not be written (exists, unwritable, or a run failed)."""
 

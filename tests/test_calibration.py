@@ -111,7 +111,7 @@ def test_fitted_file_is_what_the_baseline_extends(baseline, tmp_path):
 
 def test_baseline_uses_every_fitted_value():
     """Each value in scenarios/calibration/fitted.yaml is the baseline's, with its note."""
-    from sim.scenario.loader import format_path
+    from sim.scenario.paths import format_path
 
     baseline = load_scenario(SCENARIOS / "baseline.yaml")
     fitted = yaml.safe_load((SCENARIOS / "calibration" / "fitted.yaml").read_text())

@@ -226,7 +226,8 @@ def test_morris_writes_the_chart_it_says_it_wrote(in_tmp, capsys):
 def test_global_chart_words_name_the_top_assumption():
     import pandas as pd
 
-    from sim.analysis.sensitivity import Output, global_chart
+    from sim.analysis.sensitivity import Output
+    from sim.outputs.charts.analysis import global_chart
 
     indices = pd.DataFrame({
         "parameter": ["programme.relapse_probability", "team.national.vacancy_rate"],
@@ -326,7 +327,7 @@ def test_unexpected_failure_is_one_line_and_exit_1(monkeypatch, capsys):
     def broken(paths):
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setattr(cli, "_validate", broken)
+    monkeypatch.setattr(cli.scenario_files, "validate_files", broken)
     code, _, err = cli_run(["validate"], capsys)
     assert code == 1
     assert err.strip() == "error: unexpected RuntimeError: boom (run with -v for the details)"
@@ -336,7 +337,7 @@ def test_verbose_shows_the_details_of_an_unexpected_failure(monkeypatch, capsys)
     def broken(paths):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(cli, "_validate", broken)
+    monkeypatch.setattr(cli.scenario_files, "validate_files", broken)
     try:
         code = main(["-v", "validate"])
     finally:

@@ -18,8 +18,7 @@ from tests.conftest import SCENARIOS
 
 
 @pytest.fixture(scope="module")
-def pair(baseline):
-    short = with_changes(baseline, {"horizon_years": 2})
+def pair(short):
     return [short, with_changes(short, {"name": "cap_20", "programme.cap": 20})]
 
 

@@ -19,11 +19,6 @@ from sim.scenario import with_changes
 from tests.conftest import ROOT
 
 
-@pytest.fixture(scope="module")
-def short(baseline):
-    return with_changes(baseline, {"horizon_years": 2})
-
-
 def test_serial_one_worker_and_several_workers_agree_exactly(short):
     serial = run_experiment([short], replications=12, seed=3, jobs=1)
     one = run_experiment([short], replications=12, seed=3, jobs=1, backend="processes")

@@ -26,7 +26,9 @@ from sim.experiment.limits import MAX_VARIANTS, check_run, check_variants, run_m
 from sim.experiment.sweep import parse_grid
 from sim.model import compile_scenario, run_replication
 from sim.scenario import load_scenario, scenario_json_schema, with_changes
-from sim.scenario.loader import MAX_REPORTED_ERRORS, parse_path, parse_value
+from sim.scenario.edits import parse_value
+from sim.scenario.error_messages import MAX_REPORTED_ERRORS
+from sim.scenario.paths import parse_path
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"

@@ -20,7 +20,7 @@ from sim.apps.cli import main
 from sim.outputs.charts import chart_set
 from sim.outputs.report import render_page
 from sim.outputs.summary import no_difference_sentences
-from sim.results.tables import load_results
+from sim.results import load_results
 
 from .conftest import SCENARIOS
 

@@ -3,7 +3,9 @@
 The queueing comparisons use the same simulations and checks as ``python -m sim theory``
 (:mod:`sim.analysis.verification`): Erlang C for M/M/c (here also with 10 places), and the Poisson
 caseload of the uncapped programme for exponential and lognormal stays. Tolerances are 3.5
-standard errors across replications; seeds are fixed, so results are reproducible.
+standard errors across replications; seeds are fixed, so results are reproducible. The
+conservation test uses the same bookkeeping checks (:func:`conservation_violations`); this file
+adds what ``sim theory`` does not run: Little's law on the full model and monotonicity.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import numpy as np
 import pytest
 
 from sim.analysis.verification import (
+    CONSERVATION_LABELS,
     check_caseload_mean,
     check_mean_wait,
     check_poisson_dispersion,
     check_wait_probability,
+    conservation_violations,
     simulate_no_cap,
     simulate_queue,
 )
@@ -70,40 +74,13 @@ def test_littles_law_holds_for_the_full_model(baseline):
 
 
 def test_no_trust_is_lost_or_counted_twice(baseline_inputs):
+    # the same bookkeeping checks as `python -m sim theory`, replication by replication
+    cap = baseline_inputs.programme.cap
+    assert cap == 15  # the baseline's cap: the over-cap count below is a real check
     for rep in range(10):
         result = run_replication(baseline_inputs, seed=13, replication=rep)
-        weekly, spells = result.weekly, result.spells
-        in_programme = weekly["caseload"][:, :3].sum(axis=1)
-        # stocks follow the flows week by week
-        np.testing.assert_array_equal(
-            np.diff(weekly["waiting"]), weekly["referrals"][1:] - weekly["admissions"][1:]
-        )
-        np.testing.assert_array_equal(
-            np.diff(in_programme), weekly["admissions"][1:] - weekly["exits"][1:]
-        )
-        assert in_programme.max() <= 15
-        # every referral is waiting, in the programme or has exited, at the end
-        waiting = np.isnan(spells["admission"])
-        inside = ~waiting & np.isnan(spells["exit"])
-        assert waiting.sum() == weekly["waiting"][-1]
-        assert inside.sum() == in_programme[-1]
-        # times run forward within a spell, and a trust's spells do not overlap
-        admitted = ~waiting
-        assert np.all(spells["admission"][admitted] >= spells["referral"][admitted])
-        left = ~np.isnan(spells["exit"])
-        assert np.all(spells["exit"][left] >= spells["admission"][left])
-        for trust in np.unique(spells["trust"]):
-            own = np.flatnonzero(spells["trust"] == trust)
-            ends = spells["support_end"][own[:-1]]
-            assert not np.isnan(ends).any()
-            assert np.all(spells["referral"][own[1:]] >= ends)
-        # the population's segment 5 is exactly the trusts in the programme
-        for row in range(1, len(result.assessment_weeks)):
-            when = result.assessment_weeks[row]
-            active = (spells["admission"] < when) & ~(spells["exit"] < when)
-            assert set(spells["trust"][active]) == set(
-                np.flatnonzero(result.segment_history[row] == 5)
-            )
+        violations = conservation_violations(result, cap)
+        assert violations == dict.fromkeys(CONSERVATION_LABELS, 0), (rep, violations)
 
 
 def _mean_waiting(scenario, reps=60) -> float:

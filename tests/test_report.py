@@ -19,8 +19,7 @@ EXPECTED_KINDS = {"fan", "distribution", "segments", "team", "cost", "exceedance
 
 
 @pytest.fixture(scope="module")
-def results(baseline):
-    short = with_changes(baseline, {"horizon_years": 2})
+def results(short):
     hostile = with_changes(
         short,
         {

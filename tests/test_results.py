@@ -13,9 +13,9 @@ from sim import load_results, run_experiment
 from sim.errors import FolderError, OutputError
 from sim.experiment.layout import build_layout, reduce_replication
 from sim.model import run_replication
+from sim.results import Results
 from sim.results.statistics import summary_statistics
-from sim.results.tables import Results
-from sim.scenario import scenario_hash, with_changes
+from sim.scenario import scenario_hash
 
 
 @pytest.fixture(scope="module")
@@ -82,14 +82,14 @@ def test_summary_statistics_match_pandas():
 
 
 @pytest.fixture(scope="module")
-def small_run(baseline):
-    short = with_changes(baseline, {"horizon_years": 2})
+def small_run(short):
     return run_experiment([short], replications=4, seed=11, command="test")
 
 
 def test_results_folder_round_trip(small_run, tmp_path):
     folder = small_run.save(tmp_path / "run")
     assert sorted(p.name for p in folder.iterdir()) == [
+        "adequacy.csv",  # as python -m sim run writes
         "manifest.json",
         "replications.parquet",
         "scenarios",

@@ -28,7 +28,7 @@ from sim import load_results, run_experiment
 from sim.apps.cli import main
 from sim.errors import FolderError, OutputError, RunError
 from sim.experiment.runner import run_to_folder
-from sim.results.tables import check_output_folder
+from sim.results import check_output_folder
 from sim.scenario import with_changes
 from tests.conftest import ROOT, SCENARIOS
 
@@ -37,8 +37,7 @@ SEED = 11
 
 
 @pytest.fixture(scope="module")
-def pair(baseline):
-    short = with_changes(baseline, {"horizon_years": 2})
+def pair(short):
     return [short, with_changes(short, {"name": "cap_20", "programme.cap": 20})]
 
 
@@ -180,7 +179,7 @@ def test_a_killed_replacement_is_undone_or_finished(crash_at, small_run, tmp_pat
 def test_stale_staging_folders_of_the_tool_are_removed_and_no_others(small_run, tmp_path):
     dead = subprocess.Popen(["true"])
     dead.wait()  # a process that has ended: its pid names no process
-    from sim.results.tables import _staging_tag
+    from sim.results.folder import _staging_tag
 
     host = _staging_tag().rsplit("-", 1)[1]
     stale = tmp_path / f".R.sim-{dead.pid}-{host}.abc123.partial"
@@ -491,7 +490,7 @@ def test_check_output_folder_errors_are_output_errors(tmp_path):
 def test_a_csv_written_atomically_gets_the_usual_permissions(tmp_path):
     """A temporary file is private (mode 600); the finished CSV must be readable as any new
     file is (666 less the umask), so colleagues can read a shared comparison."""
-    from sim.results.tables import write_csv_atomically
+    from sim.results import write_csv_atomically
 
     path = write_csv_atomically(pd.DataFrame({"a": [1]}), tmp_path / "table.csv")
     umask = os.umask(0)

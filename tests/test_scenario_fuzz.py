@@ -32,9 +32,9 @@ from hypothesis import strategies as st
 from sim.errors import ScenarioError, ScenarioErrors
 from sim.experiment.layout import build_layout, reduce_replication
 from sim.model import compile_scenario, run_replication
-from sim.results.tables import scenario_to_yaml_tree
+from sim.results import scenario_to_yaml_tree
 from sim.scenario import Scenario, load_scenario, with_changes
-from sim.scenario.loader import format_path, value_at
+from sim.scenario.paths import format_path, value_at
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 WHAT_IF = "<what-if edit>"

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from sim.analysis.validation import compare_with_data, load_comparisons, validation_chart
+from sim.analysis.validation import compare_with_data, load_comparisons
 from sim.apps.cli import main
 from sim.errors import ScenarioError
 from sim.outputs.charts import draw
+from sim.outputs.charts.analysis import validation_chart
 from tests.conftest import SCENARIOS
 
 CALIBRATION = SCENARIOS / "calibration"

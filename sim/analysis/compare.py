@@ -13,22 +13,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sim.results.adequacy import (  # noqa: F401 (adequacy is a statistic of results; kept importable here)
+    DEFAULT_PRECISION,
+    MAIN_METRICS,
+    replication_adequacy,
+)
 from sim.results.statistics import CONFIDENCE, column_means, t_half_width
 from sim.results.tables import KEY_COLUMNS, Results, RowKeys
 from sim.vocabulary import LEAGUE_TABLES
-
-DEFAULT_PRECISION = 0.05
-"""Target relative half-width of the 95% interval of the main metrics' means."""
-
-MAIN_METRICS = (
-    ("in_programme", "all"),
-    ("waiting", "all"),
-    ("admissions", "all"),
-    ("mean_wait_weeks", "all"),
-    ("utilisation", "national"),
-    ("cost", "total"),
-)
-"""Whole-horizon figures whose precision decides whether there are enough replications."""
 
 
 def paired_differences(
@@ -79,46 +71,6 @@ def paired_differences(
     columns = ["scenario", "baseline", *KEY_COLUMNS, "replications", "baseline_mean",
                "mean_difference", "ci_low", "ci_high", "relative_difference"]  # fmt: skip
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
-
-
-def replication_adequacy(
-    results: Results, precision: float = DEFAULT_PRECISION, confidence: float = CONFIDENCE
-) -> pd.DataFrame:
-    """Relative half-width of the interval of each main metric's whole-horizon mean.
-
-    Columns: ``scenario, metric, group, replications, mean, half_width,
-    relative_half_width, adequate, replications_needed``. ``replications_needed`` uses the
-    usual estimate n * (relative_half_width / precision) ** 2. Metrics whose mean is zero
-    have no relative precision (NaN) and count as adequate.
-    """
-    rows = []
-    for name, values in results.values.items():
-        keys = results.keys[name]
-        for metric, group in MAIN_METRICS:
-            mask = keys.select(metric, "horizon", group)
-            if not mask.any():
-                continue
-            counts, means, sds = column_means(values[:, mask][:, :1])
-            count, mean = int(counts[0]), float(means[0])
-            half = float(t_half_width(sds[0], count, confidence))
-            relative = abs(half / mean) if mean else np.nan
-            adequate = bool(np.isnan(relative) or relative <= precision)
-            needed = count if adequate else int(np.ceil(count * (relative / precision) ** 2))
-            rows.append((name, metric, group, count, mean, half, relative, adequate, needed))
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "scenario",
-            "metric",
-            "group",
-            "replications",
-            "mean",
-            "half_width",
-            "relative_half_width",
-            "adequate",
-            "replications_needed",
-        ],  # fmt: skip
-    )
 
 
 NO_DIFFERENCE_OUTPUTS = (

@@ -21,6 +21,9 @@ meeting the target, which is what "meets it in 90% of futures" means. For a targ
 every quarter", a replication meets it only if it meets it in every quarter selected.
 The answers are the smallest setting whose mean meets the target and the smallest whose
 probability reaches the level asked for (``probability``, default 90%).
+
+Returns tables and plain sentences; the chart is
+:func:`sim.outputs.charts.analysis.plan_chart`.
 """
 
 from __future__ import annotations
@@ -35,10 +38,10 @@ import pandas as pd
 from scipy import stats
 
 from sim.calendar import WEEKS_PER_YEAR
+from sim.errors import ArgumentError
 from sim.experiment.layout import Layout, build_layout
 from sim.experiment.runner import DEFAULT_SEED, run_outputs
 from sim.model.replication import compile_scenario
-from sim.outputs.charts.data import DATA_SOURCES, ChartData
 from sim.results.statistics import CONFIDENCE, column_means, t_half_width
 from sim.scenario import Scenario, with_changes
 
@@ -168,12 +171,8 @@ The same replications (and random numbers) at every setting, so rows pair across
 FLAGS = ("met_on_average", "met_with_probability")
 
 
-class PlanInputError(ValueError):
+class PlanInputError(ArgumentError):
     """A planner argument that cannot be used; ``argument`` names it (e.g. ``--min``)."""
-
-    def __init__(self, argument: str, reason: str):
-        self.argument = argument
-        super().__init__(reason)
 
 
 @dataclass
@@ -213,26 +212,26 @@ class PlanResult:
     def findings(self) -> list[str]:
         """The answers and what the search saw, as plain sentences."""
         lever, rows = self.lever, self.evaluations
-        span = f"from {_span(rows['value'].min(), rows['value'].max(), lever)}"
+        span = f"from {format_span(rows['value'].min(), rows['value'].max(), lever)}"
         share = f"{self.probability:.0%} of replications"
         lines = []
         if self.on_average is None:
             lines.append(f"No {lever.description} tried {span} meets the target on average.")
         else:
             lines.append(
-                f"A {lever.description} of {_fmt(self.on_average, lever)} is the smallest setting "
+                f"A {lever.description} of {format_setting(self.on_average, lever)} is the smallest setting "
                 "tried whose mean meets the target."
             )
         if self.with_probability is None:
             best = rows.loc[rows["probability_met"].idxmax()]
             lines.append(
                 f"No setting tried {span} meets it in at least {share} (simulated futures); "
-                f"the most is {best['probability_met']:.0%} at {_fmt(best['value'], lever)}."
+                f"the most is {best['probability_met']:.0%} at {format_setting(best['value'], lever)}."
             )
         else:
             row = rows.set_index("value").loc[self.with_probability]
             lines.append(
-                f"A {lever.description} of {_fmt(self.with_probability, lever)} is the smallest "
+                f"A {lever.description} of {format_setting(self.with_probability, lever)} is the smallest "
                 f"tried that meets it in at least {share} (simulated futures): "
                 f"{row['probability_met']:.0%} (95% interval {row['probability_ci_low']:.0%} to "
                 f"{row['probability_ci_high']:.0%})."
@@ -247,7 +246,7 @@ class PlanResult:
         else:
             runs = "; ".join(
                 f"{'rises' if b.change > 0 else 'falls'} from {b.from_mean:.3g} at "
-                f"{_fmt(b.from_value, lever)} to {b.to_mean:.3g} at {_fmt(b.to_value, lever)} "
+                f"{format_setting(b.from_value, lever)} to {b.to_mean:.3g} at {format_setting(b.to_value, lever)} "
                 f"(paired change {b.change:+.3g}, 95% interval {b.ci_low:+.3g} to {b.ci_high:+.3g})"
                 for b in self.breaks.itertuples()
             )
@@ -269,7 +268,7 @@ def format_plan_table(result: PlanResult) -> str:
     """The settings tried as a compact text table for the terminal (plan.csv has it all)."""
     rows = result.evaluations
     table = pd.DataFrame({
-        "setting": [_fmt(v, result.lever).split(" ")[0] for v in rows["value"]],
+        "setting": [format_setting(v, result.lever).split(" ")[0] for v in rows["value"]],
         "mean (worst period)": rows["worst_period_mean"].map("{:.4g}".format),
         "95% interval": [f"{a:.4g} to {b:.4g}" for a, b in zip(rows["worst_ci_low"], rows["worst_ci_high"], strict=True)],
         "mean meets": rows["met_on_average"].map({True: "yes", False: "no"}),
@@ -495,10 +494,10 @@ def _breaks(table: pd.DataFrame, matrices: dict, worst: dict, goal: PlanTarget) 
     return pd.DataFrame(found, columns=columns)
 
 
-def _span(low: float, high: float, lever: Lever) -> str:
+def format_span(low: float, high: float, lever: Lever) -> str:
     """'10 to 30 trusts' (the unit once), or '£0.50m to £1.00m a year'."""
     if lever.name == "consultancy_budget":
-        return f"{_fmt(low, lever)} to {_fmt(high, lever)}"
+        return f"{format_setting(low, lever)} to {format_setting(high, lever)}"
     return f"{low:g} to {high:g} {lever.unit}"
 
 
@@ -512,75 +511,12 @@ def _runs(chosen: list[float], tried: list[float], lever: Lever) -> str:
         else:
             groups.append([value])
     return ", ".join(
-        _fmt(g[0], lever) if len(g) == 1 else _span(g[0], g[-1], lever) for g in groups
+        format_setting(g[0], lever) if len(g) == 1 else format_span(g[0], g[-1], lever) for g in groups
     )
 
 
-def plan_chart(result: PlanResult, scenario: str) -> ChartData:
-    """The target metric and the probability of meeting it, against the lever."""
-    lever, goal = result.lever, result.target
-    share = f"{result.probability:.0%} of replications"
-    if result.on_average is None:
-        title = (
-            f"No {lever.description} up to {_fmt(result.evaluations['value'].max(), lever)} "
-            f"meets the target on average; at best {result.evaluations['probability_met'].max():.0%} "
-            "of replications meet it"
-        )
-    else:
-        title = (
-            f"A {lever.description} of {_fmt(result.on_average, lever)} meets the target on average; "
-            + (
-                f"{_fmt(result.with_probability, lever)} meets it in {share}"
-                if result.with_probability is not None
-                else f"no setting tried meets it in {share}"
-            )
-        )
-    rows = result.evaluations
-    every = " in every period" if goal.frequency != "horizon" else ""
-    shape = (
-        "The metric moves one way across the settings."
-        if result.monotone
-        else "Not monotone: it moves against its trend beyond noise from "
-        + ", from ".join(_span(b.from_value, b.to_value, lever) for b in result.breaks.itertuples())
-        + " (shaded)."
-    )
-    return ChartData(
-        key="plan",
-        kind="plan",
-        title=title,
-        caption=(
-            f"Target: {goal.text}. Left: mean of the target metric in its worst period, 95% "
-            "interval; dashed: threshold. Right: share of replications (simulated futures) "
-            f"meeting it{every}, 95% interval; dashed: {result.probability:.0%}. Same random "
-            f"numbers at every setting. {shape}"
-        ),
-        alt_text=(
-            f"Chart of the target metric and the probability of meeting it against {lever.description}: "
-            + "; ".join(
-                f"{r.value:g}: mean {r.worst_period_mean:.3g}, met in {r.probability_met:.0%}"
-                for r in rows.itertuples()
-            )
-            + f". Threshold {goal.threshold:g}."
-        ),
-        footnote=f"Scenario: {scenario}. {result.replications} replications per setting, seed {result.seed}. {DATA_SOURCES}",
-        table=rows,
-        y_label=f"{goal.metric} ({goal.group}), "
-        + ("over the horizon" if goal.frequency == "horizon" else f"worst {goal.frequency}"),
-        meta={
-            "threshold": goal.threshold,
-            "probability": result.probability,
-            "answer": result.on_average,
-            "probable": result.with_probability,
-            "x_label": f"{lever.description} ({lever.unit})",
-            "integer": lever.integer,
-            "breaks": list(
-                zip(result.breaks["from_value"], result.breaks["to_value"], strict=True)
-            ),
-        },  # fmt: skip
-    )
-
-
-def _fmt(value: float | None, lever: Lever) -> str:
+def format_setting(value: float | None, lever: Lever) -> str:
+    """A setting in the lever's unit: '25 trusts', '£0.50m a year'; 'none' for None or NaN."""
     if value is None:
         return "none"
     if lever.name == "consultancy_budget":

@@ -13,6 +13,8 @@ average waiting list over the whole horizon).
   averaged over replications with common random numbers, and the share of the output's
   variance across sample points that is simulation noise is reported, so that small
   indices are not over-read.
+
+Returns tables; the charts are in :mod:`sim.outputs.charts.analysis`.
 """
 
 from __future__ import annotations
@@ -32,10 +34,9 @@ from sim.experiment.layout import (
     programme_metrics,
 )
 from sim.experiment.runner import DEFAULT_SEED, run_outputs
-from sim.outputs.charts.data import DATA_SOURCES, ChartData
 from sim.results.statistics import column_means, t_half_width
 from sim.scenario import Scenario, with_changes
-from sim.scenario.loader import uncertain_values
+from sim.scenario.annotations import uncertain_values
 
 
 class OutputChoiceError(ValueError):
@@ -192,114 +193,6 @@ def one_way(
     table = pd.DataFrame(rows)
     order = table["effect"].abs().sort_values(ascending=False).index
     return table.loc[order].reset_index(drop=True)
-
-
-def tornado_chart(
-    table: pd.DataFrame, output: Output, scenario: str, replications: int, seed: int
-) -> ChartData:
-    top = table.iloc[0]
-    return ChartData(
-        key="tornado",
-        kind="tornado",
-        title=(
-            f"{readable(top['parameter']).capitalize()} matters most for {output.label()}: from "
-            f"{top['low_mean']:.3g} at its low value to {top['high_mean']:.3g} at its high value"
-        ),
-        caption=(
-            "Each bar spans the output with one assumption at the low and at the high end of its "
-            "stated range, everything else as in the scenario (same random numbers). The line marks "
-            "the scenario's own result. Assumptions are ordered by the size of their effect."
-        ),
-        alt_text=(
-            "Tornado chart of the effect of each uncertain assumption on "
-            f"{output.label()}: "
-            + "; ".join(
-                f"{readable(r.parameter)} {r.low_mean:.3g} to {r.high_mean:.3g}"
-                for r in table.itertuples()
-            )
-            + "."
-        ),
-        footnote=f"Scenario: {scenario}. {replications} replications per run, seed {seed}. {DATA_SOURCES}",
-        table=table.assign(
-            label=[
-                f"{readable(p)} ({lo:g} to {hi:g})"
-                for p, lo, hi in zip(table["parameter"], table["low"], table["high"], strict=True)
-            ]
-        ),
-        y_label=output.label(),
-        meta={"base": float(table["base_mean"].iloc[0])},
-    )
-
-
-def global_chart(
-    indices: pd.DataFrame, diagnostics: dict, output: Output, scenario: str, seed: int
-) -> ChartData:
-    """Bar chart of Morris mu* (output units) or Sobol first-order and total indices (shares
-    of the output's variance), largest first, with 95% intervals."""
-    method = diagnostics["method"]
-    if method == "morris":
-        columns = {"mu*": ("mu_star", "mu_star_ci")}
-        unit = f"mean absolute elementary effect on {output.label()}"
-        how = (
-            "Morris screening: each bar is mu*, the mean absolute change in the output per "
-            "step of an assumption across its stated range (larger matters more)"
-        )
-    else:
-        columns = {"first-order": ("first_order", "first_order_ci"), "total": ("total", "total_ci")}
-        unit = f"share of the variance of {output.label()}"
-        how = (
-            "Sobol indices: first-order is the share of the output's variance due to an "
-            "assumption alone, total adds its interactions with the others"
-        )
-    headline = "mu*" if method == "morris" else "total"  # the column the rows are sorted by
-    value, _ = columns[headline]
-    top = indices.iloc[0]
-    noise = diagnostics["noise_share"]
-    noise_text = (
-        f"simulation noise is {noise:.0%} of the output's variance across the points (the "
-        "rest comes from the assumptions), so read small indices with care"
-        if np.isfinite(noise)
-        else "the output did not vary across the points, so the indices say nothing"
-    )
-    table = pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "parameter": indices["parameter"],
-                    "label": [readable(p) for p in indices["parameter"]],
-                    "index": name,
-                    "value": indices[v],
-                    "ci": indices[ci],
-                }
-            )  # fmt: skip
-            for name, (v, ci) in columns.items()
-        ],
-        ignore_index=True,
-    )
-    return ChartData(
-        key=method,
-        kind="indices",
-        title=(
-            f"{readable(top['parameter']).capitalize()} matters most for {output.label()} "
-            f"({method.capitalize()} {headline} {top[value]:.3g})"
-        ),
-        caption=(
-            f"{how}. Lines are 95% intervals. Each of the {diagnostics['sample_points']} sample "
-            f"points is the mean of {diagnostics['replications_per_point']} replications; "
-            f"{noise_text}."
-        ),
-        alt_text=(
-            f"Bar chart of {method.capitalize()} indices for {output.label()}: "
-            + "; ".join(f"{r.label} {r.index} {r.value:.3g}" for r in table.itertuples())
-            + "."
-        ),
-        footnote=(
-            f"Scenario: {scenario}. {diagnostics['sample_points']} sample points x "
-            f"{diagnostics['replications_per_point']} replications, seed {seed}. {DATA_SOURCES}"
-        ),
-        table=table,
-        y_label=unit,
-    )
 
 
 def readable(path: str) -> str:

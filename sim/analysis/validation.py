@@ -3,9 +3,9 @@
 Compares a scenario (normally the baseline) with every published figure it can be judged
 against: the calibration targets (``targets.yaml``, marked "used in fit") and figures held
 out of the fit (``validation.yaml``). Each statistic is computed per replication, so the
-model's median and 90% range can be set beside the published value. Returns a table and a
-:class:`~sim.outputs.charts.data.ChartData`; writes nothing (the command line publishes them
-with :func:`sim.outputs.report.write_tables_and_charts`).
+model's median and 90% range can be set beside the published value. Returns a table;
+draws and writes nothing (its chart is :func:`sim.outputs.charts.analysis.validation_chart`).
+Targets and statistics come from :mod:`sim.analysis.targets`, not from the fitter.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.analysis.calibration import STATISTICS, load_spec
+from sim.analysis.targets import STATISTICS, load_spec
 from sim.errors import ScenarioError
-from sim.model import compile_scenario, run_replication
-from sim.outputs.charts.data import DATA_SOURCES, ChartData
+from sim.experiment.runner import RunSettings, replicate
+from sim.model import compile_scenario
 from sim.scenario import Scenario, with_changes
-from sim.scenario.loader import read_yaml
+from sim.scenario.files import read_yaml
 
 HORIZON_YEARS = 8
 """Long enough for most programme spells to end, so spell lengths can be compared."""
@@ -66,7 +66,7 @@ def compare_with_data(
     replications, whether the published value lies in that range, and the source."""
     run = with_changes(scenario, {"horizon_years": HORIZON_YEARS})
     inputs = compile_scenario(run)
-    results = [run_replication(inputs, seed, r) for r in range(replications)]
+    results = list(replicate(inputs, RunSettings(replications, seed, progress=False)))
     rows = []
     for c in comparisons:
         per_replication = np.array([STATISTICS[c.statistic]([r], c.options) for r in results])
@@ -81,38 +81,3 @@ def compare_with_data(
             "used_in_fit": c.used_in_fit, "source": c.source,
         })  # fmt: skip
     return pd.DataFrame(rows)
-
-
-def validation_chart(table: pd.DataFrame, scenario: str, replications: int, seed: int) -> ChartData:
-    ratios = table.assign(
-        low=table["model_q05"] / table["published"],
-        median=table["model_median"] / table["published"],
-        high=table["model_q95"] / table["published"],
-        mean=table["model_mean"] / table["published"],
-    )[["quantity", "used_in_fit", "low", "median", "high", "mean", "published_in_model_range"]]
-    held = table[~table["used_in_fit"]]
-    fitted = table[table["used_in_fit"]]
-    inside = int(held["published_in_model_range"].sum())
-    fitted_inside = int(fitted["published_in_model_range"].sum())
-    return ChartData(
-        key="validation",
-        kind="validation",
-        title=(
-            f"{fitted_inside} of {len(fitted)} published figures used in the fit, and {inside} of "
-            f"{len(held)} held out of it, lie within the model's 90% range"
-        ),
-        caption=(
-            "Each row is a published figure (at 1 on the scale). The bar is the model's 90% range "
-            "across replications relative to it; the dot is the model's mean. Blue rows were used "
-            "to fit the model; orange rows were held out."
-        ),
-        alt_text=(
-            f"Chart of {len(table)} model-to-published ratios with 90% ranges; "
-            f"{int(table['used_in_fit'].sum())} figures used in the fit and {len(held)} held out, "
-            f"of which {inside} lie within the model's range."
-        ),
-        footnote=f"Scenario: {scenario}. {replications} replications, seed {seed}, "
-        f"{HORIZON_YEARS}-year runs. {DATA_SOURCES}",
-        table=ratios,
-        y_label="Model relative to published (published = 1)",
-    )

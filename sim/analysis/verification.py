@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 
 from sim.calendar import WEEKS_PER_YEAR
-from sim.model import ModelInputs, ReplicationResult, compile_scenario, run_replication
+from sim.experiment.runner import RunSettings, replicate
+from sim.model import ModelInputs, ReplicationResult, compile_scenario
 from sim.scenario import Scenario, with_changes
 
 Z = 3.5
@@ -382,8 +383,7 @@ def simulate_queue(
         )
     }
     not_admitted = 0
-    for rep in range(replications):
-        result = run_replication(inputs, seed=seed, replication=rep)
+    for result in replicate(inputs, RunSettings(replications, seed, progress=False)):
         spells, weekly = result.spells, result.weekly
         referred = (spells["referral"] >= start) & (spells["referral"] < end)
         waits = spells["admission"][referred] - spells["referral"][referred]
@@ -636,10 +636,8 @@ def simulate_no_cap(
     first = int(warm_up_years * WEEKS_PER_YEAR)
     caseload = np.stack(
         [
-            run_replication(inputs, seed=seed, replication=rep)
-            .weekly["caseload"][first:, :3]
-            .sum(axis=1)
-            for rep in range(replications)
+            result.weekly["caseload"][first:, :3].sum(axis=1)
+            for result in replicate(inputs, RunSettings(replications, seed, progress=False))
         ]
     ).astype(float)
     return CaseloadSample(
@@ -857,8 +855,7 @@ def check_conservation(
     """
     inputs = baseline if isinstance(baseline, ModelInputs) else compile_scenario(baseline)
     totals = dict.fromkeys(CONSERVATION_LABELS, 0)
-    for rep in range(replications):
-        result = run_replication(inputs, seed=seed, replication=rep)
+    for result in replicate(inputs, RunSettings(replications, seed, progress=False)):
         for key, count in conservation_violations(result, inputs.programme.cap).items():
             totals[key] += count
     violations = sum(totals.values())

@@ -53,6 +53,7 @@ from sim.calendar import (
     weeks_between,
 )
 from sim.model.replication import ModelInputs, ReplicationResult
+from sim.results.keys import RowKeys
 from sim.vocabulary import LEAGUE_TABLES, PHASES, SOURCES
 
 FREQUENCIES = ("month", "quarter", "year", "horizon")
@@ -75,21 +76,16 @@ HOURS = ("demand_hours", "capacity_hours", "delivered_hours", "shortfall_hours")
 
 
 @dataclass(frozen=True)
-class Layout:
-    """The rows every replication of one scenario produces, in order."""
+class Layout(RowKeys):
+    """The rows every replication of one scenario produces, in order: the row keys
+    (frequency, period, metric, group; :meth:`row_keys` gives them alone) and what
+    reducing a replication to them needs."""
 
-    frequency: np.ndarray
-    period: np.ndarray
-    metric: np.ndarray
-    group: np.ndarray
     period_edges_weeks: dict[str, np.ndarray]
     """Per frequency, the start of each period and the end of the last, in weeks since
     the start date: the exact first day of each month, quarter or year, and the horizon."""
     horizon_weeks: float
     cap: int
-
-    def __len__(self) -> int:
-        return len(self.metric)
 
 
 def period_edges(start: dt.date, end: dt.date, frequency: str) -> tuple[list[str], np.ndarray]:

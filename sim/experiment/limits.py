@@ -117,7 +117,7 @@ def check_run(
     ``<run settings>``, field ``jobs`` or ``replications``) saying what would fit.
     """
     if local:
-        from sim.experiment.runner import available_cores  # sim.experiment.runner calls this module
+        from sim.experiment.settings import available_cores
 
         cores = cores or available_cores()
         if jobs > JOBS_PER_CORE * cores:

@@ -7,16 +7,22 @@ comparisons tight. Work is cut into chunks of consecutive replications; each chu
 a small matrix and chunks are put back in replication order, so one process, a pool of
 any size, or a cluster all give identical results.
 
-Backends: ``serial`` (this process) and ``processes`` (a local process pool). The compiled
-scenarios are sent to each worker once, when it starts, not with every chunk.
+Backends: ``serial`` (this process), ``processes`` (a local process pool) and ``dask``. The
+compiled scenarios are sent to each worker once, when it starts, not with every chunk.
+Every way of running replications goes through the same chunking, backends and progress
+bar: :func:`run_experiment`, :func:`run_to_folder` and :func:`run_outputs` reduce each
+replication to period figures; :func:`replicate` hands back each replication (or what a
+given function makes of it) to analyses that need more than the figures. All take one
+:class:`~sim.experiment.settings.RunSettings`.
+
+Importing this module does not import pandas (worker processes stay light): the results
+tables are built, and their module imported, only when a run finishes.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing as mp
-import numbers
-import os
 import signal
 import sys
 import time
@@ -26,23 +32,34 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sim.errors import RunError
 from sim.experiment.layout import Layout, build_layout, reduce_replication
 from sim.experiment.limits import check_run
-from sim.model.replication import ModelInputs, compile_scenario, run_replication
+from sim.experiment.settings import (  # noqa: F401 (importable from here, as before)
+    BACKENDS,
+    DEFAULT_REPLICATIONS,
+    DEFAULT_SEED,
+    RunSettings,
+    available_cores,
+    resolve_jobs,
+    settings_from,
+)
+from sim.model.replication import ModelInputs, ReplicationResult, compile_scenario, run_replication
 from sim.results import manifest as mf
-from sim.results.tables import Results, RowKeys, check_output_folder
+from sim.results.keys import RowKeys
 from sim.scenario.loader import scenario_hash
 from sim.scenario.schema import Scenario
 
+if TYPE_CHECKING:
+    from sim.experiment.store import StreamStats
+    from sim.results.tables import Results
+
 log = logging.getLogger(__name__)
 
-DEFAULT_SEED = 2025
-DEFAULT_REPLICATIONS = 1000
-"""Enough for the 5% and 95% quantiles of fan charts (see docs/EXPERIMENTS.md)."""
 SWEEP_REPLICATIONS = 200
 """Per variant in a sweep, where many variants share the work."""
 CHUNKS_PER_WORKER = 8
@@ -54,37 +71,25 @@ STREAM_CHUNKS = 32
 @dataclass(frozen=True)
 class Work:
     """What a worker needs for one scenario: compiled inputs, the output layout and, when
-    only some outputs are wanted, the positions of those rows (to keep results small)."""
+    only some outputs are wanted, the positions of those rows (to keep results small).
+    With ``reduce`` (and no layout) each replication is handed to it instead, and a chunk
+    is the list of what it returns (:func:`replicate`)."""
 
     inputs: ModelInputs
-    layout: Layout
+    layout: Layout | None
     rows: np.ndarray | None = None
+    reduce: Callable[[ReplicationResult], Any] | None = None
 
     @property
     def width(self) -> int:
         return len(self.layout) if self.rows is None else len(self.rows)
 
 
-def available_cores() -> int:
-    """Cores this process may use (respects CPU affinity, e.g. in containers)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def resolve_jobs(jobs: int | str) -> int:
-    """``"auto"`` -> the cores available; otherwise a positive whole number."""
-    if jobs == "auto":
-        return available_cores()
-    jobs = int(jobs)
-    if jobs < 1:
-        raise ValueError(f"jobs must be at least 1 or 'auto', got {jobs}")
-    return jobs
-
-
-def run_chunk(work: Work, seed: int, first: int, count: int) -> np.ndarray:
-    """Replications ``first .. first + count - 1`` of one scenario: (count x rows) matrix."""
+def run_chunk(work: Work, seed: int, first: int, count: int) -> np.ndarray | list:
+    """Replications ``first .. first + count - 1`` of one scenario: (count x rows) matrix,
+    or with ``work.reduce`` the list of what it makes of each replication."""
+    if work.reduce is not None:
+        return [work.reduce(run_replication(work.inputs, seed, first + i)) for i in range(count)]
     out = np.empty((count, work.width))
     for i in range(count):
         values = reduce_replication(run_replication(work.inputs, seed, first + i), work.layout)
@@ -110,7 +115,7 @@ def _initialise_worker(work: list[Work]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _run_task(task: tuple[int, int, int, int]) -> tuple[int, int, np.ndarray]:
+def _run_task(task: tuple[int, int, int, int]) -> tuple[int, int, np.ndarray | list]:
     scenario, seed, first, count = task
     return scenario, first, run_chunk(_WORKER_WORK[scenario], seed, first, count)
 
@@ -209,96 +214,77 @@ def _dask(
             cluster.close()
 
 
-BACKENDS = ("serial", "processes", "dask")
-
-
 def run_experiment(
     scenarios: Sequence[Scenario],
-    replications: int = DEFAULT_REPLICATIONS,
-    seed: int = DEFAULT_SEED,
-    jobs: int | str = 1,
+    replications: int | None = None,
+    seed: int | None = None,
+    jobs: int | str | None = None,
     backend: str | None = None,
     progress: bool | None = None,
     command: str | None = None,
     scheduler: str | None = None,
+    *,
+    settings: RunSettings | None = None,
 ) -> Results:
-    """Run ``replications`` replications of each scenario and collect the results.
+    """Run the replications of each scenario and collect the results.
 
     Parameters
     ----------
     scenarios
         Validated scenarios with distinct names.
-    replications
-        Replications per scenario (at least 1).
-    seed
-        Master seed (non-negative); replication ``r`` uses streams keyed by (seed, r, purpose).
-    jobs
-        Worker processes, or ``"auto"`` for one per available core.
-    backend
-        ``"serial"``, ``"processes"`` or ``"dask"``; by default serial for one job, else
-        processes.
-    progress
-        Show a progress bar on standard error; by default only when it is a terminal.
+    settings
+        Replications, seed, workers, backend, scheduler and progress bar
+        (:class:`~sim.experiment.settings.RunSettings`; by default one worker). The older
+        keywords ``replications``, ``seed``, ``jobs``, ``backend``, ``progress`` and
+        ``scheduler`` may be given instead.
     command
         The command line that started the run, recorded in the manifest.
-    scheduler
-        Address of a Dask scheduler (``tcp://host:8786``) for the dask backend; without
-        one a local Dask cluster of ``jobs`` workers is started.
     """
-    n_jobs, backend = _check_run(scenarios, replications, seed, jobs, backend)
-
+    settings = settings_from(settings, _EXPERIMENT, replications=replications, seed=seed,
+                             jobs=jobs, backend=backend, progress=progress,
+                             scheduler=scheduler)  # fmt: skip
+    _check_names(scenarios)
     started = mf.now_utc()
     clock = time.perf_counter()
     work = [Work(inputs, build_layout(inputs)) for inputs in map(compile_scenario, scenarios)]
-    values = _run_work(work, replications, seed, n_jobs, backend, progress, scheduler)
+    values = _run_work(work, settings)
     elapsed = time.perf_counter() - clock
-    log.info("%d replications of %d scenarios in %.2f s", replications, len(work), elapsed)
+    log.info("%d replications of %d scenarios in %.2f s", settings.replications, len(work),
+             elapsed)  # fmt: skip
 
-    manifest = build_manifest(
-        scenarios, seed, replications, n_jobs, backend, command, started, elapsed
-    )
+    from sim.results.tables import Results  # here: importing it imports pandas
+
     return Results(
         scenarios={s.name: s for s in scenarios},
-        keys={
-            s.name: RowKeys(w.layout.frequency, w.layout.period, w.layout.metric, w.layout.group)
-            for s, w in zip(scenarios, work, strict=True)
-        },
+        keys={s.name: w.layout.row_keys() for s, w in zip(scenarios, work, strict=True)},
         values={s.name: v for s, v in zip(scenarios, values, strict=True)},
-        manifest=manifest,
+        manifest=build_manifest(scenarios, settings, command, started, elapsed),
     )
 
 
-def _check_run(
-    scenarios, replications: int, seed: int, jobs, backend: str | None
-) -> tuple[int, str]:
-    """Check run settings; return the number of workers and the backend to use."""
-    for name, value in (("replications", replications), ("seed", seed)):
-        # 1.5 would run as 1 and be recorded as 1.5; True would run as 1
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise ValueError(f"{name} must be a whole number, got {value!r}")
-    if replications < 1:
-        raise ValueError("replications must be at least 1")
-    if seed < 0:
-        raise ValueError("seed must be a non-negative integer")
+_EXPERIMENT = RunSettings()
+"""Defaults of :func:`run_experiment` and :func:`run_outputs`: one worker."""
+_TO_FOLDER = RunSettings(jobs="auto")
+"""Defaults of :func:`run_to_folder`: every available core."""
+
+
+def _check_names(scenarios: Sequence[Scenario]) -> None:
     names = [s.name for s in scenarios]
     if not names or len(set(names)) != len(names):
         raise ValueError(f"give one or more scenarios with distinct names, got {names[:5]}")
-    n_jobs = resolve_jobs(jobs)
-    backend = backend or ("serial" if n_jobs == 1 else "processes")
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    return n_jobs, backend
 
 
-def build_manifest(scenarios, seed, replications, jobs, backend, command, started, elapsed) -> dict:
+def build_manifest(
+    scenarios, settings: RunSettings, command: str | None, started: str, elapsed: float
+) -> dict:
     """What was run, with what, where and when (``manifest.json``)."""
     return {
         "package_version": mf.package_version(),
         "git": mf.git_state(),
-        "seed": seed,
-        "replications": replications,
-        "jobs": jobs,
-        "backend": backend,
+        "seed": settings.seed,
+        "replications": settings.replications,
+        "jobs": settings.workers,
+        "backend": settings.engine,
         "command": command,
         "scenarios": {s.name: {"sha256": scenario_hash(s)} for s in scenarios},
         "libraries": mf.library_versions(),
@@ -311,9 +297,9 @@ def build_manifest(scenarios, seed, replications, jobs, backend, command, starte
 def run_to_folder(
     scenarios: Sequence[Scenario],
     folder: str | Path,
-    replications: int = DEFAULT_REPLICATIONS,
-    seed: int = DEFAULT_SEED,
-    jobs: int | str = "auto",
+    replications: int | None = None,
+    seed: int | None = None,
+    jobs: int | str | None = None,
     backend: str | None = None,
     scheduler: str | None = None,
     resume: bool = False,
@@ -322,8 +308,17 @@ def run_to_folder(
     command: str | None = None,
     extra_tables: Callable[[list[RowKeys], Callable[[int], np.ndarray]], dict] | None = None,
     max_chunks: int | None = None,
-) -> tuple[Path | None, StreamStats]:  # noqa: F821 (imported lazily)
+    *,
+    settings: RunSettings | None = None,
+    precision: float | None = None,
+) -> tuple[Path | None, StreamStats]:
     """Run scenarios streaming each finished chunk to disk, then assemble ``folder``.
+
+    ``settings`` (:class:`~sim.experiment.settings.RunSettings`; by default every available
+    core) may be replaced by the older keywords ``replications``, ``seed``, ``jobs``,
+    ``backend``, ``scheduler`` and ``progress``. The folder is what
+    :meth:`~sim.results.tables.Results.save` writes, ``adequacy.csv`` included (judged at
+    relative ``precision``; None: the default).
 
     Memory stays flat however many scenarios and replications are run; an interrupted run
     resumes (``resume=True``) without redoing or duplicating finished chunks. Results are
@@ -335,8 +330,14 @@ def run_to_folder(
     later call with ``resume=True`` carries on.
     """
     from sim.experiment.store import ChunkStore, StreamStats
+    from sim.results.folder import check_output_folder
 
-    n_jobs, backend = _check_run(scenarios, replications, seed, jobs, backend)
+    settings = settings_from(settings, _TO_FOLDER, replications=replications, seed=seed,
+                             jobs=jobs, backend=backend, progress=progress,
+                             scheduler=scheduler)  # fmt: skip
+    _check_names(scenarios)
+    replications, seed, n_jobs = settings.replications, settings.seed, settings.workers
+    backend, scheduler = settings.engine, settings.scheduler
     started = mf.now_utc()
     clock = time.perf_counter()
     # chunk boundaries depend only on the replications, so a run can be resumed with other
@@ -360,7 +361,7 @@ def run_to_folder(
             tasks = tasks[:max_chunks]
         computed = 0
         with (
-            _ProgressBar(len(tasks) and sum(t[2] for t in tasks), progress) as bar,
+            _ProgressBar(len(tasks) and sum(t[2] for t in tasks), settings.progress) as bar,
             closing(_stream(work, seed, tasks, bar, n_jobs, backend, scheduler)) as stream,
         ):
             try:
@@ -376,16 +377,11 @@ def run_to_folder(
         stats = StreamStats(total, len(tasks), reused, store.damaged)
         if unfinished:
             return None, stats
-        keys = [
-            RowKeys(w.layout.frequency, w.layout.period, w.layout.metric, w.layout.group)
-            for w in work
-        ]
-        manifest = build_manifest(
-            scenarios, seed, replications, n_jobs, backend, command, started, elapsed
-        )
+        keys = [w.layout.row_keys() for w in work]
+        manifest = build_manifest(scenarios, settings, command, started, elapsed)
         manifest["resumed_chunks"] = reused
         extra = extra_tables(keys, store.load) if extra_tables else None
-        result_folder = store.finalise(keys, manifest, extra, force=force)
+        result_folder = store.finalise(keys, manifest, extra, force=force, precision=precision)
     return result_folder, stats
 
 
@@ -397,52 +393,90 @@ def _stream(work, seed, tasks, bar, jobs, backend, scheduler):
     return _processes(work, seed, tasks, bar, jobs)
 
 
-def _run_work(
-    work: list[Work],
-    replications: int,
-    seed: int,
-    jobs: int,
-    backend: str,
-    progress: bool | None,
-    scheduler: str | None = None,
-) -> list[np.ndarray]:
+def _run_work(work: list[Work], settings: RunSettings) -> list[np.ndarray]:
     """Run every scenario's replications; one (replications x width) matrix per scenario."""
-    check_run([w.width for w in work], replications, jobs, jobs * CHUNKS_PER_WORKER, True, backend != "dask" or not scheduler)  # fmt: skip
+    replications, jobs, backend = settings.replications, settings.workers, settings.engine
+    check_run([w.width for w in work], replications, jobs, jobs * CHUNKS_PER_WORKER, True, backend != "dask" or not settings.scheduler)  # fmt: skip
     values = [np.empty((replications, w.width)) for w in work]
     tasks = [
         (i, first, count) for i in range(len(work)) for first, count in chunks(replications, jobs)
     ]
-    with (
-        _ProgressBar(len(work) * replications, progress) as bar,
-        closing(_stream(work, seed, tasks, bar, jobs, backend, scheduler)) as stream,
-    ):
-        for scenario, first, block in stream:
-            values[scenario][first : first + len(block)] = block
+    for scenario, first, block in _run_tasks(work, tasks, settings):
+        values[scenario][first : first + len(block)] = block
     return values
+
+
+def _run_tasks(work: list[Work], tasks: list, settings: RunSettings) -> Iterator:
+    """(scenario, first, block) of each chunk in ``tasks`` as it finishes, on the settings'
+    backend, with its progress bar: the one engine under every runner here."""
+    total = sum(count for _, _, count in tasks)
+    with (
+        _ProgressBar(total, settings.progress) as bar,
+        closing(_stream(work, settings.seed, tasks, bar, settings.workers, settings.engine,
+                        settings.scheduler)) as stream,
+    ):  # fmt: skip
+        yield from stream
 
 
 def run_outputs(
     scenarios: Sequence[Scenario],
     select: Callable[[Layout], np.ndarray],
-    replications: int,
-    seed: int = DEFAULT_SEED,
-    jobs: int | str = 1,
+    replications: int | None = None,
+    seed: int | None = None,
+    jobs: int | str | None = None,
     progress: bool | None = None,
+    *,
+    settings: RunSettings | None = None,
 ) -> list[np.ndarray]:
     """Like :func:`run_experiment`, but keep only the rows ``select(layout)`` picks.
 
     For analyses that run many scenario variants (sensitivity, planning) and need a few
     outputs of each: workers send back only those rows. Returns, per scenario, a
-    (replications x selected rows) matrix. Scenario names need not differ.
+    (replications x selected rows) matrix. Scenario names need not differ. ``settings``
+    (by default one worker) or the older keywords say how to run.
     """
-    n_jobs = resolve_jobs(jobs)
+    settings = settings_from(settings, _EXPERIMENT, replications=replications, seed=seed,
+                             jobs=jobs, progress=progress)  # fmt: skip
     work = []
     for inputs in map(compile_scenario, scenarios):
         layout = build_layout(inputs)
         work.append(Work(inputs, layout, np.flatnonzero(select(layout))))
-    return _run_work(
-        work, replications, seed, n_jobs, "serial" if n_jobs == 1 else "processes", progress
-    )
+    return _run_work(work, settings)
+
+
+def _whole(result: ReplicationResult) -> ReplicationResult:
+    return result
+
+
+def replicate(
+    inputs: ModelInputs | Scenario,
+    settings: RunSettings,
+    reduce: Callable[[ReplicationResult], Any] | None = None,
+) -> Iterator:
+    """Replications ``0 .. settings.replications - 1`` of one scenario, yielded in order.
+
+    Each item is the :class:`~sim.model.replication.ReplicationResult` of that replication,
+    or what ``reduce`` makes of it (reduce in the workers, so only what is needed comes
+    back; with the process backend on a platform that spawns workers it must be a
+    module-level function). Replication ``r`` uses the streams of (seed, r) in every
+    scenario (common random numbers), so the answer is the same serial or in parallel.
+    For analyses that need more than the period figures (queueing checks, calibration,
+    validation); runs go through the same chunks, backends and progress bar as
+    :func:`run_experiment`. Serial runs yield each replication as it is made, so a loop
+    over them holds one at a time; parallel ones hold chunks that finish early until
+    their turn.
+    """
+    if isinstance(inputs, Scenario):
+        inputs = compile_scenario(inputs)
+    work = [Work(inputs, None, reduce=reduce or _whole)]
+    tasks = [(0, first, count) for first, count in chunks(settings.replications, settings.workers)]
+    waiting, turn = {}, 0  # chunks finished out of order, by first replication
+    for _, first, block in _run_tasks(work, tasks, settings):
+        waiting[first] = block
+        while turn in waiting:
+            block = waiting.pop(turn)
+            turn += len(block)
+            yield from block
 
 
 class _ProgressBar:

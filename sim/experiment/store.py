@@ -11,14 +11,14 @@ A streamed run builds its results folder in ``.<name>.unfinished/`` beside it:
                               replication, count, shape, and the size and SHA-256 of the file
     lock                      locked by the process running it, so two cannot run it at once
 
-The unfinished folder is built under a temporary name and renamed, so it always has its
-plan. Each chunk's values are written to a temporary name and renamed, then its record; a
-chunk counts as done only if both are there and agree with each other and with the plan.
+The unfinished folder is built by :func:`~sim.results.folder.atomic_folder`, so it always
+has its plan. Each chunk's values are written by :func:`~sim.results.folder.atomic_file`,
+then its record; a chunk counts as done only if both are there and agree with each other and with the plan.
 On resume every finished chunk is checked and a bad one (changed values, another seed or
 scenario, a row too many or too few) is computed again. The parent process keeps no
 results in memory while the run goes on. When every chunk is present, the results folder is
-assembled one scenario at a time (:class:`~sim.results.tables.ResultsWriter`) and the unfinished
-folder removed.
+assembled one scenario at a time (:class:`~sim.results.folder.ResultsWriter`) and the
+unfinished folder removed.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ import hashlib
 import io
 import json
 import logging
-import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,15 +36,15 @@ import numpy as np
 import yaml
 
 from sim.errors import OutputError, RunError
-from sim.results.tables import (
-    Results,
+from sim.results.folder import (
     ResultsWriter,
-    RowKeys,
+    atomic_file,
     atomic_folder,
     file_digest,
-    make_staging,
     scenario_to_yaml_tree,
 )
+from sim.results.keys import RowKeys
+from sim.results.tables import Results
 from sim.scenario import Scenario, scenario_hash
 
 log = logging.getLogger(__name__)
@@ -108,8 +107,8 @@ class ChunkStore:
     # ------------------------------------------------------------------ set-up
 
     def _create(self) -> None:
-        staging = make_staging(self.folder)  # a killed start leaves only a stale staging folder
-        try:
+        # a killed start leaves only a stale staging folder, removed by the next start
+        with atomic_folder(self.path, what="unfinished run", seal=False) as staging:
             (staging / "scenarios").mkdir()
             for index, scenario in enumerate(self.scenarios):
                 text = yaml.safe_dump(
@@ -118,10 +117,6 @@ class ChunkStore:
                 (staging / "scenarios" / f"{index}.yaml").write_text(text, encoding="utf-8")
             (staging / "plan.json").write_text(json.dumps(self.plan, indent=1), encoding="utf-8")
             (staging / "chunks").mkdir()
-            os.rename(staging, self.path)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
         self._acquire()
 
     def _open(self, resume: bool) -> None:
@@ -257,8 +252,10 @@ class ChunkStore:
         target = self._chunk(scenario, first)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            self._write(target, data)
-            self._write(target.with_suffix(".json"), json.dumps(record).encode())
+            for path, content in ((target, data), (target.with_suffix(".json"),
+                                                  json.dumps(record).encode())):  # fmt: skip
+                with atomic_file(path) as temporary:
+                    temporary.write_bytes(content)
         except OSError as exc:
             raise RunError(f"cannot write a chunk to {target.parent}: {exc.strerror or exc}") from None
 
@@ -277,10 +274,15 @@ class ChunkStore:
         return np.concatenate(blocks)
 
     def finalise(
-        self, keys: Sequence[RowKeys], manifest: dict, extra_tables=None, force: bool = False
+        self, keys: Sequence[RowKeys], manifest: dict, extra_tables=None, force: bool = False,
+        precision: float | None = None,
     ) -> Path:
-        """Assemble the results folder from the chunks, then remove the unfinished run."""
-        with atomic_folder(self.folder, force) as staging, ResultsWriter(staging) as writer:
+        """Assemble the results folder from the chunks, then remove the unfinished run.
+        ``precision``: the relative half-width ``adequacy.csv`` judges by (None: default)."""
+        with (
+            atomic_folder(self.folder, force) as staging,
+            ResultsWriter(staging, precision) as writer,
+        ):
             for index, scenario in enumerate(self.scenarios):
                 writer.add(Results({scenario.name: scenario}, {scenario.name: keys[index]},
                                    {scenario.name: self.load(index)}, manifest))  # fmt: skip
@@ -288,13 +290,3 @@ class ChunkStore:
         self.close()
         shutil.rmtree(self.path, ignore_errors=True)
         return self.folder
-
-    @staticmethod
-    def _write(path: Path, data: bytes) -> None:
-        temporary = path.with_name(f"{path.name}.partial")
-        try:
-            temporary.write_bytes(data)
-            os.replace(temporary, path)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise

@@ -18,7 +18,9 @@ from scipy.stats import qmc
 
 from sim.experiment.limits import check_variants
 from sim.scenario import Scenario, with_changes
-from sim.scenario.loader import parse_path, parse_value, uncertain_values
+from sim.scenario.annotations import uncertain_values
+from sim.scenario.edits import parse_value
+from sim.scenario.paths import parse_path
 
 SWEEP_FILE = "sweep.csv"
 
@@ -28,7 +30,7 @@ def parse_grid(items: Sequence[str]) -> dict[str, list]:
     ``{"programme.cap": [10, 15, 20], "team.shortfall_policy": ["wait", "dilute"]}``.
 
     Paths must be well formed and given once; values are read by
-    :func:`sim.scenario.loader.parse_value` (numbers, ``null``, text; never NaN).
+    :func:`sim.scenario.edits.parse_value` (numbers, ``null``, text; never NaN).
     """
     grid: dict[str, list] = {}
     for item in items:

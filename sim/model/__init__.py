@@ -2,7 +2,11 @@
 
 Layout: :mod:`inputs` compiles a scenario into arrays; :mod:`population` holds the trusts
 and their quarterly dynamics; :mod:`segmentation` holds the segmentation rules;
-:mod:`replication` wires them into a simpy environment and returns the results.
+:mod:`programme` holds the programme's state and event handlers, with its
+:mod:`waiting_list`, and shares out support with the pure functions of :mod:`rationing`;
+:mod:`timeline` turns the programme's state log into figures for any periods;
+:mod:`replication` wires them into a simpy environment and returns the results. Nothing
+here imports from the layers above (results, experiment, analysis, outputs, apps).
 """
 
 from sim.model.replication import (

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from sim.scenario.schema import (
+from sim.scenario.durations import (
     ExponentialDuration,
     FixedDuration,
     GammaDuration,

@@ -220,8 +220,6 @@ class ProgrammeInputs:
     trust_share: tuple[float, float, float]
 
 
-
-
 def compile_programme(scenario: Scenario, register: TrustRegister | None = None) -> ProgrammeInputs:
     """Build the programme and team inputs for ``scenario``."""
     register = register or trust_register()

@@ -1,23 +1,41 @@
 """The Provider Improvement Programme (segment 5) and the team that supports it.
 
 Trusts are referred (segment 4 with a low-capability board, a catastrophic failure, or an
-exogenous arrival process), wait in a priority-ordered list, and are admitted when a place
-is free under the cap (and, under the ``wait`` policy, when the national team has room for
-the first phase). A spell runs through diagnostic, improvement and exit phases in the
-programme, then transitional support in segment 3; a trust may relapse and come back.
+exogenous arrival process), wait in a priority-ordered :class:`WaitingList`, and are
+admitted when a place is free under the cap (and, under the ``wait`` policy, when the
+national team has room for the first phase). A :class:`Spell` runs through the diagnostic,
+improvement and exit phases in the programme, then transitional support in segment 3; a
+trust may relapse and come back with a new spell.
 
-How time is handled, and why:
+:class:`Programme` holds the state of one replication and one handler per event, named
+``on_<event>``; :mod:`sim.model.replication` schedules the events and calls the handlers.
+Support is shared out by the pure :func:`~sim.model.rationing.ration_support`. This
+module does no I/O, keeps no state outside a :class:`Programme`, and must not import from
+the layers above the model.
 
-* Fixed-length phases (diagnostic, exit, transitional) are simpy timeouts with callbacks,
-  checked against a per-trust token so that a superseded timeout does nothing.
+Design note: why trust journeys are timer callbacks, not simpy processes
+------------------------------------------------------------------------
+A natural simpy model gives each trust a process that ``yield``\\ s a timeout per phase.
+It was measured at about 130 ms per 10-year replication, against a few milliseconds for
+this design; a bare simpy event costs about 1.2 microseconds, and resuming a generator
+several times that. Thousands of replications per experiment make that the difference
+between seconds and minutes. So:
+
+* Fixed-length phases (diagnostic, exit, transitional) are bare timeouts with a callback
+  (:meth:`Programme.on_phase_end`). Each carries the trust's token at scheduling time; any
+  change to the trust's journey bumps the token, so a superseded timer (for example,
+  transitional support cut short by a relapse) does nothing when it fires, and nothing has
+  to be cancelled.
 * Every trust in the improvement phase progresses at the same rate, ``dose ** elasticity``,
   because support is rationed in proportion to need across trusts. So progress is kept on
   one shared "progress clock" and each trust finishes when the clock reaches its own
-  threshold (a heap). A change of support rate reschedules a single timer, not one per
-  trust, which keeps a replication to a few hundred events.
+  threshold (a heap). A change of support rate then reschedules a single timer
+  (:meth:`Programme.on_improvement_due`), not one per trust, which keeps a replication to a
+  few hundred events. Timers carry a version number, so a rescheduled one is a no-op.
 * Support demand, capacity and delivery are piecewise constant between events. The state
-  is logged at each change and handed over as a :class:`~sim.model.timeline.Timeline`,
-  which gives figures for any periods with array operations after the run.
+  is logged at each change (a row of :data:`~sim.model.timeline.LOG_FIELDS`) and handed
+  over as a :class:`~sim.model.timeline.Timeline`, which gives figures for any periods
+  with array operations after the run.
 * Support demand is recomputed from the counts in each phase whenever it is needed
   (:meth:`Programme._demand`), never kept by adding and subtracting, so it cannot drift.
 
@@ -30,24 +48,78 @@ from __future__ import annotations
 
 import heapq
 import math
+from operator import attrgetter
 
 import numpy as np
 import simpy
 
 from sim.model.inputs import ProgrammeInputs
 from sim.model.population import Population
+from sim.model.rationing import improvement_rate, ration_support
 from sim.model.timeline import NATIONAL, CostRates, Timeline
+from sim.model.waiting_list import WaitingList
 from sim.streams import Streams
-from sim.vocabulary import EXIT_SEGMENT, LOWEST_RULE_SEGMENT, Phase, ShortfallPolicy
+from sim.vocabulary import EXIT_SEGMENT, LOWEST_RULE_SEGMENT, PHASES, Phase, ShortfallPolicy
 
-# plain ints on the hot path (an IntEnum costs a conversion at every list index)
+# Plain ints on the hot path: an IntEnum member costs a conversion at every list index and
+# comparison, and these are used hundreds of times per replication.
 DIAGNOSTIC, IMPROVEMENT, EXIT, TRANSITIONAL = (int(phase) for phase in Phase)
-WAITING = 4
+WAITING = len(Phase)
+"""Status of a trust on the waiting list (after the phases, so it indexes nothing)."""
 NOT_REFERRED = -1
+"""Status of a trust neither waiting, in the programme nor in transitional support."""
 IN_PROGRAMME = (DIAGNOSTIC, IMPROVEMENT, EXIT)
-POLICY_WAIT, POLICY_DILUTE, POLICY_BUY = (int(policy) for policy in ShortfallPolicy)
+POLICY_WAIT = int(ShortfallPolicy.WAIT)
 SPELLS_PER_TRUST = 8
 """Pre-drawn spells per trust; further spells draw from an overflow stream."""
+CLOCK_TOLERANCE = 1e-9
+"""Progress (weeks of work) within which an improvement threshold counts as reached."""
+
+
+# ------------------------------------------------------------------------------ spells
+
+
+class Spell:
+    """One referral of one trust, from referral to the end of its support.
+
+    Times are weeks since the start date: NaN until reached, negative for a spell under
+    way at the start."""
+
+    __slots__ = (
+        "trust", "referral", "admission", "exit", "support_end",
+        "catastrophic", "reentry", "left_list", "listed",
+    )  # fmt: skip
+
+    def __init__(
+        self, trust: int, referral: float, catastrophic: bool, reentry: bool, listed: bool
+    ):
+        self.trust = trust
+        self.referral = referral
+        self.admission = math.nan
+        self.exit = math.nan
+        """Formal exit from the programme to transitional support."""
+        self.support_end = math.nan
+        """End of transitional support, or of waiting for a trust that left the list."""
+        self.catastrophic = catastrophic
+        """Referred, or moved up the list, by a catastrophic failure of governance."""
+        self.reentry = reentry
+        """The trust had exited the programme before."""
+        self.left_list = False
+        """Left the waiting list unadmitted (no longer eligible), at ``support_end``."""
+        self.listed = listed
+        """Began with a referral to the waiting list (False: placed in the programme at
+        the start, with no referral event)."""
+
+    @property
+    def exited(self) -> bool:
+        return not math.isnan(self.exit)
+
+    @property
+    def admitted(self) -> bool:
+        return not math.isnan(self.admission)
+
+
+# --------------------------------------------------------------------------- programme
 
 
 class Programme:
@@ -61,42 +133,48 @@ class Programme:
         streams: Streams,
     ):
         self.env = env
-        self.p = inputs
+        self.inputs = inputs
         self.population = population
         n = population.inputs.n_trusts
-        self.status = [NOT_REFERRED] * n  # a list: scalar access is on the hot path
+
+        # per trust (lists: scalar access is on the hot path)
+        self.status = [NOT_REFERRED] * n
+        """A phase, WAITING or NOT_REFERRED."""
         self.referred = np.zeros(n, dtype=bool)
         """Waiting, in the programme or in transitional support: not referable by segment."""
-        self.spell_number = [0] * n
+        self.spell_of: list[Spell | None] = [None] * n
+        """The trust's latest spell (current while it is referred)."""
+        self.draw_index = [0] * n
+        """Which pre-drawn spell's uniforms the trust's next phases use: spells completed
+        through transitional support (leaving the list unadmitted uses no draws)."""
         self.token = [0] * n
-        self.exits_so_far = [0] * n
-        self.current_spell = [-1] * n
+        """Bumped at every change of a trust's journey; a timer with an older one is stale."""
 
         self._streams = streams
         shape = (n, SPELLS_PER_TRUST)
         # uniforms per (trust, spell); turned into durations only when a spell needs them
-        self._phase_u = [
-            streams[f"{name}_duration"].random(shape)
-            for name in ("diagnostic", "improvement", "exit", "transitional")
-        ]
+        self._phase_u = [streams[f"{name}_duration"].random(shape) for name in PHASES]
         self._relapse_u = streams["relapse"].random(shape)
 
-        self.counts = [0, 0, 0, 0]
-        self.waiting: list[tuple] = []
-        """Heap of (priority key, trust); the key is fixed when the trust is referred."""
-        self._waiting_entry: dict[int, tuple] = {}
+        self.caseload = [0] * len(Phase)
+        """Trusts in each phase."""
+        self.waiting_list = WaitingList(inputs.priority)
         self._segment_referrals: set[int] = set()
         """Waiting trusts referred by their segment: they may leave the list if a later
         assessment finds them no longer eligible (when the scenario says so)."""
-        self._sequence = 0
+        self.spell_records: list[Spell] = []
+        """Every spell, in order of referral (see :meth:`spells` for them as arrays)."""
 
-        # shared improvement progress clock (see module docstring)
+        # shared improvement progress clock (see module docstring); progress in weeks of
+        # work at full support
         self._progress = 0.0
         self._rate = 1.0
         self._clock_time = 0.0
-        self._heap: list[tuple[float, int, int]] = []
+        self._finish_heap: list[tuple[float, int, int]] = []
+        """(progress at which the trust finishes improvement, its token, trust)."""
         self._timer_version = 0
         self._timer_key: tuple[float, float] | None = None
+        """(next threshold, rate) the pending improvement timer was set for."""
 
         self._wte_in_post = float(inputs.national_wte[0])
         improvement = inputs.phase_hours[IMPROVEMENT]
@@ -104,21 +182,15 @@ class Programme:
         self._improvement_weights = (
             tuple(h / total for h in improvement) if total > 0 else (1 / 3, 1 / 3, 1 / 3)
         )
+        self._refers_from_segments = inputs.referral_mode == "segments"
 
+        self._dose = math.nan  # the dose ``_rate`` was computed for
+        self.support: tuple = ()
+        """Support in force since the last change, the columns of
+        :data:`~sim.model.timeline.SUPPORT_FIELDS` (set by :meth:`_changed`)."""
         self.log: list[tuple] = []
-        self.referral_times: list[float] = []
-        self.admission_times: list[float] = []
-        self.exit_times: list[float] = []
-        self.reentry_times: list[float] = []
-        # spells, one entry per referral
-        self.spell_trust: list[int] = []
-        self.spell_referral: list[float] = []
-        self.spell_admission: list[float] = []
-        self.spell_exit: list[float] = []
-        self.spell_end: list[float] = []
-        self.spell_catastrophic: list[bool] = []
-        self.spell_reentry: list[bool] = []
-        self.spell_left_list: list[bool] = []
+        """State after each change: ``(time, *caseload, waiting, *support)``, the columns
+        of :data:`~sim.model.timeline.LOG_FIELDS` (plain tuples: cheap to build)."""
 
     # ------------------------------------------------------------------ set-up
 
@@ -135,193 +207,66 @@ class Programme:
             table_slice = population.inputs.register.table_slices[table]
             members = np.arange(table_slice.start, table_slice.stop)
             members = members[~chosen[members]]
-            order = np.lexsort((-population.score[members], population.segment[members] != 4))
+            not_lowest = population.segment[members] != LOWEST_RULE_SEGMENT
+            order = np.lexsort((-population.score[members], not_lowest))
             picked = members[order[:count]]
             chosen[picked] = True
             return picked
 
-        for table, count, phase, in_phase, in_programme in self.p.initial_in_programme:
+        for table, count, phase, in_phase, in_programme in self.inputs.initial_in_programme:
             trusts = pick(table, count)
             # remaining durations, conditional on the time already spent in the phase
             uniforms = self._phase_u[phase][trusts, 0]
-            remaining = self.p.durations[phase].remaining_given_elapsed(uniforms, in_phase)
+            remaining = self.inputs.durations[phase].remaining_given_elapsed(uniforms, in_phase)
             for trust, duration in zip(trusts.tolist(), remaining.tolist(), strict=True):
-                self._open_spell(trust, -in_programme, catastrophic=False)
+                self._open_spell(trust, -in_programme, catastrophic=False, listed=False)
                 self._admit(trust, admission_time=-in_programme, phase=phase, duration=duration)
-        for table, count, waited in self.p.initial_waiting:
+        for table, count, waited in self.inputs.initial_waiting:
             for trust in pick(table, count):
                 self._join_waiting_list(int(trust), -waited, catastrophic=False, by_segment=True)
         self._try_admit()
         self._changed()
 
-    # ----------------------------------------------------------------- referral
+    # ------------------------------------------------------------------ events
 
-    def refer(self, trust: int, catastrophic: bool = False, by_segment: bool = False) -> None:
-        """Refer a trust; does nothing if it is already waiting or in the programme.
-
-        ``by_segment``: the referral comes from the trust's segment and capability at an
-        assessment (rather than a catastrophic failure, a relapse or an arrival process)."""
-        status = self.status[trust]
-        if status in IN_PROGRAMME:
+    def on_assessment(self) -> None:
+        """After a quarterly assessment (the population has been re-segmented): under
+        segment referral, refer every trust in segment 4 whose board is low capability."""
+        if not self._refers_from_segments:
             return
-        if status == WAITING:
-            if catastrophic:  # a catastrophic failure moves a waiting trust up the list
-                _, score, when = self._waiting_entry[trust]
-                self.waiting = [e for e in self.waiting if e[1] != trust]
-                self._queue(trust, True, score, when)
-                heapq.heapify(self.waiting)
-                self.spell_catastrophic[self.current_spell[trust]] = True
-                self._segment_referrals.discard(trust)
-            return
-        if status == TRANSITIONAL:
-            self._end_transition(trust)
-        self._join_waiting_list(trust, self.env.now, catastrophic, by_segment)
-
-    def _join_waiting_list(
-        self, trust: int, when: float, catastrophic: bool, by_segment: bool = False
-    ) -> None:
-        self._open_spell(trust, when, catastrophic)
-        if by_segment and self.p.leave_list_when_ineligible:
-            self._segment_referrals.add(trust)
-        self.status[trust] = WAITING
-        self.referred[trust] = True
-        self._queue(trust, catastrophic, float(self.population.score[trust]), when)
-        self.referral_times.append(when)
-
-    def _queue(self, trust: int, catastrophic: bool, score: float, when: float) -> None:
-        """Put a trust on the waiting list with its priority key (smallest first)."""
-        self._sequence += 1
-        parts = {
-            "catastrophic_first": not catastrophic,
-            "worst_score": -score,
-            "longest_waiting": when,
-        }
-        key = (*[parts[name] for name in self.p.priority], self._sequence)
-        self._waiting_entry[trust] = (catastrophic, score, when)
-        heapq.heappush(self.waiting, (key, trust))
-
-    def _open_spell(self, trust: int, when: float, catastrophic: bool) -> None:
-        self.current_spell[trust] = len(self.spell_trust)
-        self.spell_trust.append(trust)
-        self.spell_referral.append(when)
-        self.spell_admission.append(math.nan)
-        self.spell_exit.append(math.nan)
-        self.spell_end.append(math.nan)
-        self.spell_catastrophic.append(catastrophic)
-        self.spell_reentry.append(self.exits_so_far[trust] > 0)
-        self.spell_left_list.append(False)
-
-    def refer_from_segments(self) -> None:
-        """After an assessment: refer every trust in segment 4 whose board is low capability."""
         population = self.population
         eligible = (population.segment == LOWEST_RULE_SEGMENT) & population.low_capability
         left = self._leave_list_if_ineligible(eligible) if self._segment_referrals else 0
         trusts = np.flatnonzero(eligible & ~self.referred)
         for trust in trusts.tolist():
-            self.refer(trust, by_segment=True)
+            self._refer(trust, by_segment=True)
         if self._try_admit():
             self._changed()
         elif len(trusts) or left:
-            self._log_waiting()  # only the waiting list changed: support is as it was
+            self._record()  # only the waiting list changed: support is as it was
 
-    def _leave_list_if_ineligible(self, eligible: np.ndarray) -> int:
-        """Take off the waiting list every segment referral no longer ``eligible``;
-        returns how many left. Their spells end now, never admitted."""
-        leaving = sorted(t for t in self._segment_referrals if not eligible[t])
-        if not leaving:
-            return 0
-        gone = set(leaving)
-        self.waiting = [entry for entry in self.waiting if entry[1] not in gone]
-        heapq.heapify(self.waiting)
-        for trust in leaving:
-            del self._waiting_entry[trust]
-            self._segment_referrals.discard(trust)
-            spell = self.current_spell[trust]
-            self.spell_end[spell] = self.env.now
-            self.spell_left_list[spell] = True
-            self.status[trust] = NOT_REFERRED
-            self.referred[trust] = False
-        return len(leaving)
-
-    def refer_catastrophic(self, trust: int) -> None:
+    def on_catastrophic_failure(self, trust: int) -> None:
         """A catastrophic failure of governance: refer the trust at once, first in line."""
-        self.refer(trust, catastrophic=True)
+        self._refer(trust, catastrophic=True)
         self._try_admit()
         self._changed()
 
-    def refer_any_available(self, u: float) -> None:
+    def on_arrival(self, u: float) -> None:
         """Exogenous referral: a trust chosen (by uniform ``u``) among those not referred."""
         available = np.flatnonzero(~self.referred)
         if len(available):
-            self.refer(int(available[min(int(u * len(available)), len(available) - 1)]))
+            self._refer(int(available[min(int(u * len(available)), len(available) - 1)]))
         self._try_admit()
         self._changed()
 
-    # ---------------------------------------------------------------- admission
+    def on_wte_change(self, wte_in_post: float) -> None:
+        """The national team's WTE in post changes (a scheduled step)."""
+        self._wte_in_post = wte_in_post
+        self._try_admit()
+        self._changed()
 
-    def _try_admit(self) -> int:
-        """Admit from the waiting list while places (and, under ``wait``, national-team
-        hours) allow. Returns the number admitted."""
-        p = self.p
-        admitted = 0
-        while self.waiting and self.counts[0] + self.counts[1] + self.counts[2] < p.cap:
-            if p.policy == POLICY_WAIT:
-                needed = self._demand()[NATIONAL] + p.phase_hours[DIAGNOSTIC][NATIONAL]
-                if needed > self._national_capacity() + 1e-9:
-                    break
-            _, trust = heapq.heappop(self.waiting)
-            del self._waiting_entry[trust]
-            self._segment_referrals.discard(trust)
-            self._admit(trust, admission_time=self.env.now, phase=DIAGNOSTIC)
-            admitted += 1
-        return admitted
-
-    def _admit(
-        self, trust: int, admission_time: float, phase: int, duration: float | None = None
-    ) -> None:
-        spell = self.current_spell[trust]
-        self.spell_admission[spell] = admission_time
-        self.admission_times.append(admission_time)
-        if self.spell_reentry[spell]:
-            self.reentry_times.append(admission_time)
-        self.referred[trust] = True
-        self.population.enter_programme(trust)
-        self._start_phase(trust, phase, duration)
-
-    # ------------------------------------------------------------------- phases
-
-    def _draw(self, phase: int, trust: int) -> float:
-        """Duration (improvement: work) of the trust's current spell's phase, in weeks."""
-        distribution = self.p.durations[phase]
-        if distribution.kind == "fixed":
-            return distribution.a
-        k = self.spell_number[trust]
-        if k < SPELLS_PER_TRUST:
-            u = float(self._phase_u[phase][trust, k])
-        else:
-            u = float(self._streams[f"overflow_{phase}"].random())
-        return distribution.quantile(u)
-
-    def _start_phase(self, trust: int, phase: int, duration: float | None = None) -> None:
-        """Move ``trust`` into ``phase``; ``duration`` (weeks; improvement: work) is drawn
-        for the trust's current spell unless given."""
-        previous = self.status[trust]
-        if 0 <= previous <= TRANSITIONAL:
-            self.counts[previous] -= 1
-        self.status[trust] = phase
-        self.counts[phase] += 1
-        self.token[trust] += 1
-        if duration is None:
-            duration = self._draw(phase, trust)
-        if phase == IMPROVEMENT:
-            self._advance_clock()
-            heapq.heappush(self._heap, (self._progress + duration, self.token[trust], trust))
-        else:
-            token = self.token[trust]
-            event = self.env.timeout(duration)
-            event.callbacks.append(lambda _event, t=trust, k=token: self._phase_over(t, k))
-
-    def _phase_over(self, trust: int, token: int) -> None:
+    def on_phase_end(self, trust: int, token: int) -> None:
+        """A fixed-length phase (diagnostic, exit, transitional) of ``trust`` ends."""
         if token != self.token[trust]:
             return  # superseded (for example, transitional support cut short by a relapse)
         phase = self.status[trust]
@@ -337,31 +282,160 @@ class Programme:
             self._try_admit()  # the lighter load may let a waiting trust in (policy wait)
         self._changed()
 
+    def on_improvement_due(self, version: int) -> None:
+        """The progress clock reaches the next improvement threshold: those trusts move to
+        the exit phase."""
+        if version != self._timer_version:
+            return  # rescheduled since
+        self._advance_clock()
+        self._timer_key = None
+        heap = self._finish_heap
+        while heap and heap[0][0] <= self._progress + CLOCK_TOLERANCE:
+            _, token, trust = heapq.heappop(heap)
+            if token == self.token[trust] and self.status[trust] == IMPROVEMENT:
+                self._start_phase(trust, EXIT)
+        self._changed()
+
+    # ----------------------------------------------------------------- referral
+
+    def _refer(self, trust: int, catastrophic: bool = False, by_segment: bool = False) -> None:
+        """Refer a trust; does nothing if it is already waiting or in the programme.
+
+        ``by_segment``: the referral comes from the trust's segment and capability at an
+        assessment (rather than a catastrophic failure, a relapse or an arrival process)."""
+        status = self.status[trust]
+        if status in IN_PROGRAMME:
+            return
+        if status == WAITING:
+            if catastrophic:  # a catastrophic failure moves a waiting trust up the list
+                self.waiting_list.promote(trust)
+                self.spell_of[trust].catastrophic = True
+                self._segment_referrals.discard(trust)
+            return
+        if status == TRANSITIONAL:
+            self._end_transition(trust)
+        self._join_waiting_list(trust, self.env.now, catastrophic, by_segment)
+
+    def _join_waiting_list(
+        self, trust: int, when: float, catastrophic: bool, by_segment: bool = False
+    ) -> None:
+        self._open_spell(trust, when, catastrophic, listed=True)
+        if by_segment and self.inputs.leave_list_when_ineligible:
+            self._segment_referrals.add(trust)
+        self.status[trust] = WAITING
+        self.referred[trust] = True
+        self.waiting_list.join(trust, catastrophic, float(self.population.score[trust]), when)
+
+    def _open_spell(self, trust: int, when: float, catastrophic: bool, listed: bool) -> None:
+        previous = self.spell_of[trust]
+        # a re-entry if the trust has exited before: in its last spell or, by induction,
+        # in an earlier one (a spell that left the list unadmitted did not exit)
+        reentry = previous is not None and (previous.reentry or previous.exited)
+        spell = Spell(trust, when, catastrophic, reentry, listed)
+        self.spell_of[trust] = spell
+        self.spell_records.append(spell)
+
+    def _leave_list_if_ineligible(self, eligible: np.ndarray) -> int:
+        """Take off the waiting list every segment referral no longer ``eligible``;
+        returns how many left. Their spells end now, never admitted."""
+        leaving = {t for t in self._segment_referrals if not eligible[t]}
+        if not leaving:
+            return 0
+        self.waiting_list.remove(leaving)
+        now = self.env.now
+        for trust in leaving:
+            self._segment_referrals.discard(trust)
+            spell = self.spell_of[trust]
+            spell.support_end = now
+            spell.left_list = True
+            self.status[trust] = NOT_REFERRED
+            self.referred[trust] = False
+        return len(leaving)
+
+    # ---------------------------------------------------------------- admission
+
+    def _try_admit(self) -> int:
+        """Admit from the waiting list while places (and, under ``wait``, national-team
+        hours) allow. Returns the number admitted."""
+        inputs, caseload, waiting_list = self.inputs, self.caseload, self.waiting_list
+        admitted = 0
+        # the cap first: the list is rarely empty, the programme often full
+        while caseload[0] + caseload[1] + caseload[2] < inputs.cap and waiting_list:
+            if inputs.policy == POLICY_WAIT:
+                needed = self._demand()[NATIONAL] + inputs.phase_hours[DIAGNOSTIC][NATIONAL]
+                if needed > self._wte_in_post * inputs.hours_per_wte_week + 1e-9:
+                    break
+            trust = waiting_list.pop()
+            self._segment_referrals.discard(trust)
+            self._admit(trust, admission_time=self.env.now, phase=DIAGNOSTIC)
+            admitted += 1
+        return admitted
+
+    def _admit(
+        self, trust: int, admission_time: float, phase: int, duration: float | None = None
+    ) -> None:
+        self.spell_of[trust].admission = admission_time
+        self.referred[trust] = True
+        self.population.enter_programme(trust)
+        self._start_phase(trust, phase, duration)
+
+    # ------------------------------------------------------------------- phases
+
+    def _draw(self, phase: int, trust: int) -> float:
+        """Duration (improvement: work) of the trust's current spell's phase, in weeks."""
+        distribution = self.inputs.durations[phase]
+        if distribution.kind == "fixed":
+            return distribution.a
+        k = self.draw_index[trust]
+        if k < SPELLS_PER_TRUST:
+            u = float(self._phase_u[phase][trust, k])
+        else:
+            u = float(self._streams[f"overflow_{phase}"].random())
+        return distribution.quantile(u)
+
+    def _start_phase(self, trust: int, phase: int, duration: float | None = None) -> None:
+        """Move ``trust`` into ``phase``; ``duration`` (weeks; improvement: work) is drawn
+        for the trust's current spell unless given."""
+        previous = self.status[trust]
+        if 0 <= previous <= TRANSITIONAL:
+            self.caseload[previous] -= 1
+        self.status[trust] = phase
+        self.caseload[phase] += 1
+        self.token[trust] += 1
+        if duration is None:
+            duration = self._draw(phase, trust)
+        if phase == IMPROVEMENT:
+            self._advance_clock()
+            heapq.heappush(self._finish_heap, (self._progress + duration, self.token[trust], trust))
+        else:
+            token = self.token[trust]
+            event = self.env.timeout(duration)
+            event.callbacks.append(lambda _event, t=trust, k=token: self.on_phase_end(t, k))
+
     def _relapses(self, trust: int) -> bool:
-        k = self.spell_number[trust] - 1
+        k = self.draw_index[trust] - 1  # the spell that has just ended
         u = (
             self._relapse_u[trust, k]
             if k < SPELLS_PER_TRUST
             else self._streams["overflow_relapse"].random()
         )
-        return bool(u < self.p.relapse_probability)
+        return bool(u < self.inputs.relapse_probability)
 
     def _leave(self, trust: int) -> None:
         """Exit criteria met and exit complete: move to segment 3 with transitional support."""
-        now = self.env.now
-        self.spell_exit[self.current_spell[trust]] = now
-        self.exit_times.append(now)
-        self.exits_so_far[trust] += 1
-        self.population.leave_programme(trust, hold_segment=EXIT_SEGMENT, score_gain=self.p.exit_score_gain)
+        self.spell_of[trust].exit = self.env.now
+        self.population.leave_programme(
+            trust, hold_segment=EXIT_SEGMENT, score_gain=self.inputs.exit_score_gain
+        )
         self._start_phase(trust, TRANSITIONAL)
 
     def _end_transition(self, trust: int) -> None:
-        self.counts[TRANSITIONAL] -= 1
+        self.caseload[TRANSITIONAL] -= 1
         self.status[trust] = NOT_REFERRED
         self.referred[trust] = False
         self.token[trust] += 1
-        self.spell_end[self.current_spell[trust]] = self.env.now
-        self.spell_number[trust] += 1
+        self.spell_of[trust].support_end = self.env.now
+        self.draw_index[trust] += 1
         self.population.release_hold(trust)
 
     # ------------------------------------------------- support and progress clock
@@ -371,22 +445,13 @@ class Programme:
         consultancy) by the current caseload: trusts in each phase times that phase's hours.
 
         Recomputed from the counts rather than kept by += and -=, so it cannot drift."""
-        n0, n1, n2, n3 = self.counts
-        h0, h1, h2, h3 = self.p.phase_hours
+        n0, n1, n2, n3 = self.caseload
+        h0, h1, h2, h3 = self.inputs.phase_hours
         return (
             n0 * h0[0] + n1 * h1[0] + n2 * h2[0] + n3 * h3[0],
             n0 * h0[1] + n1 * h1[1] + n2 * h2[1] + n3 * h3[1],
             n0 * h0[2] + n1 * h1[2] + n2 * h2[2] + n3 * h3[2],
         )
-
-    def _national_capacity(self) -> float:
-        return self._wte_in_post * self.p.hours_per_wte_week
-
-    def set_national_wte(self, wte_in_post: float) -> None:
-        """The national team's WTE in post changes (a scheduled step)."""
-        self._wte_in_post = wte_in_post
-        self._try_admit()
-        self._changed()
 
     def _advance_clock(self) -> None:
         now = self.env.now
@@ -395,51 +460,33 @@ class Programme:
             self._clock_time = now
 
     def _changed(self) -> None:
-        """Recompute support and the improvement rate after any change; log the state.
-
-        Support is rationed in proportion to need: each source delivers
-        ``min(demand, capacity)`` and every trust gets the same share of what it needs. Under
-        ``buy`` the national team's unmet hours are added to consultancy demand (within the
-        framework cap). The improvement dose is the blend-weighted share delivered.
-        """
+        """Recompute support and the improvement rate after any change; log the state."""
         self._advance_clock()
-        p = self.p
-        n0, n1, n2, n3 = self.counts
-        demand_n, demand_f, demand_c = self._demand()
-        capacity_n = self._wte_in_post * p.hours_per_wte_week
-        capacity_f = p.family_hours_per_week
-        capacity_c = p.consultancy_hours_per_week
-
-        delivered_n = demand_n if demand_n < capacity_n else capacity_n
-        delivered_f = demand_f if demand_f < capacity_f else capacity_f
-        gap = demand_n - delivered_n
-        asked_c = demand_c + gap if p.policy == POLICY_BUY else demand_c
-        delivered_c = asked_c if asked_c < capacity_c else capacity_c
-        share_c = delivered_c / asked_c if asked_c > 0 else 1.0
-        bought = gap * share_c if p.policy == POLICY_BUY else 0.0
-        share_n = (delivered_n + bought) / demand_n if demand_n > 0 else 1.0
-        share_f = delivered_f / demand_f if demand_f > 0 else 1.0
-        wn, wf, wc = self._improvement_weights
-        dose = wn * share_n + wf * share_f + wc * share_c
-        self._rate = dose**p.elasticity if dose > 0 else (1.0 if p.elasticity == 0 else 0.0)
-
-        self.log.append(
-            (
-                self.env.now, n0, n1, n2, n3, len(self.waiting),
-                demand_n, demand_f, demand_c, capacity_n, capacity_f, capacity_c,
-                delivered_n, delivered_f, delivered_c, bought, self._wte_in_post, dose,
-            )
-        )  # fmt: skip
+        inputs = self.inputs
+        demand = self._demand()
+        capacity = (
+            self._wte_in_post * inputs.hours_per_wte_week,
+            inputs.family_hours_per_week,
+            inputs.consultancy_hours_per_week,
+        )
+        delivered, bought, _, dose = ration_support(
+            demand, capacity, inputs.policy, self._improvement_weights
+        )
+        if dose != self._dose:  # usually unchanged (full support): skip the power
+            self._dose = dose
+            self._rate = improvement_rate(dose, inputs.elasticity)
+        # a plain tuple, not a named one: built at every event
+        self.support = (*demand, *capacity, *delivered, bought, self._wte_in_post, dose)
+        self._record()
         self._reschedule_improvement()
 
-    def _log_waiting(self) -> None:
-        """Log a change of the waiting list alone (support and rates are unchanged)."""
-        last = self.log[-1]
-        self.log.append((self.env.now, *last[1:5], len(self.waiting), *last[6:]))
+    def _record(self) -> None:
+        """Log the current state (a row of LOG_FIELDS)."""
+        self.log.append((self.env.now, *self.caseload, len(self.waiting_list), *self.support))
 
     def _reschedule_improvement(self) -> None:
         """Keep one timer for the next improvement completion on the progress clock."""
-        heap, rate = self._heap, self._rate
+        heap, rate = self._finish_heap, self._rate
         if not heap or rate <= 0:
             self._timer_key = None
             self._timer_version += 1
@@ -450,41 +497,32 @@ class Programme:
         self._timer_key = key
         self._timer_version += 1
         version = self._timer_version
-        delay = max((self._heap[0][0] - self._progress) / self._rate, 0.0)
+        delay = max((heap[0][0] - self._progress) / rate, 0.0)
         event = self.env.timeout(delay)
-        event.callbacks.append(lambda _event, v=version: self._improvement_due(v))
-
-    def _improvement_due(self, version: int) -> None:
-        if version != self._timer_version:
-            return
-        self._advance_clock()
-        self._timer_key = None
-        while self._heap and self._heap[0][0] <= self._progress + 1e-9:
-            _, token, trust = heapq.heappop(self._heap)
-            if token == self.token[trust] and self.status[trust] == IMPROVEMENT:
-                self._start_phase(trust, EXIT)
-        self._changed()
+        event.callbacks.append(lambda _event, v=version: self.on_improvement_due(v))
 
     # ------------------------------------------------------------------ outputs
 
     def timeline(self, horizon_weeks: float) -> Timeline:
         """The state log and event times, for figures over any periods."""
-        p = self.p
+        inputs, spells = self.inputs, self.spell_records
+        # NaN marks a time not reached (x == x is False only for NaN: cheaper than isnan)
+        admitted = [s for s in spells if s.admission == s.admission]
         return Timeline.from_rows(
             self.log,
             {
-                "referrals": self.referral_times,
-                "admissions": self.admission_times,
-                "exits": self.exit_times,
-                "reentries": self.reentry_times,
+                "referrals": [s.referral for s in spells if s.listed],
+                "admissions": [s.admission for s in admitted],
+                "exits": [s.exit for s in spells if s.exit == s.exit],
+                "reentries": [s.admission for s in admitted if s.reentry],
             },
             horizon_weeks,
-            cap=p.cap,
+            cap=inputs.cap,
             prices=CostRates(
-                p.cost_per_wte_week,
-                p.family_cost_per_hour,
-                p.consultancy_cost_per_hour,
-                tuple(p.trust_share),
+                inputs.cost_per_wte_week,
+                inputs.family_cost_per_hour,
+                inputs.consultancy_cost_per_hour,
+                tuple(inputs.trust_share),
             ),
         )
 
@@ -494,16 +532,20 @@ class Programme:
         ``target_exit`` is the planned exit date (admission plus the target duration);
         exits after it are late (slippage).
         """
-        admission = np.asarray(self.spell_admission, dtype=float)
+        names = ("trust", "referral", "admission", "exit", "support_end",
+                 "catastrophic", "reentry", "left_list")  # fmt: skip
+        rows = list(map(attrgetter(*names), self.spell_records))
+        columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+        trust, referral, admission, exit_, support_end, catastrophic, reentry, left_list = columns
+        admission = np.asarray(admission, dtype=float)
         return {
-            "trust": np.asarray(self.spell_trust, dtype=np.int32),
-            "referral": np.asarray(self.spell_referral, dtype=float),
+            "trust": np.asarray(trust, dtype=np.int32),
+            "referral": np.asarray(referral, dtype=float),
             "admission": admission,
-            "target_exit": admission + self.p.target_weeks,
-            "exit": np.asarray(self.spell_exit, dtype=float),
-            "support_end": np.asarray(self.spell_end, dtype=float),
-            "catastrophic": np.asarray(self.spell_catastrophic, dtype=bool),
-            "reentry": np.asarray(self.spell_reentry, dtype=bool),
-            "left_list": np.asarray(self.spell_left_list, dtype=bool),
+            "target_exit": admission + self.inputs.target_weeks,
+            "exit": np.asarray(exit_, dtype=float),
+            "support_end": np.asarray(support_end, dtype=float),
+            "catastrophic": np.asarray(catastrophic, dtype=bool),
+            "reentry": np.asarray(reentry, dtype=bool),
+            "left_list": np.asarray(left_list, dtype=bool),
         }
-

@@ -141,14 +141,12 @@ def _at(env: simpy.Environment, weeks, action, *args_per_event) -> None:
         )
 
 
-def _assess_and_refer(population: Population, programme: Programme):
-    """The quarterly assessment: re-segment every trust, then refer from the segments."""
-    refer = programme.p.referral_mode == "segments"
+def _assess(population: Population, programme: Programme):
+    """The quarterly assessment: re-segment every trust, then let the programme refer."""
 
     def assess() -> None:
         population.assess()
-        if refer:
-            programme.refer_from_segments()
+        programme.on_assessment()
 
     return assess
 
@@ -192,18 +190,18 @@ def run_replication(
     population.record_start()
 
     catastrophe_weeks, catastrophe_trusts = _draw_catastrophes(pop_inputs, streams)
-    _at(env, pop_inputs.assessment_weeks, _assess_and_refer(population, programme))
+    _at(env, pop_inputs.assessment_weeks, _assess(population, programme))
     if prog_inputs.referral_mode == "segments" and prog_inputs.catastrophic_refers:
-        _at(env, catastrophe_weeks, programme.refer_catastrophic, catastrophe_trusts.tolist())
+        _at(env, catastrophe_weeks, programme.on_catastrophic_failure, catastrophe_trusts.tolist())
     arrivals = _exogenous_arrival_weeks(prog_inputs, horizon, streams)
     if len(arrivals):
         choices = streams["exogenous_choice"].random(len(arrivals))
-        _at(env, arrivals, programme.refer_any_available, choices.tolist())
+        _at(env, arrivals, programme.on_arrival, choices.tolist())
     later = prog_inputs.national_change_weeks > 0
     _at(
         env,
         prog_inputs.national_change_weeks[later],
-        programme.set_national_wte,
+        programme.on_wte_change,
         prog_inputs.national_wte[later].tolist(),
     )
     env.run(until=horizon)

@@ -29,18 +29,27 @@ from functools import cached_property
 
 import numpy as np
 
-from sim.vocabulary import Source
+from sim.vocabulary import PHASES, SOURCES, Source
 
 NATIONAL, FAMILY, CONSULTANCY = (int(source) for source in Source)
 
-LOG_FIELDS = (
-    "time", "diagnostic", "improvement", "exit", "transitional", "waiting",
-    "demand_national", "demand_nhs_family", "demand_consultancy",
-    "capacity_national", "capacity_nhs_family", "capacity_consultancy",
-    "delivered_national", "delivered_nhs_family", "delivered_consultancy",
-    "bought_hours", "national_wte_in_post", "dose",
-)  # fmt: skip
-"""Columns of the programme's state log, one row per change of state."""
+
+SUPPORT_FIELDS = (
+    *(f"demand_{source}" for source in SOURCES),
+    *(f"capacity_{source}" for source in SOURCES),
+    *(f"delivered_{source}" for source in SOURCES),
+    "bought_hours",
+    "national_wte_in_post",
+    "dose",
+)
+"""Support in force between two events: hours per week asked of, available from and
+delivered by each source (consultancy delivered includes hours bought), consultancy hours
+bought for the national team (policy ``buy``), national WTE in post, and the dose (the
+blend-weighted share of needed improvement support delivered, 0 to 1)."""
+LOG_FIELDS = ("time", *PHASES, "waiting", *SUPPORT_FIELDS)
+"""Columns of the programme's state log, one row per change of state: time (weeks), trusts
+in each phase, trusts waiting, then :data:`SUPPORT_FIELDS`. The programme writes rows as
+``(time, *caseload, waiting, *support)``; this is the one definition of that order."""
 _COLUMN = {name: i for i, name in enumerate(LOG_FIELDS)}
 _CASELOAD = slice(_COLUMN["diagnostic"], _COLUMN["transitional"] + 1)
 _RATES = slice(_COLUMN["demand_national"], _COLUMN["national_wte_in_post"] + 1)

@@ -23,8 +23,8 @@ from sim.errors import OutputError
 from sim.outputs.charts import chart_set, save
 from sim.outputs.charts.data import DATA_SOURCES, ChartData
 from sim.outputs.summary import no_difference_sentences
-from sim.results.tables import Results, atomic_folder
-from sim.scenario.loader import numeric_paths, value_at
+from sim.results import Results, atomic_folder
+from sim.scenario.paths import numeric_paths, value_at
 from sim.scenario.schema import Scenario
 
 PAGE = "index.html"

@@ -12,7 +12,7 @@ import textwrap
 import pandas as pd
 
 from sim.calendar import date_at
-from sim.vocabulary import LEAGUE_TABLES
+from sim.vocabulary import HEADLINES, LEAGUE_TABLES
 
 YEARLY = (
     ("in_programme", "all", "in programme at year end", "{:.0f}"),
@@ -109,15 +109,21 @@ def _cell(row: pd.DataFrame, fmt: str, scale: float) -> str:
     return f"{fmt.format(q50)} ({fmt.format(q05)}-{fmt.format(q95)})"
 
 
-HEADLINE = (
-    ("in_programme", "all", "trusts in programme (average)", "{:+.2f}"),
-    ("waiting", "all", "trusts waiting (average)", "{:+.2f}"),
-    ("admissions", "all", "admissions (total)", "{:+.1f}"),
-    ("mean_wait_weeks", "all", "mean wait of those admitted, weeks", "{:+.1f}"),
-    ("utilisation", "national", "national team utilisation", "{:+.1%}"),
-    ("cost", "total", "cost, £m (total)", "{:+.2f}"),
-    ("cost_by_payer", "trusts", "  of which paid by trusts, £m", "{:+.2f}"),
-)
+COMPARISON_WORDS = {
+    "in_programme": ("trusts in programme (average)", "{:+.2f}"),
+    "waiting": ("trusts waiting (average)", "{:+.2f}"),
+    "admissions": ("admissions (total)", "{:+.1f}"),
+    "mean_wait_weeks": ("mean wait of those admitted, weeks", "{:+.1f}"),
+    "utilisation": ("national team utilisation", "{:+.1f}%"),
+    "cost": ("cost, £m (total)", "{:+.2f}"),
+}
+"""The comparison's label and format for each headline figure, already scaled to its display
+unit (utilisation in percent, cost in £m); lower case to suit the terminal."""
+HEADLINE = tuple(
+    (h.metric, h.group, *COMPARISON_WORDS[h.metric], h.scale) for h in HEADLINES
+) + (("cost_by_payer", "trusts", "  of which paid by trusts, £m", "{:+.2f}", 1e-6),)
+"""(metric, group, label, format, scale) of each row of the comparison: the headline
+figures of :data:`sim.vocabulary.HEADLINES`, then the part of the cost paid by trusts."""
 
 
 def format_comparison(
@@ -139,14 +145,13 @@ def format_comparison(
             lines += textwrap.wrap(sentences[scenario], 94, initial_indent="  ",
                                    subsequent_indent="  ")  # fmt: skip
         same = _identical_keys(identical, scenario)
-        for metric, group, label, fmt in HEADLINE:
+        for metric, group, label, fmt, scale in HEADLINE:
             row = rows[(rows["metric"] == metric) & (rows["group"] == group)]
             if row.empty:
                 continue
             if (metric, group) in same:
                 lines.append(f"  {label:<38}{'none':>12}  (identical in every replication)")
                 continue
-            scale = 1e-6 if metric in MILLIONS else 1.0
             mean, low, high = (
                 row[c].iloc[0] * scale for c in ("mean_difference", "ci_low", "ci_high")
             )

@@ -1,76 +1,34 @@
-"""Results of an experiment: value matrices, tidy tables, summaries and results folders.
+"""The Results object: value matrices, their row keys, the tidy table and summaries.
 
-In memory, each scenario's results are a (replications x rows) matrix whose rows follow
-the scenario's :class:`~sim.experiment.layout.Layout` (frequency, period, metric, group). The tidy
-table (``scenario, replication, frequency, period, metric, group, value``) is built from
-it on demand, and statistics across replications are array operations on it.
+In memory, each scenario's results are a (replications x rows) matrix whose rows are
+labelled by a :class:`~sim.results.keys.RowKeys` (frequency, period, metric, group). The
+tidy table (``scenario, replication, frequency, period, metric, group, value``) is built
+from it on demand (:meth:`Results.table`) and read back into a matrix by
+:func:`matrix_from_table`; statistics across replications are array operations on it.
 
-A results folder holds ``manifest.json``, the scenarios exactly as run
-(``scenarios/<name>.yaml``), the tidy table (``replications.parquet``) and ``summary.csv``.
-It is written to a temporary folder and renamed into place only when complete, so an
-interrupted or failed run never leaves a folder that looks finished.
+No files here: writing and reading results folders is :mod:`sim.results.folder`
+(:meth:`Results.save` hands over to it).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
-import os
-import re
-import shutil
-import socket
-import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from sim.errors import FolderError, OutputError
+from sim.errors import FolderError
+from sim.results.keys import KEY_COLUMNS, RowKeys
 from sim.results.statistics import summary_statistics
-from sim.scenario.loader import parse_path, read_yaml, scenario_from_mapping
 from sim.scenario.schema import Scenario
 
-log = logging.getLogger(__name__)
-
-KEY_COLUMNS = ("frequency", "period", "metric", "group")
 TIDY_COLUMNS = ["scenario", "replication", *KEY_COLUMNS, "value"]
 MANIFEST = "manifest.json"
-TABLE_FILE = "replications.parquet"
-SUMMARY_FILE = "summary.csv"
-SCENARIO_DIR = "scenarios"
-ADEQUACY_FILE = "adequacy.csv"
+"""Named in messages about a table read from a results folder."""
 
-
-@dataclass(frozen=True)
-class RowKeys:
-    """What each column of a value matrix means: four aligned arrays of labels."""
-
-    frequency: np.ndarray
-    period: np.ndarray
-    metric: np.ndarray
-    group: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.metric)
-
-    def frame(self) -> pd.DataFrame:
-        return pd.DataFrame({name: getattr(self, name) for name in KEY_COLUMNS})
-
-    def select(
-        self, metric: str, frequency: str | None = None, group: str | None = None
-    ) -> np.ndarray:
-        """Boolean mask of the rows of one metric (and frequency, group)."""
-        mask = self.metric == metric
-        if frequency is not None:
-            mask &= self.frequency == frequency
-        if group is not None:
-            mask &= self.group == group
-        return mask
+__all__ = ["KEY_COLUMNS", "TIDY_COLUMNS", "Results", "RowKeys", "matrix_from_table"]
 
 
 @dataclass
@@ -155,529 +113,30 @@ class Results:
         )
 
     def save(
-        self, folder: str | Path, force: bool = False, extra_tables: Mapping | None = None
+        self,
+        folder: str | Path,
+        force: bool = False,
+        extra_tables: Mapping | None = None,
+        precision: float | None = None,
     ) -> Path:
         """Write the results folder atomically; refuse to replace one unless ``force``.
 
-        ``extra_tables`` maps file names (``adequacy.csv``) to DataFrames written with it.
+        The folder holds what ``python -m sim run`` writes, ``adequacy.csv`` included (at
+        relative ``precision``, by default :data:`~sim.results.adequacy.DEFAULT_PRECISION`).
+        ``extra_tables`` maps more file names to DataFrames written with it.
         """
-        return save_results(self, folder, force=force, extra_tables=extra_tables)
+        from sim.results.folder import save_results  # folder imports this module
 
-
-# ----------------------------------------------------------------------- folders
-
-TOOL = "nhs-pip-sim"
-"""``written_by`` in the manifest of every folder this tool writes: what ``--force`` trusts."""
-LEGACY_RESULTS_ENTRIES = frozenset(
-    {MANIFEST, SCENARIO_DIR, TABLE_FILE, SUMMARY_FILE, ADEQUACY_FILE, "sweep.csv"}
-)
-"""What a results folder written before manifests listed their files holds."""
-BACKUP_SUFFIX = ".replaced"
-STAGING_SUFFIX = ".partial"
-
-
-@dataclass(frozen=True)
-class FolderRecord:
-    """What this tool recorded about a folder it wrote: its kind and the entries it owns."""
-
-    kind: str
-    owned: frozenset[str]
-
-
-def folder_record(folder: str | Path) -> FolderRecord | None:
-    """The tool's record of ``folder`` (from its ``manifest.json``), or None if not ours.
-
-    A folder is ours if its manifest says ``written_by: nhs-pip-sim`` (it then lists every
-    file written), or is a results folder written before that field existed (package
-    version, seed, replications and scenarios recorded).
-    """
-    try:
-        manifest = json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(manifest, dict):
-        return None
-    if manifest.get("written_by") == TOOL and isinstance(manifest.get("files"), dict):
-        owned = {Path(name).parts[0] for name in manifest["files"]} | {MANIFEST}
-        return FolderRecord(str(manifest.get("kind", "results folder")), frozenset(owned))
-    if {"package_version", "seed", "replications", "scenarios"} <= set(manifest):
-        return FolderRecord("results folder", LEGACY_RESULTS_ENTRIES)
-    return None
-
-
-def check_output_folder(
-    folder: str | Path, force: bool = False, kind: str | None = None
-) -> None:
-    """Fail early, before any simulation, if ``folder`` cannot be written as an output folder.
-
-    An interrupted replacement of ``folder`` is first finished or undone (see
-    :func:`recover_folder`). With ``force`` an existing folder may be replaced only if this
-    tool wrote it (its manifest says so) and, when ``kind`` is given, it is of that kind.
-
-    Raises
-    ------
-    OutputError
-        Naming the folder and the reason: it exists (without ``force``), a parent is a
-        file, or the nearest existing parent is not writable.
-    FolderError
-        With ``force``, if the folder is not a folder this tool wrote (or of another kind):
-        nothing is replaced that the tool did not write.
-    """
-    folder = Path(os.path.abspath(folder))
-    recover_folder(folder)
-    if folder.is_symlink():
-        raise FolderError(f"{folder}: is a symbolic link; give the folder it points to")
-    if folder.exists() and not force:
-        raise OutputError(f"{folder}: results folder already exists (use --force to replace it)")
-    if folder.exists() and not folder.is_dir():
-        raise FolderError(f"{folder}: exists and is not a folder")
-    if folder.exists():
-        record = folder_record(folder)
-        if record is None:
-            raise FolderError(
-                f"{folder}: not replaced: --force replaces only a folder this tool wrote "
-                f"(recognised by its {MANIFEST}), and this one was not; choose another "
-                "--out, or move the folder away yourself"
-            )
-        if kind is not None and record.kind != kind:
-            raise FolderError(
-                f"{folder}: not replaced: it is a {record.kind}, not a {kind}; choose another --out"
-            )
-    _check_parent(folder)
-
-
-def _check_parent(path: Path) -> None:
-    """The nearest existing parent of ``path`` must be a writable folder."""
-    parent = path.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise OutputError(f"{path}: cannot be created because {parent} is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"{path}: no permission to write in {parent}")
-
-
-class ResultsWriter:
-    """Writes the contents of a results folder scenario by scenario.
-
-    Used for results held in memory (:func:`save_results`) and for results streamed from
-    chunks on disk (:mod:`sim.experiment.store`): the Parquet table is written one scenario at a time
-    and the summary appended, so memory does not grow with the number of scenarios. Write
-    into a staging folder from :func:`atomic_folder`; use as a context manager so the
-    Parquet file is closed whatever happens.
-    """
-
-    def __init__(self, folder: str | Path):
-        self.folder = Path(folder)
-        self._parquet = None
-        self._summary_header = True
-        (self.folder / SCENARIO_DIR).mkdir(parents=True, exist_ok=True)
-
-    def __enter__(self) -> ResultsWriter:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._parquet is not None:
-            self._parquet.close()
-            self._parquet = None
-
-    def add(self, results: Results) -> None:
-        """Add the scenarios in ``results`` (their scenario files, rows and summaries)."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        for name, scenario in results.scenarios.items():
-            text = yaml.safe_dump(
-                scenario_to_yaml_tree(scenario), sort_keys=False, allow_unicode=True
-            )
-            (self.folder / SCENARIO_DIR / f"{name}.yaml").write_text(text, encoding="utf-8")
-        table = pa.Table.from_pandas(results.table(), preserve_index=False)
-        if self._parquet is None:
-            self._parquet = pq.ParquetWriter(self.folder / TABLE_FILE, table.schema)
-        self._parquet.write_table(table.cast(self._parquet.schema))
-        results.summary().to_csv(
-            self.folder / SUMMARY_FILE, index=False, mode="w" if self._summary_header else "a",
-            header=self._summary_header,
-        )  # fmt: skip
-        self._summary_header = False
-
-    def finish(
-        self, manifest: dict, extra_tables: Mapping[str, pd.DataFrame] | None = None
-    ) -> None:
-        """Write the extra tables and the manifest (last: it marks a complete folder)."""
-        self.__exit__()
-        for name, table in (extra_tables or {}).items():
-            table.to_csv(self.folder / name, index=False)
-        (self.folder / MANIFEST).write_text(
-            json.dumps(manifest, indent=2, default=str), encoding="utf-8"
+        return save_results(
+            self, folder, force=force, extra_tables=extra_tables, precision=precision
         )
 
 
-def _staging_tag() -> str:
-    """``sim-<pid>-<host>``: marks a staging folder as this process's, on this machine."""
-    host = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
-    return f"sim-{os.getpid()}-{host}"
+# ------------------------------------------------------------ from the tidy table back
 
-
-def current_umask() -> int:
-    """The process's umask (reading it means setting it, so it is put straight back)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return umask
-
-
-def make_staging(folder: Path, suffix: str = STAGING_SUFFIX) -> Path:
-    """A new staging folder beside ``folder`` (``.<name>.sim-<pid>-<host>.<random>.partial``),
-    with the umask's permissions. The name says which process made it, so one left by a
-    killed process can be recognised and removed (:func:`recover_folder`)."""
-    parent = folder.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(
-            tempfile.mkdtemp(prefix=f".{folder.name}.{_staging_tag()}.", suffix=suffix, dir=parent)
-        )
-        staging.chmod(0o777 & ~current_umask())  # mkdtemp makes it private; results are shared
-    except OSError as exc:
-        raise OutputError(f"{folder}: cannot write results folder: {exc.strerror or exc}") from exc
-    return staging
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists but belongs to someone else
-        return True
-    return True
-
-
-def recover_folder(folder: str | Path) -> None:
-    """Finish or undo an interrupted replacement of ``folder``; remove stale staging folders.
-
-    A replacement moves the old folder to ``.<name>.replaced``, moves the new one into
-    place, then carries over what the old one held that the tool did not write and removes
-    the rest. If it was killed between the two moves, the old folder is put back; if after,
-    the clean-up is finished. Staging folders made by processes of this machine that no
-    longer run are removed (their names say which process made them). Folders the tool did
-    not write are never touched.
-    """
-    folder = Path(os.path.abspath(folder))
-    parent = folder.parent
-    if not parent.is_dir():
-        return
-    try:
-        backup = parent / f".{folder.name}{BACKUP_SUFFIX}"
-        if backup.is_dir() and not backup.is_symlink() and folder_record(backup) is not None:
-            if not folder.exists():
-                os.replace(backup, folder)
-                log.warning("%s: restored the previous folder after an interrupted replacement",
-                            folder)  # fmt: skip
-            elif folder_record(folder) is not None:
-                _finish_replacement(folder, backup)
-        tag = re.compile(
-            rf"^\.{re.escape(folder.name)}\.sim-(\d+)-([0-9a-f]{{8}})\.[^.]+{re.escape(STAGING_SUFFIX)}$"
-        )
-        host = _staging_tag().rsplit("-", 1)[1]
-        for entry in parent.iterdir():
-            match = tag.match(entry.name)
-            if (match and match[2] == host and not _process_alive(int(match[1]))
-                    and entry.is_dir() and not entry.is_symlink()):  # fmt: skip
-                shutil.rmtree(entry, ignore_errors=True)
-    except OSError as exc:  # a read-only place: nothing to recover there, or say why not
-        log.warning("%s: could not recover an interrupted write: %s", folder, exc)
-
-
-def _finish_replacement(folder: Path, backup: Path) -> None:
-    """Carry over into ``folder`` what ``backup`` (the replaced folder) holds that the tool
-    did not write, then remove what it did write, the manifest last (so an interrupted
-    clean-up is still recognisable and is finished next time)."""
-    record = folder_record(backup)
-    if record is None:
-        return
-    for entry in sorted(backup.iterdir()):
-        if entry.name not in record.owned:
-            target, n = folder / entry.name, 1
-            while target.exists() or target.is_symlink():  # the new folder has the name
-                target, n = folder / f"{entry.name}.kept-{n}", n + 1
-            os.replace(entry, target)
-    for name in sorted(record.owned - {MANIFEST}):
-        path = backup / name
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        elif path.exists() or path.is_symlink():
-            path.unlink()
-    (backup / MANIFEST).unlink(missing_ok=True)
-    backup.rmdir()
-
-
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file, in hex."""
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
-def _seal(staging: Path, kind: str) -> None:
-    """Record in ``manifest.json`` that the tool wrote this folder: its kind and the size and
-    SHA-256 of every file (so damage or changes are detected when it is read)."""
-    path = staging / MANIFEST
-    manifest = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    files = {
-        item.relative_to(staging).as_posix(): {"bytes": item.stat().st_size,
-                                               "sha256": file_digest(item)}
-        for item in sorted(staging.rglob("*"))
-        if item.is_file() and item != path
-    }  # fmt: skip
-    manifest = {"written_by": TOOL, "kind": kind, **manifest, "files": files}
-    manifest.setdefault("package_version", _package_version())
-    path.write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
-
-
-def _package_version() -> str:
-    from sim.results.manifest import package_version
-
-    return package_version()
-
-
-@contextmanager
-def atomic_folder(
-    folder: str | Path, force: bool = False, what: str = "results folder"
-) -> Iterator[Path]:
-    """Build a folder in a staging folder and move it into place only when complete.
-
-    Yields the staging folder to write into. When the body has finished, the folder's
-    ``manifest.json`` records that the tool wrote it, its kind (``what``) and each file's
-    hash. It then replaces ``folder``: an existing one only with ``force``, only if the tool
-    wrote it and it is of the same kind, and only the entries the tool wrote (anything else
-    in it is carried over). On any failure or interruption the staging folder is removed and
-    nothing is left half-written; a replacement killed half way is finished or undone by the
-    next call (:func:`recover_folder`).
-
-    Raises
-    ------
-    OutputError
-        If ``folder`` exists without ``force`` (checked before anything is written), or it
-        cannot be written.
-    FolderError
-        If ``force`` would replace a folder the tool did not write, or one of another kind.
-    """
-    folder = Path(os.path.abspath(folder))
-    check_output_folder(folder, force, what)
-    staging = make_staging(folder)
-    try:
-        yield staging
-        _seal(staging, what)
-        if folder.exists():
-            check_output_folder(folder, force, what)  # still ours after the run
-            backup = folder.parent / f".{folder.name}{BACKUP_SUFFIX}"
-            if backup.exists() or backup.is_symlink():
-                raise FolderError(f"{folder}: cannot replace it: {backup} is in the way")
-            os.replace(folder, backup)
-            os.replace(staging, folder)  # killed between these two: recover_folder undoes it
-            _finish_replacement(folder, backup)
-        else:
-            os.replace(staging, folder)
-    except BaseException as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        recover_folder(folder)  # a failed swap: put the old folder back
-        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
-            raise OutputError(f"{folder}: cannot write {what}: {exc}") from exc
-        raise
-
-
-def save_results(
-    results: Results,
-    folder: str | Path,
-    force: bool = False,
-    extra_tables: Mapping[str, pd.DataFrame] | None = None,
-) -> Path:
-    """Write ``results`` to ``folder`` (see module docstring). Returns the folder path.
-
-    Raises
-    ------
-    OutputError
-        If the folder exists and ``force`` is false, or it cannot be written. Nothing is
-        left half-written: an existing folder is only replaced once the new one is complete.
-    """
-    with atomic_folder(folder, force) as staging, ResultsWriter(staging) as writer:
-        for name in results.values:
-            writer.add(results.only(name))
-        writer.finish(results.manifest, extra_tables)
-    return Path(folder)
-
-
-def write_csv_atomically(table: pd.DataFrame, path: str | Path) -> Path:
-    """Write a CSV file via a temporary file and a rename: never half a file."""
-    path = Path(path)
-    if path.is_dir():
-        raise FolderError(f"{path}: is a folder; give a file name for the CSV")
-    _check_parent(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(
-            prefix=f".{path.name}.", suffix=".partial", dir=path.parent
-        )
-        os.close(handle)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write: {exc}") from exc
-    try:
-        table.to_csv(temporary, index=False)
-        # mkstemp makes the file private (600); give it what a new file normally gets
-        os.chmod(temporary, 0o666 & ~current_umask())
-        os.replace(temporary, path)
-    except BaseException as exc:
-        Path(temporary).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise OutputError(f"{path}: cannot write: {exc}") from exc
-        raise
-    return path
-
-
-def scenario_to_yaml_tree(scenario: Scenario) -> dict:
-    """The scenario as a YAML-ready tree with annotations put back in place.
-
-    Loading the written file gives back an equal scenario (same content hash).
-    """
-    tree = scenario.model_dump(mode="json", exclude={"notes"})
-    for dotted, note in scenario.notes.items():
-        _annotate(tree, dotted, note.model_dump(exclude_none=True))
-    return tree
-
-
-def _annotate(tree: dict, dotted: str, note: Mapping) -> None:
-    parts = parse_path(dotted)
-    parent = tree
-    for part in parts[:-1]:
-        parent = parent[part]
-    parent[parts[-1]] = {"value": parent[parts[-1]], **note}
-
-
-def load_results(folder: str | Path) -> Results:
-    """Read a results folder written by :func:`save_results`, checking it first.
-
-    The manifest must be readable and describe a results folder; every file it lists must
-    be there with the size and SHA-256 it had when written; the table must hold exactly one
-    value for each scenario, replication and row, and is read by those keys, not by the
-    order of its rows. An interrupted replacement of the folder is finished or undone first.
-
-    Raises
-    ------
-    FolderError
-        Naming the file and what is wrong, if the folder is not a complete, unchanged
-        results folder.
-    """
-    folder = Path(folder)
-    recover_folder(folder)
-    manifest = read_manifest(folder)
-    verify_files(folder, manifest)
-    scenarios = {}
-    for path in sorted((folder / SCENARIO_DIR).glob("*.yaml")):
-        try:
-            tree = read_yaml(path)  # size, nesting and alias limits (a YAML bomb)
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise FolderError(f"{path}: cannot read the scenario as run: {exc}") from None
-        scenario = scenario_from_mapping(tree, path)
-        scenarios[scenario.name] = scenario
-    expected = set(manifest["scenarios"])
-    if set(scenarios) != expected:
-        raise FolderError(
-            f"{folder / SCENARIO_DIR}: holds scenarios {sorted(scenarios)} where {MANIFEST} "
-            f"records {sorted(expected)}"
-        )
-    table = _read_table(folder / TABLE_FILE)
-    found = {str(name) for name in table["scenario"].unique()}  # categorical: no per-row strings
-    if found != expected:
-        raise FolderError(
-            f"{folder / TABLE_FILE}: holds scenarios {sorted(found)} where {MANIFEST} "
-            f"records {sorted(expected)}"
-        )
-    keys, values = {}, {}
-    replications = manifest["replications"]
-    for name, rows in table.groupby("scenario", sort=False, observed=True):
-        keys[str(name)], values[str(name)] = _by_key(rows, replications, folder / TABLE_FILE)
-    ordered = [name for name in manifest["scenarios"]]
-    return Results(
-        scenarios={n: scenarios[n] for n in ordered},
-        keys={n: keys[n] for n in ordered},
-        values={n: values[n] for n in ordered},
-        manifest=manifest,
-    )
-
-
-def read_manifest(folder: Path) -> dict:
-    """The manifest of a results folder, checked for the fields reading it needs."""
-    path = folder / MANIFEST
-    if not folder.is_dir():
-        raise FolderError(f"{folder}: no such results folder")
-    if not path.exists():
-        raise FolderError(f"{folder}: not a complete results folder (no {MANIFEST})")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise FolderError(f"{path}: cannot be read ({exc}); the folder is damaged") from None
-    if not isinstance(manifest, dict):
-        raise FolderError(f"{path}: is not a manifest (a JSON object); the folder is damaged")
-    if manifest.get("kind", "results folder") != "results folder":
-        raise FolderError(f"{folder}: is a {manifest['kind']}, not a results folder")
-    reps = manifest.get("replications")
-    if isinstance(reps, bool) or not isinstance(reps, int) or reps < 1:
-        raise FolderError(f"{path}: replications: must be a whole number of at least 1, got {reps!r}")
-    names = manifest.get("scenarios")
-    if not isinstance(names, dict) or not names:
-        raise FolderError(f"{path}: scenarios: must list the scenarios run, got {names!r}")
-    files = manifest.get("files", {})
-    if not isinstance(files, dict) or not all(
-        isinstance(entry, dict)
-        and isinstance(entry.get("bytes"), int)
-        and isinstance(entry.get("sha256"), str)
-        and not Path(name).is_absolute()
-        and ".." not in Path(name).parts
-        for name, entry in files.items()
-    ):
-        raise FolderError(f"{path}: files: must map file names to their bytes and sha256")
-    return manifest
-
-
-def verify_files(folder: Path, manifest: dict) -> None:
-    """Every file the manifest lists is present, of the recorded size and SHA-256."""
-    for name, entry in manifest.get("files", {}).items():
-        path = folder / name
-        if not path.is_file():
-            raise FolderError(f"{path}: missing; {MANIFEST} lists it, so the folder is incomplete")
-        size = path.stat().st_size
-        if size != entry["bytes"]:
-            raise FolderError(
-                f"{path}: {size:,} bytes where {MANIFEST} records {entry['bytes']:,}: truncated "
-                "or changed since it was written; run the experiment again"
-            )
-        if file_digest(path) != entry["sha256"]:
-            raise FolderError(
-                f"{path}: content differs from the SHA-256 in {MANIFEST}: changed since it was "
-                "written; run the experiment again"
-            )
-
-
-def _read_table(path: Path) -> pd.DataFrame:
-    """The tidy table, with its columns checked."""
-    if not path.is_file():
-        raise FolderError(f"{path}: missing; the results folder is incomplete")
-    try:
-        table = pd.read_parquet(path)
-    except Exception as exc:  # any failure to parse means a damaged file
-        raise FolderError(f"{path}: cannot be read as Parquet (damaged or truncated): {exc}") from None
-    missing = [c for c in TIDY_COLUMNS if c not in table.columns]
-    if missing:
-        raise FolderError(f"{path}: has no column {', '.join(missing)}")
-    if not pd.api.types.is_numeric_dtype(table["value"]) or not pd.api.types.is_integer_dtype(
-        table["replication"]
-    ):
-        raise FolderError(f"{path}: value must be numbers and replication whole numbers")
-    if table[["scenario", *KEY_COLUMNS]].isna().any().any():
-        raise FolderError(f"{path}: has rows with no scenario, frequency, period, metric or group")
-    return table
-
-
-def _by_key(rows: pd.DataFrame, replications: int, path: Path) -> tuple[RowKeys, np.ndarray]:
+def matrix_from_table(
+    rows: pd.DataFrame, replications: int, path: Path
+) -> tuple[RowKeys, np.ndarray]:
     """One scenario's (replications x rows) matrix, placed by (replication, key).
 
     Rows in the order they were written (replication by replication, the same keys in the

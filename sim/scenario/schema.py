@@ -4,24 +4,43 @@ A scenario is data. It holds the assumptions of one forecast (population dynamic
 segmentation rules, and later the programme and its team) and nothing about how it is run
 (replications, seed and workers are run settings, passed to the runner).
 
-Rules this module enforces and why:
+Rules every section enforces (through :class:`~sim.scenario.bounds.FrozenModel`) and why:
 
 * ``extra="forbid"`` so that a typo in a key is an error, not a silently ignored setting.
 * ``strict=True`` so that ``"0.8"`` or ``true`` is not quietly turned into a number.
 * ``frozen=True`` so that a scenario cannot change under a running model; what-if edits go
   through :func:`sim.scenario.with_changes`, which re-validates.
 
+The bounds on numbers and dates, with their reasons, are in :mod:`sim.scenario.bounds`.
 This module must not read files (see :mod:`sim.scenario.loader`) or hold random generators.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from sim.scenario.bounds import (
+    MAX_HORIZON_YEARS,
+    MAX_HOURS_PER_WEEK,
+    MAX_TRUSTS,
+    MIN_HORIZON_YEARS,
+    MIN_SPELL_WEEKS,
+    FrozenModel,
+    Gradient,
+    HoursPerWeek,
+    IsoDate,
+    PositiveWeeks,
+    Pounds,
+    Probability,
+    Score,
+    ScoreSd,
+    TrustCount,
+    Weeks,
+)
+from sim.scenario.durations import Duration, mean_weeks
 from sim.vocabulary import (
     LEAGUE_TABLES,
     PHASES,
@@ -29,17 +48,9 @@ from sim.vocabulary import (
     ShortfallPolicyName,
 )
 
-
-def _parse_iso_date(value: object) -> object:
-    """Accept ISO date strings (from what-if edits and JSON) as well as YAML dates."""
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            return value  # let pydantic report it as an invalid date
-    if isinstance(value, dt.datetime):
-        return value.date()
-    return value
+UNION_DISCRIMINATORS = ("rule", "distribution", "mode")
+"""Keys whose value picks the member of a union (pydantic adds it to error locations; a
+variant that changes one replaces the section instead of merging into it)."""
 
 
 def field_error(paths: str | list[str], reason: str) -> ValueError:
@@ -47,7 +58,7 @@ def field_error(paths: str | list[str], reason: str) -> ValueError:
 
     ``paths`` are dotted paths relative to that model (several when the problem involves
     more than one field; the error is reported against the one the user's file set). The
-    loader turns the marker into the error's location.
+    marker is turned into the error's location by :mod:`sim.scenario.error_messages`.
     """
     joined = "|".join([paths] if isinstance(paths, str) else paths)
     return ValueError(f"@{joined}@ {reason}")
@@ -62,58 +73,6 @@ def check_dates_increase(list_name: str, dates: list[dt.date]) -> None:
                 f"{dates[i]} is not after {list_name}[{i - 1}].effective_from {dates[i - 1]}: "
                 "list steps in date order",
             )
-
-
-# Bounds. Every number in a scenario is finite (``allow_inf_nan=False`` below) and
-# bounded: the bounds are generous assumptions about what a model of about 200 trusts
-# over at most 30 years can mean, chosen so that no accepted value can make a run loop,
-# overflow or allocate without limit. Each says why next to it.
-EARLIEST_DATE = dt.date(1990, 1, 1)
-LATEST_DATE = dt.date(2200, 12, 31)
-"""Dates a scenario may give: the NHS of the data (2025/26) give or take well over a
-century; far dates would overflow the calendar (9999-06-01 plus a horizon)."""
-MAX_HORIZON_YEARS = 30.0
-MIN_HORIZON_YEARS = 0.25
-"""One quarter: the model assesses trusts quarterly and reports by quarter; a shorter
-horizon has no assessment and no complete period."""
-MAX_WEEKS = 1600.0
-"""About 30 years, the longest horizon: a duration beyond it never ends within a run."""
-MAX_TRUSTS = 1000
-"""Any count of trusts. The data have 205 trusts; each count is also checked against the
-trusts of its league table (:mod:`sim.scenario.checks`)."""
-MAX_SCORE_SD = 3.0
-"""Score spreads, points: scores run from 1 to 4, so a standard deviation of 3 already
-spans the whole scale (the fitted values are 0.1 to 0.6)."""
-MAX_GRADIENT = 10.0
-"""Log-odds per standard deviation of score: 10 is an odds ratio of 22,000 per standard
-deviation (the fitted values are about 1)."""
-MAX_HOURS_PER_WEEK = 100_000.0
-"""Support hours per week from any source: about 2,700 full-time staff (the national
-team is 37 to 51 WTE)."""
-MAX_POUNDS = 1.0e8
-"""Any unit cost or day rate, pounds (the baseline's largest is £85,000 a WTE a year)."""
-
-IsoDate = Annotated[
-    dt.date, BeforeValidator(_parse_iso_date), Field(ge=EARLIEST_DATE, le=LATEST_DATE)
-]
-Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-NonNegativeFloat = Annotated[float, Field(ge=0.0)]
-PositiveFloat = Annotated[float, Field(gt=0.0)]
-Score = Annotated[float, Field(ge=1.0, le=4.0)]
-ScoreSd = Annotated[float, Field(ge=0.0, le=MAX_SCORE_SD)]
-Gradient = Annotated[float, Field(ge=-MAX_GRADIENT, le=MAX_GRADIENT)]
-Weeks = Annotated[float, Field(ge=0.0, le=MAX_WEEKS)]
-PositiveWeeks = Annotated[float, Field(gt=0.0, le=MAX_WEEKS)]
-TrustCount = Annotated[int, Field(ge=0, le=MAX_TRUSTS)]
-HoursPerWeek = Annotated[float, Field(ge=0.0, le=MAX_HOURS_PER_WEEK)]
-Pounds = Annotated[float, Field(ge=0.0, le=MAX_POUNDS)]
-
-
-class FrozenModel(BaseModel):
-    """Base of every scenario section: immutable, strict and closed to unknown keys."""
-
-    # allow_inf_nan=False: NaN and infinity (YAML .nan, .inf) are never a valid input
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class Annotation(FrozenModel):
@@ -296,51 +255,19 @@ class Segmentation(FrozenModel):
 # ---------------------------------------------------------------------------- programme
 
 
-
-class FixedDuration(FrozenModel):
-    """Always the same duration."""
-
-    distribution: Literal["fixed"]
-    weeks: Weeks
-
-
-class ExponentialDuration(FrozenModel):
-    distribution: Literal["exponential"]
-    mean_weeks: PositiveWeeks
-
-
-class LognormalDuration(FrozenModel):
-    """Long-tailed: ``median_weeks * exp(sigma * Z)``, Z standard normal."""
-
-    distribution: Literal["lognormal"]
-    median_weeks: PositiveWeeks
-    sigma: Annotated[float, Field(gt=0.0, le=3.0)]
-    """At most 3: the 99th percentile is then 1,000 times the median (fitted: about 0.7);
-    far larger values overflow floating point."""
-
-
-class GammaDuration(FrozenModel):
-    """Gamma with the given mean and coefficient of variation (sd / mean)."""
-
-    distribution: Literal["gamma"]
-    mean_weeks: PositiveWeeks
-    cv: Annotated[float, Field(ge=0.01, le=5.0)]
-    """0.01 to 5: below 0.01 the duration is in effect fixed (use ``fixed``); the shape
-    ``1 / cv**2`` must stay a finite number."""
-
-
-Duration = Annotated[
-    FixedDuration | ExponentialDuration | LognormalDuration | GammaDuration,
-    Field(discriminator="distribution"),
-]
-
-
-class Blend(FrozenModel):
-    """Shares of a phase's support hours by source; they must add up to 1."""
+class PerSource(FrozenModel):
+    """A share (0 to 1) for each source of support, in the order of ``SOURCES``."""
 
     national: Probability
     nhs_family: Probability
     consultancy: Probability
+
+    def shares(self) -> list[float]:
+        return [getattr(self, source) for source in SOURCES]
+
+
+class Blend(PerSource):
+    """Shares of a phase's support hours by source; they must add up to 1."""
 
     @model_validator(mode="after")
     def _adds_up(self) -> Blend:
@@ -348,9 +275,6 @@ class Blend(FrozenModel):
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"blend shares add up to {total:.4g}, not 1")
         return self
-
-    def shares(self) -> list[float]:
-        return [getattr(self, source) for source in SOURCES]
 
 
 class Phase(FrozenModel):
@@ -510,20 +434,6 @@ class Programme(FrozenModel):
         return self
 
 
-MIN_SPELL_WEEKS = 4.0
-"""Shortest average spell (all four phases) when trusts may relapse: a month. Real spells
-last years (RSP: 3 to over 7)."""
-
-
-def mean_weeks(duration: FixedDuration | ExponentialDuration | LognormalDuration | GammaDuration):
-    """Mean of a duration distribution, weeks (improvement: at full support)."""
-    if isinstance(duration, FixedDuration):
-        return duration.weeks
-    if isinstance(duration, LognormalDuration):
-        return duration.median_weeks * math.exp(duration.sigma**2 / 2)
-    return duration.mean_weeks
-
-
 # --------------------------------------------------------------------------------- team
 
 
@@ -565,15 +475,8 @@ class Consultancy(FrozenModel):
     hours_per_day: Annotated[float, Field(gt=0.0, le=24.0)]
 
 
-class TrustShare(FrozenModel):
+class TrustShare(PerSource):
     """Share of each source's cost paid by the trusts supported (the rest by NHS England)."""
-
-    national: Probability
-    nhs_family: Probability
-    consultancy: Probability
-
-    def shares(self) -> list[float]:
-        return [getattr(self, source) for source in SOURCES]
 
 
 class Team(FrozenModel):

@@ -1,15 +1,44 @@
-"""Forecast charts: :mod:`sim.outputs.charts.data` decides what to show and what it means;
-:mod:`sim.outputs.charts.draw` draws it as matplotlib Figures. Imported separately from the model
-so that running simulations never loads matplotlib."""
+"""Charts: what each shows and means, and drawing it.
+
+Chart data and words (no matplotlib): :mod:`~sim.outputs.charts.data` (the shared record and
+words), :mod:`~sim.outputs.charts.forecast` (one scenario's charts),
+:mod:`~sim.outputs.charts.comparison` (against a baseline), :mod:`~sim.outputs.charts.analysis`
+(sensitivity, planner, validation) and :mod:`~sim.outputs.charts.pack` (the chart pack);
+:mod:`~sim.outputs.charts.draw` draws them as matplotlib Figures. Imported separately from
+the model so that running simulations never loads matplotlib."""
 
 from pathlib import Path
 
-from sim.outputs.charts.data import ChartData, chart_set
+from sim.outputs.charts.comparison import comparison
+from sim.outputs.charts.data import ChartData
 from sim.outputs.charts.draw import draw
+from sim.outputs.charts.forecast import (
+    caseload_fan,
+    cost,
+    exceedance,
+    segments,
+    team_demand,
+    waiting_fan,
+    waiting_times,
+)
+from sim.outputs.charts.pack import chart_set
 
 PNG_DPI = 150
 
-__all__ = ["ChartData", "chart_set", "draw", "save"]
+__all__ = [
+    "ChartData",
+    "caseload_fan",
+    "chart_set",
+    "comparison",
+    "cost",
+    "draw",
+    "exceedance",
+    "save",
+    "segments",
+    "team_demand",
+    "waiting_fan",
+    "waiting_times",
+]
 
 
 def save(chart: ChartData, folder: str | Path) -> None:

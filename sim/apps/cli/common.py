@@ -1,0 +1,231 @@
+"""Shared pieces of the command line: argument types, option groups used by several
+commands, exit codes and small output helpers.
+
+Argument types turn one string into one value or raise ``argparse.ArgumentTypeError``
+(argparse then prints the usage and exits 2). Nothing here runs a model or reads results;
+commands live in their own modules (:mod:`sim.apps.cli.runs` and the others) and the error
+boundary in :mod:`sim.apps.cli.main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import math
+from pathlib import Path
+
+from sim.errors import ArgumentError
+from sim.experiment.runner import DEFAULT_SEED
+
+__all__ = ["ArgumentError"]  # commands raise it; main turns it into exit code 2
+
+DEFAULT_SCENARIO = Path("scenarios/baseline.yaml")
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE, what a shell reports for a program whose reader went away."""
+
+MIN_PRECISION = 0.001
+"""Smallest --precision accepted: finer targets ask for many millions of replications."""
+SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
+
+# ------------------------------------------------------------------------ argument types
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def jobs(text: str) -> int | str:
+    """--jobs: worker processes, or 'auto' for one per core."""
+    return "auto" if text == "auto" else positive_int(text)
+
+
+def fraction(text: str) -> float:
+    """A number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return value
+
+
+def precision(text: str) -> float:
+    """--precision: a relative half-width from MIN_PRECISION up to (not including) 1."""
+    value = fraction(text)
+    if value < MIN_PRECISION:
+        raise argparse.ArgumentTypeError(
+            f"must be at least {MIN_PRECISION} (0.1%), got {text}: finer precision would need "
+            "many millions of replications"
+        )
+    return value
+
+
+def at_least_two(text: str) -> int:
+    """Replications for checks that need a standard error (two or more)."""
+    value = positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(
+            f"must be at least 2 (the checks need a standard error), got {value}"
+        )
+    return value
+
+
+def setting(text: str) -> float:
+    """A lever setting for plan: a finite number, 0 or more (in the lever's units)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def scheduler_address(text: str) -> str:
+    """A Dask scheduler address, [SCHEME://]HOST:PORT (returned as given)."""
+    scheme, separator, rest = text.partition("://")
+    if not separator:
+        scheme, rest = "tcp", text
+    host, _, port = rest.rpartition(":")
+    if (
+        scheme not in SCHEDULER_SCHEMES
+        or not host.strip("[]")
+        or not port.isdigit()
+        or not 0 < int(port) < 65536
+    ):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a scheduler address; write it as tcp://HOST:PORT, for example "
+            "tcp://10.0.0.5:8786"
+        )
+    return text
+
+
+def percentage(text: str) -> float:
+    """A percentage above 0 and at most 100; a fraction such as 0.9 is refused, not guessed."""
+    try:
+        value = float(text.rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(
+            f"give a percentage from 1 to 100 (e.g. 90 for 90%), got {text}"
+        )
+    return value
+
+
+# ------------------------------------------------------------------------- option groups
+
+
+def backend_options(parser: argparse.ArgumentParser) -> None:
+    """--backend, --scheduler, --resume and --max-chunks (run and sweep)."""
+    parser.add_argument(
+        "--backend",
+        choices=("serial", "processes", "dask"),
+        default=None,
+        help="where replications run (default: processes, or serial for --jobs 1)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        type=scheduler_address,
+        default=None,
+        help="Dask scheduler address, e.g. tcp://host:8786, with --backend dask "
+        "(default: a local cluster)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run into the same --out folder",
+    )
+    parser.add_argument(
+        "--max-chunks",
+        type=positive_int,
+        default=None,
+        help="stop after computing this many chunks (continue later with --resume)",
+    )
+
+
+def progress_options(parser: argparse.ArgumentParser) -> None:
+    """--progress / --no-progress: a bar always, never, or (default) only on a terminal."""
+    bar = parser.add_mutually_exclusive_group()
+    bar.add_argument(
+        "--progress",
+        dest="progress",
+        action="store_true",
+        default=None,
+        help="always show a progress bar",
+    )
+    bar.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        help="never show a progress bar (default: only on a terminal)",
+    )
+
+
+def publish_options(parser: argparse.ArgumentParser, kind: str, jobs_option: bool = True) -> None:
+    """--seed, --jobs, --out (default results/<kind>-<date-time>) and --force."""
+    parser.add_argument("--seed", type=non_negative_int, default=DEFAULT_SEED)
+    if jobs_option:
+        parser.add_argument("--jobs", type=jobs, default="auto")
+    parser.add_argument(
+        "--out", type=Path, default=None, help=f"output folder (default results/{kind}-<date-time>)"
+    )
+    parser.add_argument("--force", action="store_true", help="replace an existing output folder")
+
+
+def output_options(parser: argparse.ArgumentParser) -> None:
+    """--metric, --group, --frequency and --period: one output of the results."""
+    from sim.analysis.sensitivity import output_metrics  # the metric names, in the results' order
+
+    parser.add_argument(
+        "--metric",
+        default="waiting",
+        help=f"output metric, one of: {', '.join(output_metrics())} (default: waiting)",
+    )
+    parser.add_argument(
+        "--group",
+        default="all",
+        help="output group, e.g. a phase, source or payer; the metric's groups are listed "
+        "if another is given (default: all)",
+    )
+    parser.add_argument(
+        "--frequency", default="horizon", choices=("month", "quarter", "year", "horizon")
+    )
+    parser.add_argument("--period", default=None, help="one period, e.g. '2027/28' (default: all)")
+
+
+# ------------------------------------------------------------------------------- outputs
+
+
+def output_folder(args: argparse.Namespace, kind: str) -> Path:
+    """The folder asked for, or results/<kind>-<date-time>."""
+    return args.out or Path("results") / dt.datetime.now().strftime(f"{kind}-%Y%m%d-%H%M%S")
+
+
+def publish(out: Path, tables: dict, charts: list, force: bool) -> Path:
+    """Write tables (CSV) and charts into a new folder ``out``, atomically."""
+    from sim.outputs.report import write_tables_and_charts  # plotting is loaded only when needed
+
+    return write_tables_and_charts(out, tables, charts, force)

@@ -1,0 +1,227 @@
+"""``calibrate``, ``validation`` and ``theory``: the model against published data and
+queueing theory.
+
+Handlers parse, call :mod:`sim.analysis.calibration`, :mod:`sim.analysis.validation` or
+:mod:`sim.analysis.verification`, and print. Checks of the calibration spec itself (its
+stages) live in the analysis layer, not here. Analysis modules are imported inside the
+handlers so that ``python -m sim --help`` stays quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sim.apps.cli.common import (
+    DEFAULT_SCENARIO,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    at_least_two,
+    non_negative_int,
+    output_folder,
+    positive_int,
+    progress_options,
+    publish,
+    publish_options,
+)
+from sim.errors import ScenarioError
+from sim.outputs.summary import format_fit, format_validation
+from sim.results import atomic_folder, check_output_folder
+from sim.scenario import load_scenario
+
+DEFAULT_SPEC = Path("scenarios/calibration/targets.yaml")
+DEFAULT_HELD_OUT = Path("scenarios/calibration/validation.yaml")
+
+# -------------------------------------------------------------------------- calibrate
+
+
+def add_calibrate(commands: argparse._SubParsersAction) -> None:
+    calibrate = commands.add_parser(
+        "calibrate", help="fit unpublished parameters to published targets"
+    )
+    calibrate.set_defaults(handler=run_calibration)
+    calibrate.add_argument(
+        "--spec",
+        type=Path,
+        default=DEFAULT_SPEC,
+        help="calibration targets and free parameters",
+    )
+    calibrate.add_argument(
+        "--scenario",
+        type=Path,
+        default=DEFAULT_SCENARIO,
+        help="scenario to fit (default: the baseline); the fitted parameters start from the "
+        "spec's start values, whatever the scenario holds",
+    )
+    calibrate.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="new folder for fitted.yaml and fit.json (default results/calibrate-<date-time>)",
+    )
+    calibrate.add_argument("--force", action="store_true", help="replace an existing --out folder")
+    calibrate.add_argument(
+        "--stage",
+        action="append",
+        default=None,
+        help="fit only this stage (repeatable; default: all)",
+    )
+    calibrate.add_argument(
+        "--replace-shipped",
+        action="store_true",
+        help="also replace fitted.yaml and fit.json beside the spec (scenarios/calibration/, "
+        "which the baseline extends); needs every stage",
+    )
+    progress_options(calibrate)
+
+
+class FitProgress:
+    """A tqdm bar per calibration stage on standard error (by default only on a terminal).
+
+    Counts evaluations of the objective against the spec's limit; a stage that converges
+    early ends short of it.
+    """
+
+    def __init__(self, limit: int, show: bool | None):
+        self.limit = limit
+        self.show = sys.stderr.isatty() if show is None else show
+        self._bar = None
+        self._stage = None
+
+    def __enter__(self) -> FitProgress:
+        return self
+
+    def __call__(self, stage: str, evaluations: int) -> None:
+        if not self.show:
+            return
+        if stage != self._stage:
+            from tqdm import tqdm
+
+            self.__exit__()
+            self._stage = stage
+            self._bar = tqdm(total=self.limit, desc=f"stage {stage}", unit="evaluation",
+                             file=sys.stderr, leave=False)  # fmt: skip
+        self._bar.update(evaluations - self._bar.n)
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def run_calibration(args: argparse.Namespace) -> int:
+    """Fit the spec's stages, write the fit to --out and, if asked, over the shipped one."""
+    from sim.analysis import calibration
+
+    try:
+        spec = calibration.load_spec(args.spec)
+    except ScenarioError:
+        raise
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:  # a field of the wrong shape
+        raise ScenarioError(args.spec, "", f"malformed calibration spec: {exc}") from None
+    calibration.check_stages(spec, args.stage, args.spec)
+    if args.replace_shipped and args.stage:
+        raise ScenarioError("<command line>", "--replace-shipped",
+                            "the shipped files hold every stage's fit, so they are replaced only "
+                            "by a full calibration; drop --stage")  # fmt: skip
+    scenario = load_scenario(args.scenario)
+    out = output_folder(args, "calibrate")
+    check_output_folder(out, args.force)  # before spending minutes on the fit
+    try:
+        with FitProgress(spec.max_evaluations, args.progress) as bar:
+            result = calibration.calibrate(scenario, spec, stages=args.stage, progress=bar)
+    except KeyboardInterrupt:
+        print("interrupted: nothing was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    with atomic_folder(out, args.force, "calibration folder") as staging:
+        calibration.write_fitted(result, spec, staging)
+    print(format_fit(result))
+    shipped = args.spec.parent
+    if not args.replace_shipped:
+        print(f"\nFitted values (fitted.yaml) and quality of fit (fit.json) written to {out}/. "
+              f"The shipped calibration in {shipped}/ was not changed; to make the baseline "
+              "use this fit, run again with --replace-shipped.")  # fmt: skip
+        return 0
+    before = calibration.recorded_values(shipped / "fit.json") or {}
+    fitted, record = calibration.write_fitted(result, spec, shipped)
+    print(f"\nFitted values and quality of fit written to {out}/.\n"
+          f"Replaced the shipped calibration: {fitted} (which {args.scenario} and every "
+          f"scenario extending it build on) and {record}.")  # fmt: skip
+    _print_changes(before, result.fitted_values())
+    return 0
+
+
+def _print_changes(before: dict[str, float], after: dict[str, float]) -> None:
+    """List the fitted values that a replaced shipped calibration changed."""
+    changes = [(name, before.get(name), after.get(name)) for name in {**before, **after}
+               if before.get(name) != after.get(name)]  # fmt: skip
+    print("Fitted values that changed:" if changes else "The fitted values are unchanged.")
+    for name, old, new in changes:
+        was = "(new)" if old is None else format(old, ".6g")
+        now = "(no longer fitted)" if new is None else format(new, ".6g")
+        print(f"  {name:<32} {was:>12} -> {now}")
+
+
+# ------------------------------------------------------------------ validation, theory
+
+
+def add_validation(commands: argparse._SubParsersAction) -> None:
+    validation = commands.add_parser(
+        "validation", help="model against published data, side by side"
+    )
+    validation.set_defaults(handler=run_validation)
+    validation.add_argument(
+        "--scenario",
+        type=Path,
+        default=DEFAULT_SCENARIO,
+        help="scenario to compare (default: the baseline)",
+    )
+    validation.add_argument("--targets", type=Path, default=DEFAULT_SPEC)
+    validation.add_argument("--held-out", type=Path, default=DEFAULT_HELD_OUT)
+    validation.add_argument("--reps", type=positive_int, default=100)
+    publish_options(validation, "validation", jobs_option=False)
+
+
+def run_validation(args: argparse.Namespace) -> int:
+    """Model and published data side by side: a table and a chart."""
+    from sim.analysis.validation import compare_with_data, load_comparisons
+    from sim.outputs.charts.analysis import validation_chart
+
+    scenario = load_scenario(args.scenario)
+    comparisons = load_comparisons(args.targets, args.held_out)
+    out = output_folder(args, "validation")
+    check_output_folder(out, args.force)
+    table = compare_with_data(scenario, comparisons, replications=args.reps, seed=args.seed)
+    chart = validation_chart(table, scenario.name, args.reps, args.seed)
+    folder = publish(out, {"validation.csv": table}, [chart], args.force)
+    print(format_validation(table))
+    print(f"\nTable and chart written to {folder}/")
+    return 0
+
+
+def add_theory(commands: argparse._SubParsersAction) -> None:
+    theory = commands.add_parser(
+        "theory", help="check the model against queueing theory (PASS/FAIL)"
+    )
+    theory.set_defaults(handler=run_theory)
+    theory.add_argument(
+        "--scenario",
+        type=Path,
+        default=DEFAULT_SCENARIO,
+        help="scenario the checks start from (default: the baseline)",
+    )
+    theory.add_argument(
+        "--reps", type=at_least_two, default=120, help="replications (at least 2, default 120)"
+    )
+    theory.add_argument("--seed", type=non_negative_int, default=7)
+    theory.add_argument("--details", action="store_true", help="explain each check's numbers")
+
+
+def run_theory(args: argparse.Namespace) -> int:
+    """The queueing-theory checks: exit code 1 if any fails."""
+    from sim.analysis.verification import format_checks, run_theory_checks
+
+    checks = run_theory_checks(load_scenario(args.scenario), replications=args.reps, seed=args.seed)
+    print(format_checks(checks, details=args.details))
+    return 0 if all(check.passed for check in checks) else EXIT_FAILURE

@@ -1,0 +1,92 @@
+"""``compare`` and ``report``: commands that read a results folder written by ``run``.
+
+RESULTS is checked before any work (:func:`sim.apps.cli.checks.check_arguments`); these
+handlers load it, call the analysis or the chart pack and print where things went.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sim.analysis.compare import identical_outputs, paired_differences
+from sim.apps.cli.common import ArgumentError
+from sim.outputs.summary import format_comparison
+from sim.results import load_results, write_csv_atomically
+
+# ---------------------------------------------------------------------------- compare
+
+
+def add_compare(commands: argparse._SubParsersAction) -> None:
+    compare = commands.add_parser("compare", help="paired differences between scenarios of a run")
+    compare.set_defaults(handler=compare_scenarios)
+    compare.add_argument(
+        "results", metavar="RESULTS", type=Path, help="a results folder written by run"
+    )
+    compare.add_argument(
+        "--baseline", required=True, help="name of the scenario to compare against"
+    )
+    compare.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="CSV of every difference (default RESULTS/comparison_vs_BASELINE.csv)",
+    )
+
+
+def compare_scenarios(args: argparse.Namespace) -> int:
+    """Paired differences of every scenario from ``--baseline``: printed and written."""
+    results = load_results(args.results)
+    if args.baseline not in results.values:
+        raise ArgumentError(
+            "--baseline",
+            f"{args.results} has no scenario {args.baseline!r}; it holds "
+            f"{', '.join(results.values)}",
+        )
+    if len(results.values) < 2:
+        raise ArgumentError("RESULTS", f"{args.results} holds one scenario; nothing to compare")
+    table = paired_differences(results, args.baseline)
+    out = args.out or args.results / f"comparison_vs_{args.baseline}.csv"
+    write_csv_atomically(table, out)
+    identical = identical_outputs(results, args.baseline)
+    print(format_comparison(table, results.replications, identical))
+    print(f"\nEvery paired difference written to {out}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def add_report(commands: argparse._SubParsersAction) -> None:
+    report = commands.add_parser("report", help="write the chart pack of a run")
+    report.set_defaults(handler=write_report)
+    report.add_argument(
+        "results", metavar="RESULTS", type=Path, help="a results folder written by run"
+    )
+    report.add_argument(
+        "--out", type=Path, default=None, help="chart pack folder (default RESULTS/report)"
+    )
+    report.add_argument(
+        "--baseline",
+        default=None,
+        help="scenario the others are compared with (default: the first)",
+    )
+    report.add_argument("--force", action="store_true", help="replace an existing chart pack")
+
+
+def write_report(args: argparse.Namespace) -> int:
+    """Write the chart pack of a results folder."""
+    from sim.outputs.report import PAGE, write_chart_pack  # plotting is loaded only when needed
+
+    results = load_results(args.results)
+    if args.baseline is not None and args.baseline not in results.scenarios:
+        raise ArgumentError(
+            "--baseline",
+            f"{args.results} has no scenario {args.baseline!r}; it holds "
+            f"{', '.join(results.scenarios)}",
+        )
+    out = args.out or args.results / "report"
+    folder = write_chart_pack(results, out, baseline=args.baseline, force=args.force)
+    charts = len(list((folder / "charts").glob("*.png")))
+    print(f"Chart pack with {charts} charts written to {folder}/ (open {folder / PAGE})")
+    return 0

@@ -1,0 +1,204 @@
+"""``run`` and ``sweep``: commands that run replications into a new results folder.
+
+Both stream chunks to disk through :func:`sim.experiment.runner.run_to_folder`, so both
+take the backend options and can stop early (``--max-chunks``) and resume. This module
+parses, calls the API and prints; it computes no statistics itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from sim.analysis.compare import NO_DIFFERENCE_METRICS, identical_outputs
+from sim.apps.cli.common import (
+    DEFAULT_SCENARIO,
+    backend_options,
+    jobs,
+    non_negative_int,
+    output_folder,
+    positive_int,
+    precision,
+    progress_options,
+    publish_options,
+)
+from sim.errors import ScenarioError
+from sim.experiment.runner import (
+    DEFAULT_REPLICATIONS,
+    DEFAULT_SEED,
+    SWEEP_REPLICATIONS,
+    run_to_folder,
+)
+from sim.outputs.summary import format_adequacy, format_no_difference, format_summary
+from sim.results import (
+    ADEQUACY_FILE,
+    DEFAULT_PRECISION,
+    MANIFEST,
+    SUMMARY_FILE,
+    TABLE_FILE,
+    check_output_folder,
+)
+from sim.scenario import load_scenario
+
+# -------------------------------------------------------------------------------- run
+
+
+def add_run(commands: argparse._SubParsersAction) -> None:
+    run = commands.add_parser("run", help="run scenarios and write a results folder")
+    run.set_defaults(handler=run_scenarios)
+    run.add_argument(
+        "scenarios",
+        nargs="*",
+        type=Path,
+        default=[DEFAULT_SCENARIO],
+        help=f"scenario files (default: {DEFAULT_SCENARIO})",
+    )
+    run.add_argument(
+        "--reps",
+        type=positive_int,
+        default=DEFAULT_REPLICATIONS,
+        help=f"replications per scenario (default {DEFAULT_REPLICATIONS})",
+    )
+    run.add_argument(
+        "--seed",
+        type=non_negative_int,
+        default=DEFAULT_SEED,
+        help=f"master random seed (default {DEFAULT_SEED})",
+    )
+    run.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="results folder (default results/<scenario>-<date-time>)",
+    )
+    run.add_argument(
+        "--jobs",
+        type=jobs,
+        default="auto",
+        help="worker processes, or 'auto' for one per core (default auto)",
+    )
+    run.add_argument("--force", action="store_true", help="replace an existing results folder")
+    backend_options(run)
+    run.add_argument(
+        "--precision",
+        type=precision,
+        default=DEFAULT_PRECISION,
+        help="target relative half-width of the 95%% interval of the main "
+        f"metrics (default {DEFAULT_PRECISION})",
+    )
+    progress_options(run)
+
+
+def run_scenarios(args: argparse.Namespace) -> int:
+    """Run the scenarios into a results folder and print their summary."""
+    scenarios = [load_scenario(path) for path in args.scenarios]
+    names = [s.name for s in scenarios]
+    if len(set(names)) != len(names):
+        raise ScenarioError(args.scenarios[0], "name", f"scenario names must differ, got {names}")
+    joined = "+".join(names)  # within file systems' 255-byte names, with the date-time
+    out = output_folder(args, joined if len(joined) <= 120 else f"{names[0]}+{len(names) - 1}-more")
+    check_output_folder(out, args.force, "results folder")  # before spending time on the run
+    # the folder, adequacy.csv included, is the API's: the same as Results.save writes
+    folder, stats = run_to_folder(
+        scenarios, out, replications=args.reps, seed=args.seed, jobs=args.jobs,
+        backend=args.backend, scheduler=args.scheduler, resume=args.resume, force=args.force,
+        progress=args.progress, command=args.invocation, max_chunks=args.max_chunks,
+        precision=args.precision,
+    )  # fmt: skip
+    if folder is None:
+        return stopped(out, stats)
+    start_dates = {s.name: s.start_date for s in scenarios}
+    print(format_summary(pd.read_csv(folder / SUMMARY_FILE), args.reps, args.seed, start_dates))
+    if len(scenarios) > 1:  # say plainly which outputs a variant leaves exactly as they were
+        tidy = pd.read_parquet(
+            folder / TABLE_FILE, filters=[("metric", "in", list(NO_DIFFERENCE_METRICS))]
+        )  # only the rows compared: a fraction of the table
+        print(format_no_difference(identical_outputs(tidy, names[0])))
+    print(format_adequacy(pd.read_csv(folder / ADEQUACY_FILE), args.precision))
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    resumed = (
+        f"; {stats.reused} of {stats.chunks} chunks reused from an earlier run"
+        if stats.reused
+        else ""
+    )
+    print(
+        f"\nResults written to {folder}/ ({manifest['run_seconds']:.1f} s, "
+        f"{manifest['jobs']} worker(s), {manifest['backend']} backend{resumed})"
+    )
+    return 0
+
+
+def stopped(out: Path, stats) -> int:
+    """What to say when ``--max-chunks`` stopped a run before its folder was assembled."""
+    print(
+        f"Stopped after {stats.computed} chunks as asked ({stats.reused + stats.computed} of "
+        f"{stats.chunks} done). Run the same command with --out {out} --resume to continue."
+    )
+    return 0
+
+
+# ------------------------------------------------------------------------------ sweep
+
+
+def add_sweep(commands: argparse._SubParsersAction) -> None:
+    sweep = commands.add_parser("sweep", help="run a grid or a sample of scenario variants")
+    sweep.set_defaults(handler=run_sweep)
+    sweep.add_argument("scenario", nargs="?", type=Path, default=DEFAULT_SCENARIO)
+    how = sweep.add_mutually_exclusive_group(required=True)
+    how.add_argument(
+        "--grid",
+        action="append",
+        metavar="PATH=V1,V2,...",
+        help="values of one dotted scenario field (repeat to cross several)",
+    )
+    how.add_argument(
+        "--sample",
+        type=positive_int,
+        metavar="N",
+        help="N points of a Latin hypercube over the scenario's declared ranges",
+    )
+    sweep.add_argument(
+        "--reps",
+        type=positive_int,
+        default=SWEEP_REPLICATIONS,
+        help=f"replications per variant (default {SWEEP_REPLICATIONS})",
+    )
+    publish_options(sweep, "sweep")
+    sweep.add_argument("--progress", dest="progress", action="store_true", default=None)
+    backend_options(sweep)
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    """Run every variant of a grid or sample into one results folder."""
+    from sim.experiment.sweep import SWEEP_FILE, grid_variants, parse_grid, sample_variants
+
+    scenario = load_scenario(args.scenario)
+    try:
+        if args.grid:
+            variants, table = grid_variants(scenario, parse_grid(args.grid))
+        else:
+            variants, table = sample_variants(scenario, args.sample, args.seed)
+    except ValueError as exc:  # --grid and --sample exclude each other: the one given
+        raise ScenarioError(
+            "<command line>", "--grid" if args.grid else "--sample", str(exc)
+        ) from None
+    out = output_folder(args, "sweep")
+    check_output_folder(out, args.force, "results folder")
+    folder, stats = run_to_folder(
+        variants, out, replications=args.reps, seed=args.seed, jobs=args.jobs,
+        backend=args.backend, scheduler=args.scheduler, resume=args.resume, force=args.force,
+        progress=args.progress, command=args.invocation,
+        extra_tables=lambda keys, load: {SWEEP_FILE: table}, max_chunks=args.max_chunks,
+    )  # fmt: skip
+    if folder is None:
+        return stopped(out, stats)
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    print(
+        f"Sweep of {len(variants)} scenarios x {args.reps} replications written to {folder}/ "
+        f"({manifest['run_seconds']:.1f} s, {manifest['backend']} backend; {stats.computed} chunks "
+        f"computed, {stats.reused} reused). The values behind each scenario are in {SWEEP_FILE}."
+    )
+    return 0

@@ -1,0 +1,81 @@
+"""``validate`` and ``schema``: commands about scenario files themselves (no simulation).
+
+``validate`` lists every problem of every file and exits 2 if any file is invalid;
+``schema`` prints or writes the JSON Schema that editors use to check scenario files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from sim.apps.cli.common import EXIT_BAD_INPUT
+from sim.errors import OutputError, ScenarioError, ScenarioErrors
+from sim.scenario import load_scenario, scenario_json_schema, unannotated_numbers
+
+
+def add_validate(commands: argparse._SubParsersAction) -> None:
+    validate = commands.add_parser("validate", help="check scenario files")
+    validate.set_defaults(handler=validate_files)
+    validate.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        default=[Path("scenarios")],
+        help="files or folders of *.yaml (default: scenarios/)",
+    )
+
+
+def validate_files(args: argparse.Namespace) -> int:
+    """Load each file (or each *.yaml in a folder) and report it valid or each problem."""
+    files: list[Path] = []
+    for path in args.paths:
+        if path.is_dir():
+            found = sorted(path.glob("*.yaml")) + sorted(path.glob("*.yml"))
+            if not found:
+                print(f"error: {path}: no *.yaml scenario files", file=sys.stderr)
+                return EXIT_BAD_INPUT
+            files += found
+        else:
+            files.append(path)
+    failed = 0
+    for file in files:
+        try:
+            scenario = load_scenario(file)
+        except ScenarioErrors as exc:
+            failed += 1
+            for error in exc.errors:
+                print(f"FAIL {error}", file=sys.stderr)
+            continue
+        except ScenarioError as exc:
+            failed += 1
+            print(f"FAIL {exc}", file=sys.stderr)
+            continue
+        bare = unannotated_numbers(scenario)
+        print(f"ok   {file} ({scenario.name})")
+        for path in bare:
+            print(f"     warning: {path} has no source or assumption note")
+    print(f"{len(files) - failed} of {len(files)} scenario files valid")
+    return EXIT_BAD_INPUT if failed else 0
+
+
+def add_schema(commands: argparse._SubParsersAction) -> None:
+    schema = commands.add_parser("schema", help="print the scenario JSON Schema (for editors)")
+    schema.set_defaults(handler=write_schema)
+    schema.add_argument("--out", type=Path, default=None, help="write to this file instead")
+
+
+def write_schema(args: argparse.Namespace) -> int:
+    """Print the scenario JSON Schema, or write it to --out."""
+    text = json.dumps(scenario_json_schema(), indent=2)
+    if args.out is None:
+        print(text)
+        return 0
+    try:
+        args.out.write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"{args.out}: cannot write schema: {exc.strerror or exc}") from exc
+    print(f"JSON Schema written to {args.out}")
+    return 0

@@ -1,0 +1,235 @@
+"""The what-if panel: ipywidgets controls wired to a :class:`~sim.apps.whatif.engine.WhatIf`.
+
+The only module of the what-if that uses ipywidgets (imported when a panel is made, so
+importing this module stays light). It shows settings and results; it builds no scenario
+and computes nothing itself.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from collections.abc import Mapping
+
+from sim.apps.whatif.engine import CHARTS, Outcome, WhatIf
+from sim.apps.whatif.settings import Settings, cut_date_options, rebalance_blend
+from sim.vocabulary import SHORTFALL_POLICIES, SOURCES
+
+
+class Panel:
+    """ipywidgets controls for a :class:`WhatIf`, wired to re-run and redraw on change.
+
+    ``panel.widget`` is the whole panel to display; ``panel.controls`` maps each setting
+    to its control (the blend has three, ``blend_national``, ``blend_nhs_family`` and
+    ``blend_consultancy``, and ``no_cap`` turns the cap off); ``panel.outcome`` is the
+    latest :class:`Outcome` and ``panel.seconds`` the wall time of the latest update,
+    redrawing included. Setting a control's ``value`` from code runs an update exactly as
+    moving it on screen does.
+
+    Moving one blend slider moves the other two so the three shares add up to 100%.
+    Sliders update when released. Only the chart in the open tab is drawn.
+    """
+
+    def __init__(self, what_if: WhatIf, dpi: int = 72):
+        import ipywidgets as w
+
+        self.what_if = what_if
+        self.dpi = dpi
+        self.outcome: Outcome | None = None
+        self.seconds = 0.0
+        self.updates = 0
+        self._quiet = False
+        d = what_if.defaults
+        look = {"style": {"description_width": "17em"}, "layout": w.Layout(width="36em")}
+        style = {"continuous_update": False, **look}  # sliders run when released
+        rules = [("NOF 2025/26: quartiles within league table", "quartiles")]
+        if d.segmentation_rule == "fixed_thresholds" or what_if.thresholds is not None:
+            rules.append(("NOF 2026/27: fixed score thresholds", "fixed_thresholds"))
+        c = {}
+        c["no_cap"] = w.Checkbox(value=d.cap is None, description="No cap on the programme")
+        c["cap"] = w.IntSlider(
+            value=d.cap if d.cap is not None else 15,
+            min=1,
+            max=max(40, d.cap or 0),
+            description="Programme cap (trusts at once)",
+            disabled=d.cap is None,
+            **style,
+        )
+        for key, label, value in (
+            ("national_wte", "National team WTE before the cut", d.national_wte),
+            ("wte_after_cut", "National team WTE after the cut", d.wte_after_cut),
+        ):
+            c[key] = w.FloatSlider(
+                value=value, min=0, max=max(100, value), step=1, description=label, **style
+            )
+        c["cut_date"] = w.Dropdown(
+            options=cut_date_options(what_if.base),
+            value=d.cut_date,
+            description="Date of the cut",
+            **look,
+        )
+        c["shortfall_policy"] = w.Dropdown(
+            options=[(_POLICY_WORDS[policy], policy) for policy in SHORTFALL_POLICIES],
+            value=d.shortfall_policy,
+            description="When the national team is short",
+            **look,
+        )
+        for index, source in enumerate(SOURCES):
+            c[f"blend_{source}"] = w.FloatSlider(
+                value=d.blend[index],
+                min=0,
+                max=1,
+                step=0.05,
+                readout_format=".0%",
+                description=_SOURCE_WORDS[source],
+                **style,
+            )
+        c["segmentation_rule"] = w.Dropdown(
+            options=rules, value=d.segmentation_rule, description="Segmentation rule", **look
+        )
+        c["low_share"] = w.FloatSlider(
+            value=d.low_share,
+            min=0,
+            max=max(0.5, d.low_share),
+            step=0.01,
+            readout_format=".0%",
+            description="Boards rated low capability",
+            **style,
+        )
+        c["referral_mode"] = w.Dropdown(
+            options=[
+                ("from segment 4 with a low-capability board", "segments"),
+                ("at random (Poisson), at a fixed rate", "poisson"),
+            ],
+            value=d.referral_mode,
+            description="Referrals",
+            **look,
+        )
+        c["referral_rate"] = w.FloatSlider(
+            value=d.referral_rate,
+            min=0,
+            max=max(40, d.referral_rate),
+            step=0.5,
+            description="Referrals per year (Poisson)",
+            disabled=d.referral_mode != "poisson",
+            **style,
+        )
+        self.controls = c
+        for control in c.values():
+            control.observe(self._changed, names="value")
+
+        def section(title: str, *keys: str):
+            return [w.HTML(f"<b>{title}</b>"), *(c[k] for k in keys)]
+
+        left = w.VBox(
+            section("The programme", "no_cap", "cap")
+            + section(
+                "The national team", "national_wte", "wte_after_cut", "cut_date", "shortfall_policy"
+            )  # fmt: skip
+            + section(
+                "Support in the improvement phase (shares add up to 100%)",
+                *(f"blend_{s}" for s in SOURCES),
+            )
+            + section(
+                "Entry to the programme",
+                "segmentation_rule",
+                "low_share",
+                "referral_mode",
+                "referral_rate",
+            )  # fmt: skip
+        )
+        self.status = w.HTML()
+        self.table = w.HTML()
+        self.images = {
+            key: w.Image(format="png", layout=w.Layout(max_width="100%")) for key in CHARTS
+        }
+        self.tabs = w.Tab(children=[self.images[k] for k in CHARTS])
+        for i, title in enumerate(CHARTS.values()):
+            self.tabs.set_title(i, title)
+        self.tabs.observe(lambda _: self._draw_open_tab(), names="selected_index")
+        self.widget = w.VBox([w.HBox([left, self.table]), self.status, self.tabs])
+
+    def settings(self) -> Settings:
+        """The settings the controls show now."""
+        c = self.controls
+        return self.what_if.defaults.replace(
+            cap=None if c["no_cap"].value else c["cap"].value,
+            national_wte=c["national_wte"].value,
+            wte_after_cut=c["wte_after_cut"].value,
+            cut_date=c["cut_date"].value,
+            blend=tuple(round(c[f"blend_{s}"].value, 10) for s in SOURCES),
+            shortfall_policy=c["shortfall_policy"].value,
+            segmentation_rule=c["segmentation_rule"].value,
+            low_share=c["low_share"].value,
+            referral_mode=c["referral_mode"].value,
+            referral_rate=c["referral_rate"].value,
+        )
+
+    def refresh(self) -> Outcome:
+        """Run the what-if the controls show and redraw (also done on every change)."""
+        clock = time.perf_counter()
+        outcome = self.what_if.update(self.settings())
+        self.outcome = outcome
+        self.updates += 1
+        if outcome.ok:
+            self.status.value = html.escape(outcome.status())
+            self.table.value = (
+                f"<b>Whole forecast: means of {self.what_if.replications} replications; "
+                "differences are paired, with 95% intervals</b>"
+                + outcome.headline.to_html(float_format=lambda v: f"{v:,.1f}")
+            )
+            for image in self.images.values():
+                image.value = b""
+            self._draw_open_tab()
+        else:
+            self.status.value = (
+                f'<span style="color:#b00020"><b>{html.escape(outcome.status())}</b> '
+                "The charts still show the last valid what-if.</span>"
+            )
+        self.seconds = time.perf_counter() - clock
+        return outcome
+
+    def _draw_open_tab(self) -> None:
+        if self.outcome is None or not self.outcome.ok or self.tabs.selected_index is None:
+            return
+        key = list(CHARTS)[self.tabs.selected_index]
+        if not self.images[key].value:
+            self.images[key].value = self.outcome.png(key, self.dpi)
+
+    def _changed(self, change: Mapping) -> None:
+        if self._quiet:
+            return
+        c = self.controls
+        blend = [c[f"blend_{s}"] for s in SOURCES]
+        self._quiet = True
+        try:
+            if change["owner"] in blend:
+                index = blend.index(change["owner"])
+                shares = rebalance_blend([b.value for b in blend], index, change["new"])
+                for control, share in zip(blend, shares, strict=True):
+                    control.value = share
+            c["cap"].disabled = c["no_cap"].value
+            c["referral_rate"].disabled = c["referral_mode"].value != "poisson"
+        finally:
+            self._quiet = False
+        self.refresh()
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        if self.outcome is None:
+            self.refresh()
+        display(self.widget)
+
+
+_SOURCE_WORDS = {
+    "national": "national team",
+    "nhs_family": "wider NHS",
+    "consultancy": "consultancy",
+}
+_POLICY_WORDS = {
+    "wait": "wait: delay admissions",
+    "dilute": "dilute: admit, spread support thinner",
+    "buy": "buy: consultancy covers the gap",
+}
+"""The shortfall policy drop-down's words, by policy name (:data:`SHORTFALL_POLICIES`)."""

@@ -1,0 +1,233 @@
+"""Charts of the analyses: what each shows, and the words around it.
+
+The analyses in :mod:`sim.analysis` return tables (one-way effects, Morris or Sobol indices,
+the planner's settings, the model beside published data); the functions here turn those
+tables into :class:`~sim.outputs.charts.data.ChartData` with titles, captions and alt text.
+Every number in the words comes from the table given. Computes no statistics and runs no
+simulation; drawing is :mod:`sim.outputs.charts.draw`'s job.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sim.analysis.planner import PlanResult, format_setting, format_span
+from sim.analysis.sensitivity import Output, readable
+from sim.analysis.validation import HORIZON_YEARS
+from sim.outputs.charts.data import DATA_SOURCES, ChartData
+
+# ------------------------------------------------------------------------ sensitivity
+
+
+def tornado_chart(
+    table: pd.DataFrame, output: Output, scenario: str, replications: int, seed: int
+) -> ChartData:
+    top = table.iloc[0]
+    return ChartData(
+        key="tornado",
+        kind="tornado",
+        title=(
+            f"{readable(top['parameter']).capitalize()} matters most for {output.label()}: from "
+            f"{top['low_mean']:.3g} at its low value to {top['high_mean']:.3g} at its high value"
+        ),
+        caption=(
+            "Each bar spans the output with one assumption at the low and at the high end of its "
+            "stated range, everything else as in the scenario (same random numbers). The line marks "
+            "the scenario's own result. Assumptions are ordered by the size of their effect."
+        ),
+        alt_text=(
+            "Tornado chart of the effect of each uncertain assumption on "
+            f"{output.label()}: "
+            + "; ".join(
+                f"{readable(r.parameter)} {r.low_mean:.3g} to {r.high_mean:.3g}"
+                for r in table.itertuples()
+            )
+            + "."
+        ),
+        footnote=f"Scenario: {scenario}. {replications} replications per run, seed {seed}. {DATA_SOURCES}",
+        table=table.assign(
+            label=[
+                f"{readable(p)} ({lo:g} to {hi:g})"
+                for p, lo, hi in zip(table["parameter"], table["low"], table["high"], strict=True)
+            ]
+        ),
+        y_label=output.label(),
+        meta={"base": float(table["base_mean"].iloc[0])},
+    )
+
+
+def global_chart(
+    indices: pd.DataFrame, diagnostics: dict, output: Output, scenario: str, seed: int
+) -> ChartData:
+    """Bar chart of Morris mu* (output units) or Sobol first-order and total indices (shares
+    of the output's variance), largest first, with 95% intervals."""
+    method = diagnostics["method"]
+    if method == "morris":
+        columns = {"mu*": ("mu_star", "mu_star_ci")}
+        unit = f"mean absolute elementary effect on {output.label()}"
+        how = (
+            "Morris screening: each bar is mu*, the mean absolute change in the output per "
+            "step of an assumption across its stated range (larger matters more)"
+        )
+    else:
+        columns = {"first-order": ("first_order", "first_order_ci"), "total": ("total", "total_ci")}
+        unit = f"share of the variance of {output.label()}"
+        how = (
+            "Sobol indices: first-order is the share of the output's variance due to an "
+            "assumption alone, total adds its interactions with the others"
+        )
+    headline = "mu*" if method == "morris" else "total"  # the column the rows are sorted by
+    value, _ = columns[headline]
+    top = indices.iloc[0]
+    noise = diagnostics["noise_share"]
+    noise_text = (
+        f"simulation noise is {noise:.0%} of the output's variance across the points (the "
+        "rest comes from the assumptions), so read small indices with care"
+        if np.isfinite(noise)
+        else "the output did not vary across the points, so the indices say nothing"
+    )
+    table = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "parameter": indices["parameter"],
+                    "label": [readable(p) for p in indices["parameter"]],
+                    "index": name,
+                    "value": indices[v],
+                    "ci": indices[ci],
+                }
+            )  # fmt: skip
+            for name, (v, ci) in columns.items()
+        ],
+        ignore_index=True,
+    )
+    return ChartData(
+        key=method,
+        kind="indices",
+        title=(
+            f"{readable(top['parameter']).capitalize()} matters most for {output.label()} "
+            f"({method.capitalize()} {headline} {top[value]:.3g})"
+        ),
+        caption=(
+            f"{how}. Lines are 95% intervals. Each of the {diagnostics['sample_points']} sample "
+            f"points is the mean of {diagnostics['replications_per_point']} replications; "
+            f"{noise_text}."
+        ),
+        alt_text=(
+            f"Bar chart of {method.capitalize()} indices for {output.label()}: "
+            + "; ".join(f"{r.label} {r.index} {r.value:.3g}" for r in table.itertuples())
+            + "."
+        ),
+        footnote=(
+            f"Scenario: {scenario}. {diagnostics['sample_points']} sample points x "
+            f"{diagnostics['replications_per_point']} replications, seed {seed}. {DATA_SOURCES}"
+        ),
+        table=table,
+        y_label=unit,
+    )
+
+
+# ---------------------------------------------------------------------------- planner
+
+
+def plan_chart(result: PlanResult, scenario: str) -> ChartData:
+    """The target metric and the probability of meeting it, against the lever."""
+    lever, goal = result.lever, result.target
+    share = f"{result.probability:.0%} of replications"
+    if result.on_average is None:
+        title = (
+            f"No {lever.description} up to {format_setting(result.evaluations['value'].max(), lever)} "
+            f"meets the target on average; at best {result.evaluations['probability_met'].max():.0%} "
+            "of replications meet it"
+        )
+    else:
+        title = (
+            f"A {lever.description} of {format_setting(result.on_average, lever)} meets the target on average; "
+            + (
+                f"{format_setting(result.with_probability, lever)} meets it in {share}"
+                if result.with_probability is not None
+                else f"no setting tried meets it in {share}"
+            )
+        )
+    rows = result.evaluations
+    every = " in every period" if goal.frequency != "horizon" else ""
+    shape = (
+        "The metric moves one way across the settings."
+        if result.monotone
+        else "Not monotone: it moves against its trend beyond noise from "
+        + ", from ".join(format_span(b.from_value, b.to_value, lever) for b in result.breaks.itertuples())
+        + " (shaded)."
+    )
+    return ChartData(
+        key="plan",
+        kind="plan",
+        title=title,
+        caption=(
+            f"Target: {goal.text}. Left: mean of the target metric in its worst period, 95% "
+            "interval; dashed: threshold. Right: share of replications (simulated futures) "
+            f"meeting it{every}, 95% interval; dashed: {result.probability:.0%}. Same random "
+            f"numbers at every setting. {shape}"
+        ),
+        alt_text=(
+            f"Chart of the target metric and the probability of meeting it against {lever.description}: "
+            + "; ".join(
+                f"{r.value:g}: mean {r.worst_period_mean:.3g}, met in {r.probability_met:.0%}"
+                for r in rows.itertuples()
+            )
+            + f". Threshold {goal.threshold:g}."
+        ),
+        footnote=f"Scenario: {scenario}. {result.replications} replications per setting, seed {result.seed}. {DATA_SOURCES}",
+        table=rows,
+        y_label=f"{goal.metric} ({goal.group}), "
+        + ("over the horizon" if goal.frequency == "horizon" else f"worst {goal.frequency}"),
+        meta={
+            "threshold": goal.threshold,
+            "probability": result.probability,
+            "answer": result.on_average,
+            "probable": result.with_probability,
+            "x_label": f"{lever.description} ({lever.unit})",
+            "integer": lever.integer,
+            "breaks": list(
+                zip(result.breaks["from_value"], result.breaks["to_value"], strict=True)
+            ),
+        },  # fmt: skip
+    )
+
+
+# ------------------------------------------------------------------------- validation
+
+
+def validation_chart(table: pd.DataFrame, scenario: str, replications: int, seed: int) -> ChartData:
+    ratios = table.assign(
+        low=table["model_q05"] / table["published"],
+        median=table["model_median"] / table["published"],
+        high=table["model_q95"] / table["published"],
+        mean=table["model_mean"] / table["published"],
+    )[["quantity", "used_in_fit", "low", "median", "high", "mean", "published_in_model_range"]]
+    held = table[~table["used_in_fit"]]
+    fitted = table[table["used_in_fit"]]
+    inside = int(held["published_in_model_range"].sum())
+    fitted_inside = int(fitted["published_in_model_range"].sum())
+    return ChartData(
+        key="validation",
+        kind="validation",
+        title=(
+            f"{fitted_inside} of {len(fitted)} published figures used in the fit, and {inside} of "
+            f"{len(held)} held out of it, lie within the model's 90% range"
+        ),
+        caption=(
+            "Each row is a published figure (at 1 on the scale). The bar is the model's 90% range "
+            "across replications relative to it; the dot is the model's mean. Blue rows were used "
+            "to fit the model; orange rows were held out."
+        ),
+        alt_text=(
+            f"Chart of {len(table)} model-to-published ratios with 90% ranges; "
+            f"{int(table['used_in_fit'].sum())} figures used in the fit and {len(held)} held out, "
+            f"of which {inside} lie within the model's range."
+        ),
+        footnote=f"Scenario: {scenario}. {replications} replications, seed {seed}, "
+        f"{HORIZON_YEARS}-year runs. {DATA_SOURCES}",
+        table=ratios,
+        y_label="Model relative to published (published = 1)",
+    )

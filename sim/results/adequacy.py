@@ -1,0 +1,52 @@
+"""Replication adequacy: is the run long enough for the headline figures' precision?
+
+Every results folder carries ``adequacy.csv`` (written by :mod:`sim.results.folder`, so
+:meth:`~sim.results.tables.Results.save` and a streamed run write the same folder as the
+command line). A statistic of results, so it lives with them, below the analyses; takes
+:class:`~sim.results.tables.Results` and returns a table. No files here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sim.results.statistics import CONFIDENCE, column_means, t_half_width
+from sim.results.tables import Results
+from sim.vocabulary import HEADLINES
+
+ADEQUACY_FILE = "adequacy.csv"
+DEFAULT_PRECISION = 0.05
+"""Target relative half-width of the 95% interval of the main metrics' means."""
+MAIN_METRICS = tuple((headline.metric, headline.group) for headline in HEADLINES)
+"""Whole-horizon figures whose precision decides whether there are enough replications
+(the six headlines)."""
+ADEQUACY_COLUMNS = ["scenario", "metric", "group", "replications", "mean", "half_width",
+                    "relative_half_width", "adequate", "replications_needed"]  # fmt: skip
+
+
+def replication_adequacy(
+    results: Results, precision: float = DEFAULT_PRECISION, confidence: float = CONFIDENCE
+) -> pd.DataFrame:
+    """Relative half-width of the interval of each main metric's whole-horizon mean.
+
+    Columns: ``scenario, metric, group, replications, mean, half_width,
+    relative_half_width, adequate, replications_needed``. ``replications_needed`` uses the
+    usual estimate n * (relative_half_width / precision) ** 2. Metrics whose mean is zero
+    have no relative precision (NaN) and count as adequate.
+    """
+    rows = []
+    for name, values in results.values.items():
+        keys = results.keys[name]
+        for metric, group in MAIN_METRICS:
+            mask = keys.select(metric, "horizon", group)
+            if not mask.any():
+                continue
+            counts, means, sds = column_means(values[:, mask][:, :1])
+            count, mean = int(counts[0]), float(means[0])
+            half = float(t_half_width(sds[0], count, confidence))
+            relative = abs(half / mean) if mean else np.nan
+            adequate = bool(np.isnan(relative) or relative <= precision)
+            needed = count if adequate else int(np.ceil(count * (relative / precision) ** 2))
+            rows.append((name, metric, group, count, mean, half, relative, adequate, needed))
+    return pd.DataFrame(rows, columns=ADEQUACY_COLUMNS)
