@@ -19,8 +19,9 @@ matplotlib) in worker processes.
 
 from __future__ import annotations
 
-import importlib
 from importlib import metadata
+
+from sim.lazy import lazy_exports
 
 try:
     __version__ = metadata.version("nhs-pip-sim")
@@ -28,33 +29,13 @@ try:
 except metadata.PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "unknown (not installed)"
 
-_EXPORTS = {
-    "OutputError": "sim.errors",
-    "ScenarioError": "sim.errors",
-    "Scenario": "sim.scenario",
-    "load_scenario": "sim.scenario",
-    "scenario_json_schema": "sim.scenario",
-    "with_changes": "sim.scenario",
-    "compile_scenario": "sim.model",
-    "run_replication": "sim.model",
-    "run_experiment": "sim.experiment.runner",
-    "Results": "sim.results",
-    "load_results": "sim.results",
-    "paired_differences": "sim.analysis.compare",
-    "replication_adequacy": "sim.analysis.compare",
+_EXPORTS = {  # module: the names this package exports from it
+    "sim.errors": ("OutputError", "ScenarioError"),
+    "sim.scenario": ("Scenario", "load_scenario", "scenario_json_schema", "with_changes"),
+    "sim.model": ("compile_scenario", "run_replication"),
+    "sim.experiment.runner": ("run_experiment",),
+    "sim.results": ("Results", "load_results"),
+    "sim.analysis.compare": ("paired_differences", "replication_adequacy"),
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sim' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__all__, __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

@@ -13,6 +13,7 @@ from sim.analysis.verification import erlang_c, queue_scenario
 from sim.apps.cli import main
 from sim.calendar import WEEKS_PER_YEAR
 from sim.errors import ScenarioError
+from sim.experiment.settings import RunSettings
 from sim.scenario import with_changes
 from tests.conftest import SCENARIOS
 
@@ -39,7 +40,7 @@ def test_planner_finds_the_erlang_c_answer(queue):
     expected = smallest_cap_by_theory(13.0, 0.10)
     assert expected == 6
     result = plan(queue, "cap", "share_waiting_over_13_weeks <= 0.10 in every quarter of 2030/31",
-                  3, 12, replications=200, seed=5, jobs=2, progress=False)  # fmt: skip
+                  3, 12, RunSettings(200, seed=5, jobs=2, progress=False))  # fmt: skip
     assert result.on_average == expected
     tried = result.evaluations.set_index("value")
     assert not tried.loc[expected - 1, "met_on_average"]
@@ -53,8 +54,8 @@ def test_planner_finds_the_erlang_c_answer(queue):
 
 
 def test_planner_reports_an_unreachable_target(queue):
-    result = plan(queue, "cap", "waiting <= -1 over the horizon", 3, 6, replications=10, seed=1,
-                  jobs=1, progress=False)  # fmt: skip
+    result = plan(queue, "cap", "waiting <= -1 over the horizon", 3, 6,
+                  RunSettings(10, seed=1, jobs=1, progress=False))  # fmt: skip
     assert result.on_average is None and result.with_probability is None
     assert (result.evaluations["probability_met"] == 0).all()
 
@@ -97,7 +98,7 @@ def _with_ranges(queue):
 
 def test_one_way_ranks_the_dominant_parameter_first(queue):
     table = one_way(
-        _with_ranges(queue), Output("waiting"), replications=20, seed=3, jobs=2, progress=False
+        _with_ranges(queue), Output("waiting"), RunSettings(20, seed=3, jobs=2, progress=False)
     )
     assert table["parameter"].iloc[0] == "programme.phases.improvement.duration.mean_weeks"
     assert table["ci_low"].iloc[0] > 0  # longer stays, longer waiting list
@@ -106,8 +107,8 @@ def test_one_way_ranks_the_dominant_parameter_first(queue):
 
 def test_morris_ranks_the_dominant_parameter_first_and_reports_noise(queue):
     indices, diagnostics = global_indices(
-        _with_ranges(queue), Output("waiting"), "morris", samples=6, replications=4, seed=2, jobs=2,
-        progress=False,
+        _with_ranges(queue), Output("waiting"), "morris", samples=6,
+        settings=RunSettings(4, seed=2, jobs=2, progress=False),
     )  # fmt: skip
     assert indices["parameter"].iloc[0] == "programme.phases.improvement.duration.mean_weeks"
     assert 0 <= diagnostics["noise_share"] <= 1
@@ -144,8 +145,8 @@ def test_sensitivity_and_plan_commands(tmp_path, capsys):
 
 def test_sobol_ranks_the_dominant_parameter_first(queue):
     indices, diagnostics = global_indices(
-        _with_ranges(queue), Output("waiting"), "sobol", samples=16, replications=4, seed=4,
-        jobs=2, progress=False,
+        _with_ranges(queue), Output("waiting"), "sobol", samples=16,
+        settings=RunSettings(4, seed=4, jobs=2, progress=False),
     )  # fmt: skip
     assert indices["parameter"].iloc[0] == "programme.phases.improvement.duration.mean_weeks"
     assert indices["total"].iloc[0] > 0.5

@@ -40,7 +40,8 @@ from scipy import stats
 from sim.calendar import WEEKS_PER_YEAR
 from sim.errors import ArgumentError
 from sim.experiment.layout import Layout, build_layout
-from sim.experiment.runner import DEFAULT_SEED, run_outputs
+from sim.experiment.runner import run_outputs
+from sim.experiment.settings import DEFAULT_SEED, RunSettings
 from sim.model.replication import compile_scenario
 from sim.results.statistics import CONFIDENCE, column_means, t_half_width
 from sim.scenario import Scenario, with_changes
@@ -154,6 +155,8 @@ LEVERS = {
 
 DEFAULT_PROBABILITY = 0.90
 """Share of replications that must meet the target for the second answer."""
+PLAN_SETTINGS = RunSettings(replications=200, seed=DEFAULT_SEED, jobs="auto")
+"""Replications per setting tried, all with the same random numbers."""
 EVERY_VALUE_LIMIT = 21
 """An integer lever with at most this many values in range is tried at every value."""
 GRID_POINTS = 11
@@ -284,11 +287,8 @@ def plan(
     target: str | PlanTarget,
     low: float,
     high: float,
-    replications: int = 200,
-    seed: int = DEFAULT_SEED,
-    jobs: int | str = "auto",
+    settings: RunSettings = PLAN_SETTINGS,
     resolution: float | None = None,
-    progress: bool | None = None,
     probability: float = DEFAULT_PROBABILITY,
 ) -> PlanResult:
     """Find the smallest ``lever`` setting in ``[low, high]`` that meets ``target``.
@@ -305,9 +305,9 @@ def plan(
 
     def evaluate(values: list[float]) -> list[np.ndarray]:
         runs = [chosen.apply(scenario, value) for value in values]
-        return run_outputs(runs, goal.select, replications, seed, jobs, progress)
+        return run_outputs(runs, goal.select, settings=settings)
 
-    return search(evaluate, chosen, goal, low, high, probability, resolution, seed)
+    return search(evaluate, chosen, goal, low, high, probability, resolution, settings.seed)
 
 
 def search(

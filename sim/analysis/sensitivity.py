@@ -33,7 +33,8 @@ from sim.experiment.layout import (
     population_metrics,
     programme_metrics,
 )
-from sim.experiment.runner import DEFAULT_SEED, run_outputs
+from sim.experiment.runner import run_outputs
+from sim.experiment.settings import DEFAULT_SEED, RunSettings
 from sim.results.statistics import column_means, t_half_width
 from sim.scenario import Scenario, with_changes
 from sim.scenario.annotations import uncertain_values
@@ -159,13 +160,13 @@ def parameters_of(scenario: Scenario) -> list[tuple[str, float, float, float]]:
     return found
 
 
+ONE_WAY_SETTINGS = RunSettings(replications=100, seed=DEFAULT_SEED, jobs="auto")
+GLOBAL_SETTINGS = RunSettings(replications=10, seed=DEFAULT_SEED, jobs="auto")
+"""Replications per sample point: few, since the noise share says how much they blur."""
+
+
 def one_way(
-    scenario: Scenario,
-    output: Output,
-    replications: int = 100,
-    seed: int = DEFAULT_SEED,
-    jobs: int | str = "auto",
-    progress: bool | None = None,
+    scenario: Scenario, output: Output, settings: RunSettings = ONE_WAY_SETTINGS
 ) -> pd.DataFrame:
     """Each uncertain assumption at its low and high value; paired effects on ``output``.
 
@@ -177,7 +178,7 @@ def one_way(
     runs = [scenario]
     for path, _, low, high in parameters:
         runs += [with_changes(scenario, {path: low}), with_changes(scenario, {path: high})]
-    matrices = run_outputs(runs, output.select, replications, seed, jobs, progress)
+    matrices = run_outputs(runs, output.select, settings=settings)
     base = _per_replication(matrices[0])
     rows = []
     for i, (path, value, low, high) in enumerate(parameters):
@@ -207,15 +208,12 @@ def global_indices(
     output: Output,
     method: str = "sobol",
     samples: int = 32,
-    replications: int = 10,
-    seed: int = DEFAULT_SEED,
-    jobs: int | str = "auto",
-    progress: bool | None = None,
+    settings: RunSettings = GLOBAL_SETTINGS,
 ) -> tuple[pd.DataFrame, dict]:
     """Morris or Sobol indices of ``output`` over the joint ranges of the assumptions.
 
     Returns the indices (one row per assumption) and a dictionary with the number of
-    sample points, the output's variance across them, the simulation-noise variance of a
+    sample points (drawn with ``settings.seed``), the output's variance across them, the simulation-noise variance of a
     sample point's mean, and ``noise_share`` (noise over total: near 0 means the indices
     describe the assumptions, near 1 means they mostly describe noise).
     """
@@ -229,6 +227,7 @@ def global_indices(
             "global sensitivity needs SALib: python -m pip install '.[sensitivity]'"
         ) from exc
 
+    seed, replications = settings.seed, settings.replications
     parameters = parameters_of(scenario)
     problem = {
         "num_vars": len(parameters),
@@ -245,7 +244,7 @@ def global_indices(
         with_changes(scenario, dict(zip(problem["names"], map(float, row), strict=True)))
         for row in points
     ]
-    matrices = run_outputs(runs, output.select, replications, seed, jobs, progress)
+    matrices = run_outputs(runs, output.select, settings=settings)
     per_point = np.array([_per_replication(m) for m in matrices])  # (points, replications)
     y = np.nanmean(per_point, axis=1)
     noise = float(np.nanmean(np.nanvar(per_point, axis=1, ddof=1)) / replications)

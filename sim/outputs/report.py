@@ -173,13 +173,7 @@ def _no_difference(results: Results, chart: ChartData) -> str:
     compared = [baseline, *dict.fromkeys(chart.table["scenario"])] if len(chart.table) else []
     if len(compared) < 2:
         return ""
-    subset = Results(
-        {n: results.scenarios[n] for n in compared},
-        {n: results.keys[n] for n in compared},
-        {n: results.values[n] for n in compared},
-        results.manifest,
-    )
-    sentences = no_difference_sentences(identical_outputs(subset, baseline))
+    sentences = no_difference_sentences(identical_outputs(results.only(*compared), baseline))
     items = "".join(
         f"<li><strong>{_e(name)}</strong>: {_e(text)}</li>" for name, text in sentences.items()
     )

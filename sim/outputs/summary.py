@@ -228,6 +228,11 @@ def _join(items: list[str], word: str) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {word} {items[-1]}"
 
 
+def _row_lines(heading: str, table: pd.DataFrame, line) -> str:
+    """``heading``, then one line per row of ``table``, written by ``line(row)``."""
+    return "\n".join([heading, *(line(row) for row in table.itertuples(index=False))])
+
+
 def format_adequacy(adequacy: pd.DataFrame, precision: float) -> str:
     """Say whether the replications gave the main metrics the precision asked for."""
     short = adequacy[~adequacy["adequate"]]
@@ -236,13 +241,12 @@ def format_adequacy(adequacy: pd.DataFrame, precision: float) -> str:
             f"\nReplications are adequate: every main metric's 95% interval is within "
             f"{precision:.0%} of its mean."
         )
-    lines = [f"\nWarning: too few replications for {precision:.0%} precision on:"]
-    for row in short.itertuples(index=False):
-        lines.append(
-            f"  {row.scenario}: {row.metric} ({row.group}) +/-{row.relative_half_width:.1%}; "
-            f"about {row.replications_needed} replications needed"
-        )
-    return "\n".join(lines)
+    return _row_lines(
+        f"\nWarning: too few replications for {precision:.0%} precision on:",
+        short,
+        lambda row: f"  {row.scenario}: {row.metric} ({row.group}) "
+        f"+/-{row.relative_half_width:.1%}; about {row.replications_needed} replications needed",
+    )
 
 
 def format_fit(result) -> str:
@@ -283,25 +287,23 @@ def format_validation(table: pd.DataFrame) -> str:
 
 def format_one_way(table: pd.DataFrame, output) -> str:
     """One-way sensitivity, largest effect first."""
-    lines = [f"One-way sensitivity of {output.label()} (high minus low, 95% CI)"]
-    for row in table.itertuples(index=False):
-        lines.append(
-            f"  {row.parameter:<58} {row.low:>8g} to {row.high:<8g} {row.effect:>+9.3g} "
-            f"({row.ci_low:+.3g} to {row.ci_high:+.3g})"
-        )
-    return "\n".join(lines)
+    return _row_lines(
+        f"One-way sensitivity of {output.label()} (high minus low, 95% CI)",
+        table,
+        lambda row: f"  {row.parameter:<58} {row.low:>8g} to {row.high:<8g} {row.effect:>+9.3g} "
+        f"({row.ci_low:+.3g} to {row.ci_high:+.3g})",
+    )
 
 
 def format_global(indices: pd.DataFrame, diagnostics: dict) -> str:
     """Morris or Sobol indices, with how much of the variation is simulation noise."""
     method = diagnostics["method"]
-    lines = [
+    columns = ["mu_star", "sigma"] if method == "morris" else ["first_order", "total"]
+    return _row_lines(
         f"\n{method.capitalize()} ({diagnostics['sample_points']} sample points, "
         f"{diagnostics['replications_per_point']} replications each): simulation noise is "
-        f"{diagnostics['noise_share']:.1%} of the output's variance across the sample"
-    ]
-    columns = ["mu_star", "sigma"] if method == "morris" else ["first_order", "total"]
-    for row in indices.itertuples(index=False):
-        values = "  ".join(f"{c} {getattr(row, c):.3g}" for c in columns)
-        lines.append(f"  {row.parameter:<58} {values}")
-    return "\n".join(lines)
+        f"{diagnostics['noise_share']:.1%} of the output's variance across the sample",
+        indices,
+        lambda row: f"  {row.parameter:<58} "
+        + "  ".join(f"{c} {getattr(row, c):.3g}" for c in columns),
+    )

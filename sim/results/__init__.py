@@ -16,40 +16,17 @@ pandas.
 
 from __future__ import annotations
 
-import importlib
+from sim.lazy import lazy_exports
 
-_EXPORTS = {
-    "KEY_COLUMNS": "sim.results.keys",
-    "RowKeys": "sim.results.keys",
-    "Results": "sim.results.tables",
-    "TIDY_COLUMNS": "sim.results.tables",
-    "replication_adequacy": "sim.results.adequacy",
-    "ADEQUACY_FILE": "sim.results.adequacy",
-    "DEFAULT_PRECISION": "sim.results.adequacy",
-    "load_results": "sim.results.folder",
-    "save_results": "sim.results.folder",
-    "atomic_folder": "sim.results.folder",
-    "atomic_file": "sim.results.folder",
-    "write_csv_atomically": "sim.results.folder",
-    "check_output_folder": "sim.results.folder",
-    "scenario_to_yaml_tree": "sim.results.folder",
-    "MANIFEST": "sim.results.folder",
-    "TABLE_FILE": "sim.results.folder",
-    "SUMMARY_FILE": "sim.results.folder",
-    "SCENARIO_DIR": "sim.results.folder",
+_EXPORTS = {  # module: the names this package exports from it
+    "sim.results.keys": ("KEY_COLUMNS", "RowKeys"),
+    "sim.results.tables": ("Results", "TIDY_COLUMNS"),
+    "sim.results.adequacy": ("replication_adequacy", "ADEQUACY_FILE", "DEFAULT_PRECISION"),
+    "sim.results.folder": (
+        "load_results", "save_results", "atomic_folder", "atomic_file", "write_csv_atomically",
+        "check_output_folder", "scenario_to_yaml_tree", "MANIFEST", "TABLE_FILE", "SUMMARY_FILE",
+        "SCENARIO_DIR",
+    ),
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sim.results' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__all__, __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

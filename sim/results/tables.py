@@ -103,12 +103,13 @@ class Results:
             frames.append(pd.concat([frame, summary_statistics(values)], axis=1))
         return pd.concat(frames, ignore_index=True)
 
-    def only(self, name: str) -> Results:
-        """These results restricted to one scenario (of the same type)."""
+    def only(self, *names: str) -> Results:
+        """These results restricted to the scenarios ``names``, in that order (of the same
+        type)."""
         return type(self)(
-            {name: self.scenarios[name]},
-            {name: self.keys[name]},
-            {name: self.values[name]},
+            {name: self.scenarios[name] for name in names},
+            {name: self.keys[name] for name in names},
+            {name: self.values[name] for name in names},
             self.manifest,
         )
 

@@ -75,6 +75,17 @@ def check_dates_increase(list_name: str, dates: list[dt.date]) -> None:
             )
 
 
+def steps_in_date_order(list_name: str):
+    """A model validator: the steps of the model's list ``list_name`` are in order of their
+    ``effective_from`` (see :func:`check_dates_increase`)."""
+
+    def check(model):
+        check_dates_increase(list_name, [step.effective_from for step in getattr(model, list_name)])
+        return model
+
+    return model_validator(mode="after")(check)
+
+
 class Annotation(FrozenModel):
     """Provenance of one number in a scenario file.
 
@@ -246,10 +257,7 @@ class Segmentation(FrozenModel):
     max_segment_in_deficit: Annotated[int, Field(ge=1, le=4)] = 3
     """A trust in deficit can be no higher (better) than this segment."""
 
-    @model_validator(mode="after")
-    def _dates_in_order(self) -> Segmentation:
-        check_dates_increase("rules", [r.effective_from for r in self.rules])
-        return self
+    _dates_in_order = steps_in_date_order("rules")
 
 
 # ---------------------------------------------------------------------------- programme
@@ -453,10 +461,7 @@ class NationalTeam(FrozenModel):
     cost_per_wte_year: Pounds
     """Employment cost per WTE in post, pounds per year."""
 
-    @model_validator(mode="after")
-    def _dates_in_order(self) -> NationalTeam:
-        check_dates_increase("wte_schedule", [step.effective_from for step in self.wte_schedule])
-        return self
+    _dates_in_order = steps_in_date_order("wte_schedule")
 
 
 class NhsFamily(FrozenModel):

@@ -33,24 +33,29 @@ SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
 # ------------------------------------------------------------------------ argument types
 
 
-def positive_int(text: str) -> int:
+def _read(convert, text: str, kind: str, shown: str | None = None):
+    """``convert(text)``, or an ArgumentTypeError saying ``shown`` (default ``text``) is not
+    ``kind``."""
     try:
-        value = int(text)
+        return convert(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+        raise argparse.ArgumentTypeError(f"{shown or text!r} is not {kind}") from None
+
+
+def _whole_number(text: str, minimum: int, bound: str) -> int:
+    """A whole number of at least ``minimum``; ``bound`` says so in the message."""
+    value = _read(int, text, "a whole number")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be {bound}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return _whole_number(text, 1, "at least 1")
 
 
 def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+    return _whole_number(text, 0, "0 or more")
 
 
 def jobs(text: str) -> int | str:
@@ -60,10 +65,7 @@ def jobs(text: str) -> int | str:
 
 def fraction(text: str) -> float:
     """A number strictly between 0 and 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    value = _read(float, text, "a number")
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
     return value
@@ -92,10 +94,7 @@ def at_least_two(text: str) -> int:
 
 def setting(text: str) -> float:
     """A lever setting for plan: a finite number, 0 or more (in the lever's units)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    value = _read(float, text, "a number")
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
     if value < 0:
@@ -124,10 +123,7 @@ def scheduler_address(text: str) -> str:
 
 def percentage(text: str) -> float:
     """A percentage above 0 and at most 100; a fraction such as 0.9 is refused, not guessed."""
-    try:
-        value = float(text.rstrip("%"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    value = _read(float, text.rstrip("%"), "a number", shown=text)
     if not 1 <= value <= 100:
         raise argparse.ArgumentTypeError(
             f"give a percentage from 1 to 100 (e.g. 90 for 90%), got {text}"
@@ -136,6 +132,20 @@ def percentage(text: str) -> float:
 
 
 # ------------------------------------------------------------------------- option groups
+
+
+def add_command(
+    commands: argparse._SubParsersAction, name: str, handler, help: str
+) -> argparse.ArgumentParser:
+    """A command's parser, listed in ``--help`` with ``help``; ``handler`` runs it."""
+    parser = commands.add_parser(name, help=help)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def scenario_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """--scenario FILE, the baseline by default (calibrate, validation and theory)."""
+    parser.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO, help=help)
 
 
 def backend_options(parser: argparse.ArgumentParser) -> None:

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 from sim.apps.cli.common import (
-    DEFAULT_SCENARIO,
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
+    add_command,
     at_least_two,
     non_negative_int,
     output_folder,
@@ -24,6 +24,7 @@ from sim.apps.cli.common import (
     progress_options,
     publish,
     publish_options,
+    scenario_option,
 )
 from sim.errors import ScenarioError
 from sim.outputs.summary import format_fit, format_validation
@@ -37,21 +38,18 @@ DEFAULT_HELD_OUT = Path("scenarios/calibration/validation.yaml")
 
 
 def add_calibrate(commands: argparse._SubParsersAction) -> None:
-    calibrate = commands.add_parser(
-        "calibrate", help="fit unpublished parameters to published targets"
+    calibrate = add_command(
+        commands, "calibrate", run_calibration, "fit unpublished parameters to published targets"
     )
-    calibrate.set_defaults(handler=run_calibration)
     calibrate.add_argument(
         "--spec",
         type=Path,
         default=DEFAULT_SPEC,
         help="calibration targets and free parameters",
     )
-    calibrate.add_argument(
-        "--scenario",
-        type=Path,
-        default=DEFAULT_SCENARIO,
-        help="scenario to fit (default: the baseline); the fitted parameters start from the "
+    scenario_option(
+        calibrate,
+        "scenario to fit (default: the baseline); the fitted parameters start from the "
         "spec's start values, whatever the scenario holds",
     )
     calibrate.add_argument(
@@ -167,16 +165,10 @@ def _print_changes(before: dict[str, float], after: dict[str, float]) -> None:
 
 
 def add_validation(commands: argparse._SubParsersAction) -> None:
-    validation = commands.add_parser(
-        "validation", help="model against published data, side by side"
+    validation = add_command(
+        commands, "validation", run_validation, "model against published data, side by side"
     )
-    validation.set_defaults(handler=run_validation)
-    validation.add_argument(
-        "--scenario",
-        type=Path,
-        default=DEFAULT_SCENARIO,
-        help="scenario to compare (default: the baseline)",
-    )
+    scenario_option(validation, "scenario to compare (default: the baseline)")
     validation.add_argument("--targets", type=Path, default=DEFAULT_SPEC)
     validation.add_argument("--held-out", type=Path, default=DEFAULT_HELD_OUT)
     validation.add_argument("--reps", type=positive_int, default=100)
@@ -201,16 +193,10 @@ def run_validation(args: argparse.Namespace) -> int:
 
 
 def add_theory(commands: argparse._SubParsersAction) -> None:
-    theory = commands.add_parser(
-        "theory", help="check the model against queueing theory (PASS/FAIL)"
+    theory = add_command(
+        commands, "theory", run_theory, "check the model against queueing theory (PASS/FAIL)"
     )
-    theory.set_defaults(handler=run_theory)
-    theory.add_argument(
-        "--scenario",
-        type=Path,
-        default=DEFAULT_SCENARIO,
-        help="scenario the checks start from (default: the baseline)",
-    )
+    scenario_option(theory, "scenario the checks start from (default: the baseline)")
     theory.add_argument(
         "--reps", type=at_least_two, default=120, help="replications (at least 2, default 120)"
     )

@@ -10,19 +10,26 @@ import argparse
 from pathlib import Path
 
 from sim.analysis.compare import identical_outputs, paired_differences
-from sim.apps.cli.common import ArgumentError
+from sim.apps.cli.common import ArgumentError, add_command
 from sim.outputs.summary import format_comparison
 from sim.results import load_results, write_csv_atomically
+
+
+def results_argument(parser: argparse.ArgumentParser) -> None:
+    """RESULTS, the folder of a run that compare and report read."""
+    parser.add_argument(
+        "results", metavar="RESULTS", type=Path, help="a results folder written by run"
+    )
+
 
 # ---------------------------------------------------------------------------- compare
 
 
 def add_compare(commands: argparse._SubParsersAction) -> None:
-    compare = commands.add_parser("compare", help="paired differences between scenarios of a run")
-    compare.set_defaults(handler=compare_scenarios)
-    compare.add_argument(
-        "results", metavar="RESULTS", type=Path, help="a results folder written by run"
+    compare = add_command(
+        commands, "compare", compare_scenarios, "paired differences between scenarios of a run"
     )
+    results_argument(compare)
     compare.add_argument(
         "--baseline", required=True, help="name of the scenario to compare against"
     )
@@ -58,11 +65,8 @@ def compare_scenarios(args: argparse.Namespace) -> int:
 
 
 def add_report(commands: argparse._SubParsersAction) -> None:
-    report = commands.add_parser("report", help="write the chart pack of a run")
-    report.set_defaults(handler=write_report)
-    report.add_argument(
-        "results", metavar="RESULTS", type=Path, help="a results folder written by run"
-    )
+    report = add_command(commands, "report", write_report, "write the chart pack of a run")
+    results_argument(report)
     report.add_argument(
         "--out", type=Path, default=None, help="chart pack folder (default RESULTS/report)"
     )

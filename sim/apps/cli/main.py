@@ -59,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    for add_command in COMMANDS:
-        add_command(commands)
+    for add in COMMANDS:
+        add(commands)
     return parser
 
 

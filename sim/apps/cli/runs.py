@@ -16,6 +16,7 @@ import pandas as pd
 from sim.analysis.compare import NO_DIFFERENCE_METRICS, identical_outputs
 from sim.apps.cli.common import (
     DEFAULT_SCENARIO,
+    add_command,
     backend_options,
     jobs,
     non_negative_int,
@@ -47,8 +48,7 @@ from sim.scenario import load_scenario
 
 
 def add_run(commands: argparse._SubParsersAction) -> None:
-    run = commands.add_parser("run", help="run scenarios and write a results folder")
-    run.set_defaults(handler=run_scenarios)
+    run = add_command(commands, "run", run_scenarios, "run scenarios and write a results folder")
     run.add_argument(
         "scenarios",
         nargs="*",
@@ -144,8 +144,7 @@ def stopped(out: Path, stats) -> int:
 
 
 def add_sweep(commands: argparse._SubParsersAction) -> None:
-    sweep = commands.add_parser("sweep", help="run a grid or a sample of scenario variants")
-    sweep.set_defaults(handler=run_sweep)
+    sweep = add_command(commands, "sweep", run_sweep, "run a grid or a sample of scenario variants")
     sweep.add_argument("scenario", nargs="?", type=Path, default=DEFAULT_SCENARIO)
     how = sweep.add_mutually_exclusive_group(required=True)
     how.add_argument(

@@ -11,14 +11,13 @@ import json
 import sys
 from pathlib import Path
 
-from sim.apps.cli.common import EXIT_BAD_INPUT
+from sim.apps.cli.common import EXIT_BAD_INPUT, add_command
 from sim.errors import OutputError, ScenarioError, ScenarioErrors
 from sim.scenario import load_scenario, scenario_json_schema, unannotated_numbers
 
 
 def add_validate(commands: argparse._SubParsersAction) -> None:
-    validate = commands.add_parser("validate", help="check scenario files")
-    validate.set_defaults(handler=validate_files)
+    validate = add_command(commands, "validate", validate_files, "check scenario files")
     validate.add_argument(
         "paths",
         nargs="*",
@@ -62,8 +61,9 @@ def validate_files(args: argparse.Namespace) -> int:
 
 
 def add_schema(commands: argparse._SubParsersAction) -> None:
-    schema = commands.add_parser("schema", help="print the scenario JSON Schema (for editors)")
-    schema.set_defaults(handler=write_schema)
+    schema = add_command(
+        commands, "schema", write_schema, "print the scenario JSON Schema (for editors)"
+    )
     schema.add_argument("--out", type=Path, default=None, help="write to this file instead")
 
 

@@ -15,6 +15,7 @@ from sim.apps.cli.common import (
     DEFAULT_SCENARIO,
     EXIT_FAILURE,
     ArgumentError,
+    add_command,
     output_folder,
     output_options,
     percentage,
@@ -24,6 +25,7 @@ from sim.apps.cli.common import (
     setting,
 )
 from sim.errors import ScenarioError
+from sim.experiment.settings import RunSettings
 from sim.outputs.summary import format_global, format_one_way
 from sim.results import check_output_folder
 from sim.scenario import load_scenario
@@ -32,10 +34,12 @@ from sim.scenario import load_scenario
 
 
 def add_sensitivity(commands: argparse._SubParsersAction) -> None:
-    sensitivity = commands.add_parser(
-        "sensitivity", help="which assumptions matter (tornado, Morris, Sobol)"
+    sensitivity = add_command(
+        commands,
+        "sensitivity",
+        run_sensitivity,
+        "which assumptions matter (tornado, Morris, Sobol)",
     )
-    sensitivity.set_defaults(handler=run_sensitivity)
     sensitivity.add_argument("scenario", nargs="?", type=Path, default=DEFAULT_SCENARIO)
     output_options(sensitivity)
     sensitivity.add_argument(
@@ -86,15 +90,16 @@ def run_sensitivity(args: argparse.Namespace) -> int:
     check_output_folder(out, args.force)
     tables, charts = {}, []
     if args.method in ("oneway", "all"):
-        table = one_way(scenario, output, args.reps, args.seed, args.jobs)
+        table = one_way(scenario, output, RunSettings(args.reps, args.seed, args.jobs))
         tables["oneway.csv"] = table
         charts.append(tornado_chart(table, output, scenario.name, args.reps, args.seed))
         print(format_one_way(table, output))
     for method in ("morris", "sobol"):
         if args.method in (method, "all"):
             indices, diagnostics = global_indices(
-                scenario, output, method, args.samples, args.point_reps, args.seed, args.jobs
-            )
+                scenario, output, method, args.samples,
+                RunSettings(args.point_reps, args.seed, args.jobs),
+            )  # fmt: skip
             tables[f"{method}.csv"] = indices
             tables[f"{method}_noise.csv"] = pd.DataFrame([diagnostics])
             charts.append(global_chart(indices, diagnostics, output, scenario.name, args.seed))
@@ -108,8 +113,7 @@ def run_sensitivity(args: argparse.Namespace) -> int:
 
 
 def add_plan(commands: argparse._SubParsersAction) -> None:
-    planner = commands.add_parser("plan", help="smallest capacity that meets a target")
-    planner.set_defaults(handler=run_plan)
+    planner = add_command(commands, "plan", run_plan, "smallest capacity that meets a target")
     planner.add_argument("scenario", nargs="?", type=Path, default=DEFAULT_SCENARIO)
     planner.add_argument(
         "--lever", required=True, choices=("national_wte", "cap", "consultancy_budget")
@@ -147,8 +151,8 @@ def run_plan(args: argparse.Namespace) -> int:
     try:
         # a bad --target, --lever or range leaves as the planner's ArgumentError, named
         result = plan(
-            scenario, args.lever, args.target, args.low, args.high, args.reps, args.seed,
-            args.jobs, probability=args.probability / 100,
+            scenario, args.lever, args.target, args.low, args.high,
+            RunSettings(args.reps, args.seed, args.jobs), probability=args.probability / 100,
         )  # fmt: skip
     except ScenarioError as exc:  # a setting the scenario cannot take, e.g. negative WTE
         raise ArgumentError("--min/--max", f"{exc.field}: {exc.reason}") from None

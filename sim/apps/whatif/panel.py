@@ -55,13 +55,24 @@ class Panel:
             disabled=d.cap is None,
             **style,
         )
+
+        def slider(value: float, top: float, step: float, label: str, **extra) -> w.FloatSlider:
+            """A slider from 0 to ``top``, stretched to hold a larger default value."""
+            return w.FloatSlider(
+                value=value,
+                min=0,
+                max=max(top, value),
+                step=step,
+                description=label,
+                **extra,
+                **style,
+            )
+
         for key, label, value in (
             ("national_wte", "National team WTE before the cut", d.national_wte),
             ("wte_after_cut", "National team WTE after the cut", d.wte_after_cut),
         ):
-            c[key] = w.FloatSlider(
-                value=value, min=0, max=max(100, value), step=1, description=label, **style
-            )
+            c[key] = slider(value, 100, 1, label)
         c["cut_date"] = w.Dropdown(
             options=cut_date_options(what_if.base),
             value=d.cut_date,
@@ -87,14 +98,8 @@ class Panel:
         c["segmentation_rule"] = w.Dropdown(
             options=rules, value=d.segmentation_rule, description="Segmentation rule", **look
         )
-        c["low_share"] = w.FloatSlider(
-            value=d.low_share,
-            min=0,
-            max=max(0.5, d.low_share),
-            step=0.01,
-            readout_format=".0%",
-            description="Boards rated low capability",
-            **style,
+        c["low_share"] = slider(
+            d.low_share, 0.5, 0.01, "Boards rated low capability", readout_format=".0%"
         )
         c["referral_mode"] = w.Dropdown(
             options=[
@@ -105,14 +110,12 @@ class Panel:
             description="Referrals",
             **look,
         )
-        c["referral_rate"] = w.FloatSlider(
-            value=d.referral_rate,
-            min=0,
-            max=max(40, d.referral_rate),
-            step=0.5,
-            description="Referrals per year (Poisson)",
+        c["referral_rate"] = slider(
+            d.referral_rate,
+            40,
+            0.5,
+            "Referrals per year (Poisson)",
             disabled=d.referral_mode != "poisson",
-            **style,
         )
         self.controls = c
         for control in c.values():

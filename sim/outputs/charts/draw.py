@@ -86,6 +86,37 @@ def _date_axis(ax, first: dt.date, last: dt.date, short: bool = False) -> None:
                   "small ticks: quarters)")  # fmt: skip
 
 
+def _finish_panels(fig: Figure, axes, chart: ChartData, titles: list[str], first: dt.date,
+                   ncol: int, fontsize: float) -> Figure:  # fmt: skip
+    """Side-by-side panels over time: each panel's date axis (``first`` to the chart's end)
+    and title, the y label on the first, and the first panel's legend for all, below."""
+    for ax, title in zip(axes, titles, strict=True):
+        _date_axis(ax, first, chart.meta["end"], short=True)
+        ax.set_title(title, fontsize=10)
+    axes[0].set_ylabel(chart.y_label)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.18), ncol=ncol,
+               frameon=False, fontsize=fontsize)  # fmt: skip
+    return fig
+
+
+def _bar_figure(chart: ChartData):
+    """One panel of horizontal bars, with room on the left for the assumptions' labels."""
+    fig, (ax,) = _figure(chart)
+    fig.subplots_adjust(left=0.33)
+    return fig, ax
+
+
+def _finish_bars(fig: Figure, ax, chart: ChartData, y, labels, ncol: int) -> Figure:
+    """Labels of the horizontal bars, vertical grid lines only, and the legend below."""
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlabel(chart.y_label)
+    ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+    ax.grid(axis="y", visible=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.4, -0.13), ncol=ncol, frameon=False, fontsize=8.5)
+    return fig
+
+
 def draw_fan(chart: ChartData) -> Figure:
     """Median line with 50% and 90% bands at each period's end date; optional cap line and
     published points. The cap is drawn thin and beneath the median so a median at the cap
@@ -167,13 +198,8 @@ def draw_segments(chart: ChartData) -> Figure:
                 start, end = _x(published["period_start"])[0], _x(published["period_end"])[0] + 1
                 ax.hlines(tops, start, end, color=BLACK, linewidth=2,
                           label="Published counts, latest quarter (top of each segment)")  # fmt: skip
-        _date_axis(ax, first, chart.meta["end"], short=True)
-        ax.set_title(TABLE_LABELS[table_name], fontsize=10)
-    axes[0].set_ylabel(chart.y_label)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.18), ncol=6,
-               frameon=False, fontsize=8)  # fmt: skip
-    return fig
+    titles = [TABLE_LABELS[table_name] for table_name in LEAGUE_TABLES]
+    return _finish_panels(fig, axes, chart, titles, first, ncol=6, fontsize=8)
 
 
 def draw_team(chart: ChartData) -> Figure:
@@ -198,13 +224,8 @@ def draw_team(chart: ChartData) -> Figure:
             if source == "national":
                 ax.annotate(cut["label"].replace("National team ", ""), (position, ax.get_ylim()[1] * 0.04),
                             rotation=90, fontsize=7.5, ha="right", va="bottom", color="#333333")  # fmt: skip
-        _date_axis(ax, chart.meta["start"], chart.meta["end"], short=True)
-        ax.set_title(SOURCE_LABELS[source], fontsize=10)
-    axes[0].set_ylabel(chart.y_label)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.18), ncol=3,
-               frameon=False, fontsize=8.5)  # fmt: skip
-    return fig
+    titles = [SOURCE_LABELS[source] for source in SOURCES]
+    return _finish_panels(fig, axes, chart, titles, chart.meta["start"], ncol=3, fontsize=8.5)
 
 
 def draw_cost(chart: ChartData) -> Figure:
@@ -310,8 +331,7 @@ def draw_validation(chart: ChartData) -> Figure:
 
 def draw_indices(chart: ChartData) -> Figure:
     """Global sensitivity indices: one bar per assumption and index, with its 95% interval."""
-    fig, (ax,) = _figure(chart)
-    fig.subplots_adjust(left=0.33)
+    fig, ax = _bar_figure(chart)
     rows = chart.table
     labels = list(dict.fromkeys(rows["label"]))
     indices = list(dict.fromkeys(rows["index"]))
@@ -323,18 +343,12 @@ def draw_indices(chart: ChartData) -> Figure:
                 hatch=hatch, edgecolor="white", xerr=part["ci"], ecolor=BLACK, capsize=2,
                 label=index)  # fmt: skip
     ax.axvline(0, color="#777777", linewidth=0.8)
-    ax.set_yticks(y, labels, fontsize=8)
-    ax.set_xlabel(chart.y_label)
-    ax.grid(axis="x", color="#dddddd", linewidth=0.6)
-    ax.grid(axis="y", visible=False)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.4, -0.13), ncol=2, frameon=False, fontsize=8.5)
-    return fig
+    return _finish_bars(fig, ax, chart, y, labels, ncol=2)
 
 
 def draw_tornado(chart: ChartData) -> Figure:
     """Horizontal bars from the output at each assumption's low value to its high value."""
-    fig, (ax,) = _figure(chart)
-    fig.subplots_adjust(left=0.33)
+    fig, ax = _bar_figure(chart)
     rows = chart.table
     y = np.arange(len(rows))[::-1]
     lows, highs = rows["low_mean"].to_numpy(), rows["high_mean"].to_numpy()
@@ -345,12 +359,7 @@ def draw_tornado(chart: ChartData) -> Figure:
     ax.barh(y, lows - base, left=base, color=ORANGE, hatch="//", edgecolor="white", height=0.6,
             label="Assumption at its low value")  # fmt: skip
     ax.axvline(base, color=BLACK, linewidth=1.2, label="Scenario as stated")
-    ax.set_yticks(y, rows["label"], fontsize=8)
-    ax.set_xlabel(chart.y_label)
-    ax.grid(axis="x", color="#dddddd", linewidth=0.6)
-    ax.grid(axis="y", visible=False)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.4, -0.13), ncol=3, frameon=False, fontsize=8.5)
-    return fig
+    return _finish_bars(fig, ax, chart, y, rows["label"], ncol=3)
 
 
 def draw_plan(chart: ChartData) -> Figure:

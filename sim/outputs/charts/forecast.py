@@ -428,3 +428,7 @@ def exceedance(results: Results, summary: pd.DataFrame, scenario: str) -> ChartD
         y_label="Probability (share of replications)",
         meta=time_meta(results, scenario),
     )
+
+
+SCENARIO_CHARTS = (caseload_fan, waiting_fan, waiting_times, segments, team_demand, cost, exceedance)
+"""Each scenario's charts in a chart pack, in the order they are shown."""

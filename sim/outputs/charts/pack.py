@@ -8,15 +8,7 @@ from __future__ import annotations
 
 from sim.outputs.charts.comparison import comparison
 from sim.outputs.charts.data import ChartData
-from sim.outputs.charts.forecast import (
-    caseload_fan,
-    cost,
-    exceedance,
-    segments,
-    team_demand,
-    waiting_fan,
-    waiting_times,
-)
+from sim.outputs.charts.forecast import SCENARIO_CHARTS
 from sim.results.tables import Results
 
 MAX_SCENARIO_CHARTS = 8
@@ -33,31 +25,12 @@ def chart_set(results: Results, baseline: str | None = None) -> list[ChartData]:
     shown = [baseline] + [n for n in names if n != baseline][: MAX_SCENARIO_CHARTS - 1]
     if len(names) > 1:
         compared = [baseline] + [n for n in names if n != baseline][:MAX_COMPARED]
-        results = Results(
-            {n: results.scenarios[n] for n in names if n in shown or n in compared},
-            {n: results.keys[n] for n in names if n in shown or n in compared},
-            {n: results.values[n] for n in names if n in shown or n in compared},
-            results.manifest,
-        )
+        results = results.only(*[n for n in names if n in shown or n in compared])
     summary = results.summary()
     charts = []
     for scenario in shown:
-        for build in (
-            caseload_fan,
-            waiting_fan,
-            waiting_times,
-            segments,
-            team_demand,
-            cost,
-            exceedance,
-        ):
+        for build in SCENARIO_CHARTS:
             charts.append(build(results, summary, scenario))
     if len(names) > 1:
-        only_compared = Results(
-            {n: results.scenarios[n] for n in compared},
-            {n: results.keys[n] for n in compared},
-            {n: results.values[n] for n in compared},
-            results.manifest,
-        )
-        charts.append(comparison(only_compared, baseline))
+        charts.append(comparison(results.only(*compared), baseline))
     return charts
