@@ -24,6 +24,7 @@ from sim.analysis.verification import (
     simulate_queue,
 )
 from sim.calendar import WEEKS_PER_YEAR
+from sim.experiment.settings import RunSettings
 from sim.model import compile_scenario, run_replication
 from sim.scenario import with_changes
 
@@ -31,7 +32,7 @@ from sim.scenario import with_changes
 @pytest.mark.parametrize(("servers", "utilisation"), [(5, 0.75), (10, 0.85)])
 def test_waiting_matches_erlang_c(baseline, servers, utilisation):
     sample = simulate_queue(
-        baseline, replications=120, seed=7, servers=servers, utilisation=utilisation
+        baseline, RunSettings(120, seed=7), servers=servers, utilisation=utilisation
     )
     for check in (check_wait_probability(sample), check_mean_wait(sample)):
         assert check.passed, check.detail
@@ -46,7 +47,7 @@ def test_waiting_matches_erlang_c(baseline, servers, utilisation):
     ids=["exponential", "lognormal"],
 )
 def test_no_cap_caseload_is_poisson_with_mean_rate_times_stay(baseline, stay):
-    sample = simulate_no_cap(baseline, stay, stay["distribution"], replications=80, seed=3)
+    sample = simulate_no_cap(baseline, stay, stay["distribution"], RunSettings(80, seed=3))
     for check in (check_caseload_mean(sample), check_poisson_dispersion(sample)):
         assert check.passed, check.detail
 

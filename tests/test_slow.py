@@ -8,6 +8,7 @@ import pytest
 
 from sim.analysis.calibration import calibrate, load_spec
 from sim.analysis.verification import Z, check_mean_wait, simulate_queue
+from sim.experiment.settings import RunSettings
 from tests.conftest import SCENARIOS
 
 pytestmark = pytest.mark.slow
@@ -18,7 +19,7 @@ def test_erlang_c_to_high_precision(baseline, servers, utilisation):
     """600 replications: the mean wait within 3 standard errors of Erlang C (about 4% here),
     tighter than the 3.5 of ``sim theory`` (same simulation, :func:`simulate_queue`)."""
     sample = simulate_queue(
-        baseline, replications=600, seed=11, servers=servers, utilisation=utilisation
+        baseline, RunSettings(600, seed=11), servers=servers, utilisation=utilisation
     )
     assert sample.not_admitted == 0  # every referral in the window is admitted: no censoring
     check = check_mean_wait(sample)

@@ -24,6 +24,7 @@ from sim.analysis.verification import (
     simulate_no_cap,
     simulate_queue,
 )
+from sim.experiment.settings import RunSettings
 
 REPLICATIONS = 40
 NAMES = [
@@ -45,7 +46,7 @@ def checks(baseline):
 
 @pytest.fixture(scope="module")
 def queue(baseline):
-    return simulate_queue(baseline, replications=20, seed=11)
+    return simulate_queue(baseline, RunSettings(20, seed=11))
 
 
 def test_every_check_passes_on_the_model(checks):
@@ -108,7 +109,7 @@ def test_wrong_offered_load_fails_the_erlang_c_checks(queue):
 
 def test_wrong_mean_fails_the_no_cap_check(baseline):
     sample = simulate_no_cap(
-        baseline, {"distribution": "exponential", "mean_weeks": 30.0}, "exponential", 10, 3
+        baseline, {"distribution": "exponential", "mean_weeks": 30.0}, "exponential", RunSettings(10, seed=3)
     )
     assert check_caseload_mean(sample).passed
     wrong = check_caseload_mean(sample, expected=sample.expected_mean * 1.2)

@@ -159,10 +159,10 @@ def _processes(work: list[Work], seed: int, tasks, done: Callable[[int], None], 
             "a worker process stopped unexpectedly (killed, or out of memory?), so the run "
             "was stopped"
         ) from None
-    except BaseException:
-        _stop_workers(executor)  # interrupted or failed: stop the workers now
-        raise
     finally:
+        # Interrupted or failed: cancel the chunks not yet started and let the ones under
+        # way finish (each is a small share of the run). Terminating a worker instead can
+        # cut its reply in half, and the pool's reader thread then waits for ever.
         executor.shutdown(wait=True, cancel_futures=True)
 
 

@@ -17,6 +17,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from sim.experiment.settings import RunSettings
 from sim.scenario import Scenario
 
 from .conservation import check_conservation
@@ -240,9 +241,10 @@ def run_theory_checks(
         raise ValueError(
             f"replications must be at least 2 (tolerances need a standard error), got {replications}"
         )
-    queue = simulate_queue(baseline, replications, seed)
+    settings = RunSettings(replications, seed, progress=False)
+    queue = simulate_queue(baseline, settings)
     no_cap = {
-        label: simulate_no_cap(baseline, stay, label, replications, seed)
+        label: simulate_no_cap(baseline, stay, label, settings)
         for label, stay in NO_CAP_STAYS.items()
     }
     return [

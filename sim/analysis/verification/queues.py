@@ -114,19 +114,22 @@ def whole_replications(
     return replicate(inputs, RunSettings(replications, seed, progress=False))
 
 
+THEORY_SETTINGS = RunSettings(replications=120, seed=7, progress=False)
+"""Replications of each queue: enough for tolerances of a few standard errors."""
+
+
 def _run_queue(
     baseline: Scenario,
     cap: int | None,
     rate_per_week: float,
     stay: Mapping[str, Any],
     years: int,
-    replications: int,
-    seed: int,
+    settings: RunSettings,
 ) -> tuple[ModelInputs, Iterator[ReplicationResult]]:
-    """Compile the :func:`queue_scenario` and start its replications."""
+    """Compile the :func:`queue_scenario` and start its replications (serially)."""
     scenario = queue_scenario(baseline, cap, rate_per_week * WEEKS_PER_YEAR, stay, years=years)
     inputs = compile_scenario(scenario)
-    return inputs, whole_replications(inputs, replications, seed)
+    return inputs, whole_replications(inputs, settings.replications, settings.seed)
 
 
 # --------------------------------------------------------------------- M/M/c queue
@@ -175,8 +178,7 @@ class QueueSample:
 
 def simulate_queue(
     baseline: Scenario,
-    replications: int = 120,
-    seed: int = 7,
+    settings: RunSettings = THEORY_SETTINGS,
     servers: int = QUEUE_SERVERS,
     utilisation: float = QUEUE_UTILISATION,
     mean_stay: float = QUEUE_MEAN_STAY,
@@ -192,10 +194,8 @@ def simulate_queue(
     ----------
     baseline
         Scenario the queue scenario is derived from.
-    replications
-        Number of replications (at least two).
-    seed
-        Master seed.
+    settings
+        Replications (at least two) and master seed; runs are serial, without progress.
     servers
         Places ``c``.
     utilisation
@@ -210,7 +210,7 @@ def simulate_queue(
     rate_per_week = utilisation * servers / mean_stay
     stay = {"distribution": "exponential", "mean_weeks": mean_stay}
     inputs, results = _run_queue(
-        baseline, servers, rate_per_week, stay, QUEUE_YEARS, replications, seed
+        baseline, servers, rate_per_week, stay, QUEUE_YEARS, settings
     )
     start, end = (years * WEEKS_PER_YEAR for years in QUEUE_WINDOW_YEARS)
     first_week, last_week = int(start), int(end)  # whole weeks [first_week, last_week)
@@ -288,14 +288,12 @@ def simulate_no_cap(
     baseline: Scenario,
     stay: Mapping[str, Any],
     label: str,
-    replications: int = 120,
-    seed: int = 7,
-    *,  # the arrival process by name only: positional rates and years are easy to swap
-    rate_per_week: float = NO_CAP_RATE_PER_WEEK,
-    years: int = NO_CAP_YEARS,
-    warm_up_years: float = NO_CAP_WARM_UP_YEARS,
+    settings: RunSettings = THEORY_SETTINGS,
 ) -> CaseloadSample:
     """Run the programme with no cap (an M/G/infinity system) and record its caseload.
+
+    Referrals arrive at :data:`NO_CAP_RATE_PER_WEEK` for :data:`NO_CAP_YEARS` years; the
+    first :data:`NO_CAP_WARM_UP_YEARS` are discarded (the system starts empty).
 
     Parameters
     ----------
@@ -305,29 +303,25 @@ def simulate_no_cap(
         Stay specification (weeks), as in a scenario file.
     label
         Short name of the stay distribution, used in check names.
-    replications, seed
+    settings
         As for :func:`simulate_queue`.
-    rate_per_week
-        Poisson referral rate, trusts per week.
-    years
-        Horizon, years.
-    warm_up_years
-        Years discarded at the start (the system starts empty).
 
     Returns
     -------
     CaseloadSample
     """
-    inputs, results = _run_queue(baseline, None, rate_per_week, stay, years, replications, seed)
-    first = int(warm_up_years * WEEKS_PER_YEAR)
+    inputs, results = _run_queue(
+        baseline, None, NO_CAP_RATE_PER_WEEK, stay, NO_CAP_YEARS, settings
+    )
+    first = int(NO_CAP_WARM_UP_YEARS * WEEKS_PER_YEAR)
     caseload = np.stack(
         [result.weekly["caseload"][first:, :3].sum(axis=1) for result in results]
     ).astype(float)
     return CaseloadSample(
         label=label,
         stay=dict(stay),
-        rate_per_week=rate_per_week,
+        rate_per_week=NO_CAP_RATE_PER_WEEK,
         mean_stay=inputs.programme.durations[1].mean,
-        warm_up_years=warm_up_years,
+        warm_up_years=NO_CAP_WARM_UP_YEARS,
         caseload=caseload,
     )

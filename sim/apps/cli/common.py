@@ -143,6 +143,11 @@ def add_command(
     return parser
 
 
+def paths_argument(parser: argparse.ArgumentParser, name: str, default: Path, help: str) -> None:
+    """Zero or more paths as positional arguments, ``[default]`` when none is given."""
+    parser.add_argument(name, nargs="*", type=Path, default=[default], help=help)
+
+
 def scenario_option(parser: argparse.ArgumentParser, help: str) -> None:
     """--scenario FILE, the baseline by default (calibrate, validation and theory)."""
     parser.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO, help=help)

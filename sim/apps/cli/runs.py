@@ -21,6 +21,7 @@ from sim.apps.cli.common import (
     jobs,
     non_negative_int,
     output_folder,
+    paths_argument,
     positive_int,
     precision,
     progress_options,
@@ -49,13 +50,7 @@ from sim.scenario import load_scenario
 
 def add_run(commands: argparse._SubParsersAction) -> None:
     run = add_command(commands, "run", run_scenarios, "run scenarios and write a results folder")
-    run.add_argument(
-        "scenarios",
-        nargs="*",
-        type=Path,
-        default=[DEFAULT_SCENARIO],
-        help=f"scenario files (default: {DEFAULT_SCENARIO})",
-    )
+    paths_argument(run, "scenarios", DEFAULT_SCENARIO, f"scenario files (default: {DEFAULT_SCENARIO})")
     run.add_argument(
         "--reps",
         type=positive_int,

@@ -11,19 +11,15 @@ import json
 import sys
 from pathlib import Path
 
-from sim.apps.cli.common import EXIT_BAD_INPUT, add_command
+from sim.apps.cli.common import EXIT_BAD_INPUT, add_command, paths_argument
 from sim.errors import OutputError, ScenarioError, ScenarioErrors
 from sim.scenario import load_scenario, scenario_json_schema, unannotated_numbers
 
 
 def add_validate(commands: argparse._SubParsersAction) -> None:
     validate = add_command(commands, "validate", validate_files, "check scenario files")
-    validate.add_argument(
-        "paths",
-        nargs="*",
-        type=Path,
-        default=[Path("scenarios")],
-        help="files or folders of *.yaml (default: scenarios/)",
+    paths_argument(
+        validate, "paths", Path("scenarios"), "files or folders of *.yaml (default: scenarios/)"
     )
 
 
