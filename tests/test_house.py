@@ -92,3 +92,11 @@ def test_atomic_file_leaves_nothing_on_failure(tmp_path):
     with atomic_file(target) as temporary:
         temporary.write_text("new")
     assert target.read_text() == "new"
+
+
+def test_the_package_says_it_is_typed_and_carries_its_licence():
+    """Type checkers read ``py.typed`` (PEP 561); the metadata names the licence file."""
+    from importlib import metadata, resources
+
+    assert resources.files("sim").joinpath("py.typed").is_file()
+    assert metadata.metadata("nhs-pip-sim")["License-Expression"] == "MIT"
