@@ -189,6 +189,9 @@ def test_unknown_group_frequency_or_period_is_named(in_tmp, capsys, option, valu
 def test_output_catalogue_matches_the_results_layout(baseline_inputs):
     from sim.analysis.sensitivity import output_metrics
     from sim.experiment.layout import build_layout
+    from sim.vocabulary import METRICS
+
+    assert list(METRICS) == list(output_metrics())  # --metric's help lists METRICS
 
     layout = build_layout(baseline_inputs)
     found = set(zip(layout.metric, layout.group, layout.frequency, strict=True))

@@ -100,3 +100,18 @@ def test_the_package_says_it_is_typed_and_carries_its_licence():
 
     assert resources.files("sim").joinpath("py.typed").is_file()
     assert metadata.metadata("nhs-pip-sim")["License-Expression"] == "MIT"
+
+
+def test_the_command_line_parses_without_heavy_libraries():
+    """``python -m sim --help`` stays quick: the command line's modules import the layers a
+    command runs inside its handler, so building and using the parser loads none of these
+    (pydantic: the scenario schema is loaded by the commands that read scenarios)."""
+    code = (
+        "import sys\n"
+        "import sim.apps.cli as cli\n"
+        "cli.build_parser().parse_args(['sensitivity', '--metric', 'cost'])\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules}\n"
+        "               & {'pandas', 'scipy', 'simpy', 'matplotlib', 'pydantic'})\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

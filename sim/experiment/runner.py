@@ -43,6 +43,7 @@ from sim.experiment.settings import (  # noqa: F401 (importable from here, as be
     BACKENDS,
     DEFAULT_REPLICATIONS,
     DEFAULT_SEED,
+    SWEEP_REPLICATIONS,
     RunSettings,
     available_cores,
     resolve_jobs,
@@ -60,8 +61,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SWEEP_REPLICATIONS = 200
-"""Per variant in a sweep, where many variants share the work."""
 CHUNKS_PER_WORKER = 8
 """Chunks per worker and scenario: enough to balance load and move a progress bar."""
 STREAM_CHUNKS = 32

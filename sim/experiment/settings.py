@@ -15,6 +15,8 @@ from dataclasses import dataclass
 DEFAULT_SEED = 2025
 DEFAULT_REPLICATIONS = 1000
 """Enough for the 5% and 95% quantiles of fan charts (see docs/EXPERIMENTS.md)."""
+SWEEP_REPLICATIONS = 200
+"""Per variant in a sweep, where many variants share the work."""
 BACKENDS = ("serial", "processes", "dask")
 
 

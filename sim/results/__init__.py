@@ -7,11 +7,13 @@
   replications;
 * :mod:`sim.results.folder` -- results folders: the one atomic writer of folders and
   files, :func:`load_results`;
-* :mod:`sim.results.manifest` -- provenance recorded with a run.
+* :mod:`sim.results.manifest` -- provenance recorded with a run, and the manifest's name;
+* :mod:`sim.results.defaults` -- defaults the command line shows (standard library only).
 
 Below the experiment layer: nothing here runs a simulation. Names are imported on first
-use, so importing :mod:`sim.results.keys` or :mod:`sim.results.manifest` does not import
-pandas.
+use, so importing :mod:`sim.results.keys`, :mod:`sim.results.manifest` or
+:mod:`sim.results.defaults` (or taking ``MANIFEST`` or ``DEFAULT_PRECISION`` from here) does
+not import pandas.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from sim.lazy import lazy_exports
 _EXPORTS = {  # module: the names this package exports from it
     "sim.results.keys": ("KEY_COLUMNS", "RowKeys"),
     "sim.results.tables": ("Results", "TIDY_COLUMNS"),
-    "sim.results.adequacy": ("replication_adequacy", "ADEQUACY_FILE", "DEFAULT_PRECISION"),
+    "sim.results.adequacy": ("replication_adequacy", "ADEQUACY_FILE"),
+    "sim.results.defaults": ("DEFAULT_PRECISION",),  # light: the command line's help shows it
+    "sim.results.manifest": ("MANIFEST",),
     "sim.results.folder": (
         "load_results", "save_results", "atomic_folder", "atomic_file", "write_csv_atomically",
-        "check_output_folder", "scenario_to_yaml_tree", "MANIFEST", "TABLE_FILE", "SUMMARY_FILE",
+        "check_output_folder", "scenario_to_yaml_tree", "TABLE_FILE", "SUMMARY_FILE",
         "SCENARIO_DIR",
     ),
 }

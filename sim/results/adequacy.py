@@ -11,13 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sim.results.defaults import DEFAULT_PRECISION  # importable from here, as before
 from sim.results.statistics import CONFIDENCE, column_means, t_half_width
 from sim.results.tables import Results
 from sim.vocabulary import HEADLINES
 
 ADEQUACY_FILE = "adequacy.csv"
-DEFAULT_PRECISION = 0.05
-"""Target relative half-width of the 95% interval of the main metrics' means."""
 MAIN_METRICS = tuple((headline.metric, headline.group) for headline in HEADLINES)
 """Whole-horizon figures whose precision decides whether there are enough replications
 (the six headlines)."""

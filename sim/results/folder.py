@@ -35,6 +35,7 @@ import yaml
 from sim.errors import FolderError, OutputError
 from sim.results.adequacy import ADEQUACY_FILE, DEFAULT_PRECISION, replication_adequacy
 from sim.results.keys import KEY_COLUMNS
+from sim.results.manifest import MANIFEST
 from sim.results.tables import TIDY_COLUMNS, Results, matrix_from_table
 from sim.scenario.files import read_yaml
 from sim.scenario.loader import scenario_from_mapping
@@ -43,7 +44,6 @@ from sim.scenario.schema import Scenario
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "manifest.json"
 TABLE_FILE = "replications.parquet"
 SUMMARY_FILE = "summary.csv"
 SCENARIO_DIR = "scenarios"

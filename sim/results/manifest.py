@@ -9,6 +9,9 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+MANIFEST = "manifest.json"
+"""The manifest's file name in a results folder (stdlib only here: the command line's
+checks read it without importing pandas)."""
 LIBRARIES = ("numpy", "scipy", "simpy", "pydantic", "pandas", "pyarrow", "PyYAML", "matplotlib")
 
 

@@ -21,11 +21,11 @@ import pandas as pd
 
 from sim.errors import FolderError
 from sim.results.keys import KEY_COLUMNS, RowKeys
+from sim.results.manifest import MANIFEST
 from sim.results.statistics import summary_statistics
 from sim.scenario.schema import Scenario
 
 TIDY_COLUMNS = ["scenario", "replication", *KEY_COLUMNS, "value"]
-MANIFEST = "manifest.json"
 """Named in messages about a table read from a results folder."""
 
 __all__ = ["KEY_COLUMNS", "TIDY_COLUMNS", "Results", "RowKeys", "matrix_from_table"]

@@ -27,7 +27,10 @@ Where things are (the apps layer: it may import every layer below, and nothing i
   :mod:`~sim.apps.cli.fitting` (calibrate, validation, theory), :mod:`~sim.apps.cli.studies`
   (sensitivity, plan), :mod:`~sim.apps.cli.scenario_files` (validate, schema).
 
-Handlers parse, call the API and print; they hold no model or statistics logic.
+Handlers parse, call the API and print; they hold no model or statistics logic. Modules
+here import only the standard library and light constants at module level, so that
+``python -m sim --help`` stays quick: each handler imports the layers it calls (pandas,
+scipy, simpy and matplotlib stay out of a parse; ``tests/test_house.py`` checks).
 """
 
 from sim.apps.cli.common import (

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sim.apps.cli.common import ArgumentError
 from sim.errors import FolderError, OutputError
-from sim.results import MANIFEST
+from sim.results.manifest import MANIFEST  # not sim.results.folder: no pandas
 
 FILE_COMMANDS = ("compare", "schema")
 """Commands whose --out is one file; every other command's --out is a folder."""

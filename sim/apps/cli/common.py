@@ -15,7 +15,8 @@ import math
 from pathlib import Path
 
 from sim.errors import ArgumentError
-from sim.experiment.runner import DEFAULT_SEED
+from sim.experiment.settings import DEFAULT_SEED
+from sim.vocabulary import METRICS
 
 __all__ = ["ArgumentError"]  # commands raise it; main turns it into exit code 2
 
@@ -212,12 +213,12 @@ def publish_options(parser: argparse.ArgumentParser, kind: str, jobs_option: boo
 
 def output_options(parser: argparse.ArgumentParser) -> None:
     """--metric, --group, --frequency and --period: one output of the results."""
-    from sim.analysis.sensitivity import output_metrics  # the metric names, in the results' order
-
     parser.add_argument(
         "--metric",
         default="waiting",
-        help=f"output metric, one of: {', '.join(output_metrics())} (default: waiting)",
+        # METRICS lists the output metrics in the results' order, as output_metrics() does
+        # (a test checks it), without importing the analysis for --help
+        help=f"output metric, one of: {', '.join(METRICS)} (default: waiting)",
     )
     parser.add_argument(
         "--group",

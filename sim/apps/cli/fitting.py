@@ -3,8 +3,8 @@ queueing theory.
 
 Handlers parse, call :mod:`sim.analysis.calibration`, :mod:`sim.analysis.validation` or
 :mod:`sim.analysis.verification`, and print. Checks of the calibration spec itself (its
-stages) live in the analysis layer, not here. Analysis modules are imported inside the
-handlers so that ``python -m sim --help`` stays quick.
+stages) live in the analysis layer, not here. The layers below (analysis, outputs, results,
+scenario) are imported inside the handlers so that ``python -m sim --help`` stays quick.
 """
 
 from __future__ import annotations
@@ -27,9 +27,6 @@ from sim.apps.cli.common import (
     scenario_option,
 )
 from sim.errors import ScenarioError
-from sim.outputs.summary import format_fit, format_validation
-from sim.results import atomic_folder, check_output_folder
-from sim.scenario import load_scenario
 
 DEFAULT_SPEC = Path("scenarios/calibration/targets.yaml")
 DEFAULT_HELD_OUT = Path("scenarios/calibration/validation.yaml")
@@ -111,6 +108,9 @@ class FitProgress:
 def run_calibration(args: argparse.Namespace) -> int:
     """Fit the spec's stages, write the fit to --out and, if asked, over the shipped one."""
     from sim.analysis import calibration
+    from sim.outputs.summary import format_fit
+    from sim.results import atomic_folder, check_output_folder
+    from sim.scenario import load_scenario
 
     try:
         spec = calibration.load_spec(args.spec)
@@ -179,6 +179,9 @@ def run_validation(args: argparse.Namespace) -> int:
     """Model and published data side by side: a table and a chart."""
     from sim.analysis.validation import compare_with_data, load_comparisons
     from sim.outputs.charts.analysis import validation_chart
+    from sim.outputs.summary import format_validation
+    from sim.results import check_output_folder
+    from sim.scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
     comparisons = load_comparisons(args.targets, args.held_out)
@@ -207,6 +210,7 @@ def add_theory(commands: argparse._SubParsersAction) -> None:
 def run_theory(args: argparse.Namespace) -> int:
     """The queueing-theory checks: exit code 1 if any fails."""
     from sim.analysis.verification import format_checks, run_theory_checks
+    from sim.scenario import load_scenario
 
     checks = run_theory_checks(load_scenario(args.scenario), replications=args.reps, seed=args.seed)
     print(format_checks(checks, details=args.details))

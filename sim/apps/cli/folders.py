@@ -1,7 +1,8 @@
 """``compare`` and ``report``: commands that read a results folder written by ``run``.
 
 RESULTS is checked before any work (:func:`sim.apps.cli.checks.check_arguments`); these
-handlers load it, call the analysis or the chart pack and print where things went.
+handlers load it, call the analysis or the chart pack and print where things went. They
+import what they call, so that ``python -m sim --help`` stays quick.
 """
 
 from __future__ import annotations
@@ -9,10 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sim.analysis.compare import identical_outputs, paired_differences
 from sim.apps.cli.common import ArgumentError, add_command
-from sim.outputs.summary import format_comparison
-from sim.results import load_results, write_csv_atomically
 
 
 def results_argument(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +41,10 @@ def add_compare(commands: argparse._SubParsersAction) -> None:
 
 def compare_scenarios(args: argparse.Namespace) -> int:
     """Paired differences of every scenario from ``--baseline``: printed and written."""
+    from sim.analysis.compare import identical_outputs, paired_differences
+    from sim.outputs.summary import format_comparison
+    from sim.results import load_results, write_csv_atomically
+
     results = load_results(args.results)
     if args.baseline not in results.values:
         raise ArgumentError(
@@ -81,6 +83,7 @@ def add_report(commands: argparse._SubParsersAction) -> None:
 def write_report(args: argparse.Namespace) -> int:
     """Write the chart pack of a results folder."""
     from sim.outputs.report import PAGE, write_chart_pack  # plotting is loaded only when needed
+    from sim.results import load_results
 
     results = load_results(args.results)
     if args.baseline is not None and args.baseline not in results.scenarios:

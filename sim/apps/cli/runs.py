@@ -2,7 +2,8 @@
 
 Both stream chunks to disk through :func:`sim.experiment.runner.run_to_folder`, so both
 take the backend options and can stop early (``--max-chunks``) and resume. This module
-parses, calls the API and prints; it computes no statistics itself.
+parses, calls the API and prints; it computes no statistics itself. The API is imported
+inside the handlers, so that ``python -m sim --help`` stays quick.
 """
 
 from __future__ import annotations
@@ -11,9 +12,6 @@ import argparse
 import json
 from pathlib import Path
 
-import pandas as pd
-
-from sim.analysis.compare import NO_DIFFERENCE_METRICS, identical_outputs
 from sim.apps.cli.common import (
     DEFAULT_SCENARIO,
     add_command,
@@ -28,22 +26,9 @@ from sim.apps.cli.common import (
     publish_options,
 )
 from sim.errors import ScenarioError
-from sim.experiment.runner import (
-    DEFAULT_REPLICATIONS,
-    DEFAULT_SEED,
-    SWEEP_REPLICATIONS,
-    run_to_folder,
-)
-from sim.outputs.summary import format_adequacy, format_no_difference, format_summary
-from sim.results import (
-    ADEQUACY_FILE,
-    DEFAULT_PRECISION,
-    MANIFEST,
-    SUMMARY_FILE,
-    TABLE_FILE,
-    check_output_folder,
-)
-from sim.scenario import load_scenario
+from sim.experiment.settings import DEFAULT_REPLICATIONS, DEFAULT_SEED, SWEEP_REPLICATIONS
+from sim.results.defaults import DEFAULT_PRECISION
+from sim.results.manifest import MANIFEST
 
 # -------------------------------------------------------------------------------- run
 
@@ -89,6 +74,14 @@ def add_run(commands: argparse._SubParsersAction) -> None:
 
 def run_scenarios(args: argparse.Namespace) -> int:
     """Run the scenarios into a results folder and print their summary."""
+    import pandas as pd
+
+    from sim.analysis.compare import NO_DIFFERENCE_METRICS, identical_outputs
+    from sim.experiment.runner import run_to_folder
+    from sim.outputs.summary import format_adequacy, format_no_difference, format_summary
+    from sim.results import ADEQUACY_FILE, SUMMARY_FILE, TABLE_FILE, check_output_folder
+    from sim.scenario import load_scenario
+
     scenarios = [load_scenario(path) for path in args.scenarios]
     names = [s.name for s in scenarios]
     if len(set(names)) != len(names):
@@ -167,7 +160,10 @@ def add_sweep(commands: argparse._SubParsersAction) -> None:
 
 def run_sweep(args: argparse.Namespace) -> int:
     """Run every variant of a grid or sample into one results folder."""
+    from sim.experiment.runner import run_to_folder
     from sim.experiment.sweep import SWEEP_FILE, grid_variants, parse_grid, sample_variants
+    from sim.results import check_output_folder
+    from sim.scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
     try:

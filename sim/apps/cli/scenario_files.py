@@ -13,7 +13,6 @@ from pathlib import Path
 
 from sim.apps.cli.common import EXIT_BAD_INPUT, add_command, paths_argument
 from sim.errors import OutputError, ScenarioError, ScenarioErrors
-from sim.scenario import load_scenario, scenario_json_schema, unannotated_numbers
 
 
 def add_validate(commands: argparse._SubParsersAction) -> None:
@@ -25,6 +24,8 @@ def add_validate(commands: argparse._SubParsersAction) -> None:
 
 def validate_files(args: argparse.Namespace) -> int:
     """Load each file (or each *.yaml in a folder) and report it valid or each problem."""
+    from sim.scenario import load_scenario, unannotated_numbers  # pydantic: not for --help
+
     files: list[Path] = []
     for path in args.paths:
         if path.is_dir():
@@ -65,6 +66,8 @@ def add_schema(commands: argparse._SubParsersAction) -> None:
 
 def write_schema(args: argparse.Namespace) -> int:
     """Print the scenario JSON Schema, or write it to --out."""
+    from sim.scenario import scenario_json_schema  # pydantic: not for --help
+
     text = json.dumps(scenario_json_schema(), indent=2)
     if args.out is None:
         print(text)

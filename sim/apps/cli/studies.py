@@ -3,7 +3,8 @@ tables and charts into a new folder.
 
 Argument errors come back from the analysis layer typed (:class:`sim.errors.ArgumentError`
 and :class:`~sim.analysis.sensitivity.OutputChoiceError`, each naming the argument), so
-nothing here guesses from a message which argument was wrong.
+nothing here guesses from a message which argument was wrong. The analysis and outputs are
+imported inside the handlers, so that ``python -m sim --help`` stays quick.
 """
 
 from __future__ import annotations
@@ -26,9 +27,6 @@ from sim.apps.cli.common import (
 )
 from sim.errors import ScenarioError
 from sim.experiment.settings import RunSettings
-from sim.outputs.summary import format_global, format_one_way
-from sim.results import check_output_folder
-from sim.scenario import load_scenario
 
 # ------------------------------------------------------------------------ sensitivity
 
@@ -75,6 +73,9 @@ def run_sensitivity(args: argparse.Namespace) -> int:
         parameters_of,
     )
     from sim.outputs.charts.analysis import global_chart, tornado_chart
+    from sim.outputs.summary import format_global, format_one_way
+    from sim.results import check_output_folder
+    from sim.scenario import load_scenario
 
     try:
         output = Output(args.metric, args.group, args.frequency, args.period)
@@ -144,6 +145,8 @@ def run_plan(args: argparse.Namespace) -> int:
     """Smallest lever setting that meets the target; exit code 1 if none in the range does."""
     from sim.analysis.planner import format_plan_table, plan
     from sim.outputs.charts.analysis import plan_chart
+    from sim.results import check_output_folder
+    from sim.scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
     out = output_folder(args, "plan")
