@@ -443,7 +443,7 @@ def test_resume_into_a_read_only_run_fails_before_computing(short_file, tmp_path
 def _run_killed_and_resumed(short_file: Path, tmp_path: Path, kills: int, seed: int) -> None:
     """Kill the run (and its workers) at random points, resume until it finishes, and check
     the results are those of an uninterrupted run and nothing else is left behind."""
-    out, reps = tmp_path / "run", 600
+    out, reps = tmp_path / "run", 2000
     command = [sys.executable, "-m", "sim", "run", str(short_file), "--reps", str(reps),
                "--jobs", "2", "--seed", "3", "--out", str(out), "--no-progress"]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -455,7 +455,12 @@ def _run_killed_and_resumed(short_file: Path, tmp_path: Path, kills: int, seed: 
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                    start_new_session=True)  # fmt: skip
         if killed < kills:
-            time.sleep(rng.uniform(1.0, 2.5))
+            # kill once the run is under way (a chunk on disk), at a random point after:
+            # a fixed delay is wrong on a fast start or a loaded machine
+            chunks = tmp_path / ".run.unfinished" / "chunks"
+            while process.poll() is None and len(list(chunks.glob("*/*.npy"))) <= killed:
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0.0, 0.4))
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)  # the run and its workers, at once
                 killed += 1
