@@ -42,7 +42,6 @@ class Phase(IntEnum):
 
 PHASES: tuple[str, ...] = tuple(phase.name.lower() for phase in Phase)
 """Phase names in array order: diagnostic, improvement, exit, transitional."""
-IN_PROGRAMME_PHASES = (Phase.DIAGNOSTIC, Phase.IMPROVEMENT, Phase.EXIT)
 
 
 class Source(IntEnum):

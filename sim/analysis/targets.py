@@ -26,10 +26,6 @@ from sim.vocabulary import LEAGUE_TABLES
 Statistic = Callable[[list[ReplicationResult], dict], float]
 
 
-def _after_start(results, field_name):
-    return np.array([getattr(r, field_name)[1:] for r in results], dtype=float)
-
-
 def churn_per_quarter(results, _options) -> float:
     """Trusts changing segment (1 to 4) per quarter, averaged over quarters and replications."""
     return float(np.mean([r.churn.mean() for r in results]))

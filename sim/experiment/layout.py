@@ -54,14 +54,13 @@ from sim.calendar import (
 )
 from sim.model.replication import ModelInputs, ReplicationResult
 from sim.results.keys import RowKeys
-from sim.vocabulary import LEAGUE_TABLES, PHASES, SOURCES
+from sim.vocabulary import LEAGUE_TABLES, PAYERS, PHASES, SOURCES
 
 FREQUENCIES = ("month", "quarter", "year", "horizon")
 """``horizon`` is one period covering the whole forecast (label like '2026/27-2030/31')."""
 WAIT_THRESHOLD_WEEKS = 13.0
 """Waits longer than this are counted in ``share_waiting_over_13_weeks``."""
 
-STOCKS = ("caseload", "in_programme", "waiting", "national_wte")
 FIRST_WEEK_METRICS = ("first_week_cap_reached", "first_week_national_demand_exceeded")
 WAIT_BANDS_WEEKS = (0.0, 4.0, 13.0, 26.0, 52.0, np.inf)
 WAIT_BAND_LABELS = (
@@ -142,7 +141,7 @@ def programme_metrics() -> list[tuple[str, tuple[str, ...]]]:
         ("bought_hours", ("consultancy",)),
         ("utilisation", SOURCES),
         ("cost", (*SOURCES, "total")),
-        ("cost_by_payer", ("trusts", "nhs_england")),
+        ("cost_by_payer", PAYERS),
         ("cap_reached", ("all",)),
         ("national_demand_exceeded", ("all",)),
         ("mean_wait_weeks", ("all",)),

@@ -168,21 +168,5 @@ def check_variants(count: int) -> None:
         )
 
 
-def output_widths(scenarios: Sequence) -> list[int]:
-    """Output rows of each scenario; compiles one scenario per distinct start date and
-    horizon (what the layout depends on), so it is quick for large sweeps."""
-    from sim.experiment.layout import build_layout
-    from sim.model.replication import compile_scenario  # the model is loaded only here
-
-    known: dict[tuple, int] = {}
-    widths = []
-    for scenario in scenarios:
-        key = (scenario.start_date, scenario.horizon_years)
-        if key not in known:
-            known[key] = len(build_layout(compile_scenario(scenario)))
-        widths.append(known[key])
-    return widths
-
-
 def _gib(n: float) -> str:
     return f"{n / 2**30:,.1f} GiB" if n >= 2**30 else f"{n / 2**20:,.0f} MiB"
