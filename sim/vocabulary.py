@@ -25,7 +25,29 @@ PROGRAMME_SEGMENT = 5
 EXIT_SEGMENT = 3
 """The segment a trust is held in during transitional support after it exits."""
 LOWEST_RULE_SEGMENT = N_SEGMENTS
-"""The lowest segment the rule sets (4): with a low-capability board, a referral."""
+"""The lowest segment the NOF rules set (4): with a low-capability board, a referral.
+Under the Single Oversight Framework rules (``sof``) the rule sets segments 1 to 3 and the
+programme is segment 4; see :data:`PROGRAMME_SEGMENT_OF_RULE`."""
+PROGRAMME_SEGMENT_OF_RULE: dict[str, int] = {
+    "quartiles": PROGRAMME_SEGMENT,
+    "fixed_thresholds": PROGRAMME_SEGMENT,
+    "sof": N_SEGMENTS,
+}
+"""Which segment is the programme under each kind of segmentation rule: segment 5 under
+NOF 2025/26 and 2026/27, segment 4 under the Single Oversight Framework (special measures
+from 2016, the Recovery Support Programme from 2021). The lowest segment a rule sets is
+one above it."""
+
+# ------------------------------------------------------------------------- entry routes
+
+ROUTES: tuple[str, ...] = (
+    "initial", "segment", "quality", "finance", "catastrophic", "system", "relapse", "arrival",
+)  # fmt: skip
+"""How a spell began, in the order of the spells' ``route`` codes: in the programme at the
+start; the lowest segment with a low-capability board; a regulator's recommendation after
+an inadequate rating (quality); a finance route (financial special measures, a significant
+deficit); a catastrophic failure of governance; a whole system entering together; a
+relapse after transitional support; an exogenous arrival process."""
 
 # ------------------------------------------------------------------------------ programme
 
@@ -145,6 +167,7 @@ METRICS: dict[str, Metric] = {
         Metric("churn", "trusts", "flow", "trusts changing segment"),
         Metric("override_churn", "trusts", "flow", "changes of segment by the financial override"),
         Metric("catastrophic_failures", "trusts", "flow", "catastrophic failures of governance"),
+        Metric("programme_segment", "segment", "stock", "the segment that is the programme"),
     )
 }  # fmt: skip
 """Every metric of the tidy table, by name."""

@@ -43,6 +43,8 @@ TIERS: dict[str, str] = {
     "test_house.py": "unit",
     "test_whatif.py": "unit",
     "test_rationing.py": "unit",
+    "test_spells.py": "unit",
+    "test_history_model.py": "unit",
     # behaviour: the model as a whole against theory, monotonicity, exact zero differences,
     # serial equals parallel, and the stored snapshot of its headline figures
     "test_queueing_theory.py": "behaviour",
@@ -57,6 +59,7 @@ TIERS: dict[str, str] = {
     "test_published_targets.py": "data",
     "test_calibration.py": "data",
     "test_validation.py": "data",
+    "test_backtest.py": "data",
     "test_slow.py::test_calibration_reproduces_the_recorded_fit": "data",
     # end_to_end: the command line, the chart pack (in a browser) and the notebooks
     "test_cli_errors.py": "end_to_end",

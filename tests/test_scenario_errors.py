@@ -663,6 +663,7 @@ def test_cli_validate_good_folder(in_tmp, capsys):
     for path in SCENARIOS.glob("*.yaml"):
         shutil.copy(path, good / path.name)
     copy_calibration(good)
+    shutil.copytree(SCENARIOS / "history", good / "history")  # the warm start names a history
     assert main(["validate", str(good)]) == 0
     out = capsys.readouterr().out
     n = len(list(good.glob("*.yaml")))

@@ -19,7 +19,7 @@ def test_comparisons_include_fit_targets_and_held_out_figures():
     comparisons = load_comparisons(CALIBRATION / "targets.yaml", CALIBRATION / "validation.yaml")
     used = [c for c in comparisons if c.used_in_fit]
     held = [c for c in comparisons if not c.used_in_fit]
-    assert len(used) >= 15 and len(held) >= 10
+    assert len(used) >= 14 and len(held) >= 10  # history targets: see the back-test
     assert {c.name for c in used}.isdisjoint({c.name for c in held})
 
 

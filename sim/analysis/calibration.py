@@ -41,7 +41,7 @@ from sim.analysis.targets import (
 from sim.errors import OutputError, ScenarioError
 from sim.experiment.runner import RunSettings, replicate
 from sim.model import compile_scenario
-from sim.scenario import Scenario, with_changes
+from sim.scenario import Scenario, load_scenario, with_changes
 from sim.scenario.paths import parse_path
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,8 @@ def simulate_statistics(
     """Each target's statistic over ``replications`` replications of ``scenario``."""
     inputs = compile_scenario(scenario)
     results = list(replicate(inputs, RunSettings(replications, seed, progress=False)))
-    return [STATISTICS[t.statistic](results, t.options) for t in targets]
+    dates = {"start_date": scenario.start_date, "end_date": scenario.end_date}
+    return [STATISTICS[t.statistic](results, t.options | dates) for t in targets]
 
 
 def _with_values(scenario: Scenario, parameters: Sequence[FreeParameter], values) -> Scenario:
@@ -97,7 +98,11 @@ Progress = Callable[[str, int], None]
 
 
 def fit_stage(
-    scenario: Scenario, stage: Stage, spec: CalibrationSpec, progress: Progress | None = None
+    scenario: Scenario,
+    stage: Stage,
+    spec: CalibrationSpec,
+    progress: Progress | None = None,
+    fitted_so_far: dict[str, float] | None = None,
 ) -> tuple[Scenario, StageFit]:
     """Fit one stage's parameters from their ``start`` values; returns the scenario with
     the fitted values.
@@ -106,7 +111,13 @@ def fit_stage(
     fitted values (the baseline extends them) would otherwise move the starting point, and
     so the answer, every time the fit is re-run and written back.
     """
-    base = with_changes(scenario, {"horizon_years": stage.horizon_years or spec.horizon_years})
+    if stage.scenario is not None:  # its own scenario, with what earlier stages fitted
+        own = load_scenario(stage.scenario)
+        base = with_changes(own, fitted_so_far or {}, note="fitted by an earlier stage")
+        if stage.horizon_years:
+            base = with_changes(base, {"horizon_years": stage.horizon_years})
+    else:
+        base = with_changes(scenario, {"horizon_years": stage.horizon_years or spec.horizon_years})
     if not stage.programme:
         base = with_changes(base, PROGRAMME_OFF)
     start = [p.start for p in stage.parameters]
@@ -198,11 +209,15 @@ def calibrate(
     """
     fits = []
     current = scenario
+    fitted_paths: dict[str, float] = {}
     for stage in spec.stages:
         if stages is not None and stage.name not in stages:
             continue
-        current, fit = fit_stage(current, stage, spec, progress)
+        current, fit = fit_stage(current, stage, spec, progress, fitted_paths)
         fits.append(fit)
+        fitted_paths |= {
+            path: float(fit.parameters[p.name]) for p in stage.parameters for path in p.paths
+        }
     settings = {"replications": spec.replications, "seed": spec.seed,
                 "horizon_years": spec.horizon_years, "max_evaluations": spec.max_evaluations}  # fmt: skip
     return CalibrationResult(current, fits, settings, dt.date.today().isoformat())

@@ -130,7 +130,54 @@ def deficit_share_in_segment(results, options) -> float:
     return float(np.mean(shares))
 
 
+def history_figure(results, options) -> float:
+    """A dated figure of the programme's history (a back-test measure, see
+    :mod:`sim.analysis.backtest`: stock at a date, admissions, exits or trusts entered
+    between dates, completed-spell length or share completed within some months), averaged
+    over replications. ``options`` holds the figure's fields and the run's dates
+    (``start_date``, ``end_date``, added by the caller)."""
+    import datetime as dt
+
+    from sim.analysis.backtest import HistoryFigure, figure_value
+
+    def day(key: str) -> dt.date | None:
+        value = options.get(key)
+        return None if value is None else dt.date.fromisoformat(str(value))
+
+    figure = HistoryFigure(
+        name=str(options.get("name", options["measure"])), measure=str(options["measure"]),
+        date=day("date"), date_to=day("date_to"), value=math.nan,
+        route=str(options.get("route", "")), regime=str(options.get("regime", "")),
+        note="", source="", used_in_fit=True, by=day("by"),
+        months=float(options["months"]) if "months" in options else None,
+    )  # fmt: skip
+    start, end = options["start_date"], options["end_date"]
+    values = [figure_value(r.spells, figure, start, end) for r in results]
+    return float(np.nanmean(values)) if not np.all(np.isnan(values)) else math.nan
+
+
+def mean_length_of_exits(results, options) -> float:
+    """Mean length, in months, of the spells that exited between ``date`` and ``date_to``
+    (half-open), from admission to exit, pooled over replications."""
+    import datetime as dt
+
+    from sim.calendar import WEEKS_PER_YEAR, weeks_between
+
+    start = options["start_date"]
+    t0 = weeks_between(start, dt.date.fromisoformat(str(options["date"])))
+    t1 = weeks_between(start, dt.date.fromisoformat(str(options["date_to"])))
+    lengths = []
+    for r in results:
+        exit_, admission = r.spells["exit"], r.spells["admission"]
+        done = (exit_ >= t0) & (exit_ < t1)
+        lengths.append(exit_[done] - admission[done])
+    pooled = np.concatenate(lengths)
+    return float(pooled.mean() * 12 / WEEKS_PER_YEAR) if len(pooled) else math.nan
+
+
 STATISTICS: dict[str, Statistic] = {
+    "history_figure": history_figure,
+    "mean_length_of_exits": mean_length_of_exits,
     "score_extreme": score_extreme,
     "deficit_share_in_segment": deficit_share_in_segment,
     "churn_per_quarter": churn_per_quarter,
@@ -200,6 +247,9 @@ class Stage:
     targets: tuple[Target, ...]
     horizon_years: float | None = None
     """Simulated years per replication for this stage (default: the settings' value)."""
+    scenario: Path | None = None
+    """Scenario file this stage runs instead of the one being calibrated (e.g. the history
+    since 2013), with the values fitted so far applied; its own dates and horizon are kept."""
 
 
 @dataclass(frozen=True)
@@ -262,9 +312,13 @@ def load_spec(path: str | Path) -> CalibrationSpec:
                 )  # fmt: skip
             )
         horizon = stage.get("horizon_years")
+        own = stage.get("scenario")
+        if own is not None and not (path.parent / own).is_file():
+            raise ScenarioError(path, f"{where}.scenario", f"file {own!r} not found")
         stages.append(Stage(str(need(stage, "name", where)), bool(stage.get("programme", True)),
                             tuple(parameters), tuple(targets),
-                            float(horizon) if horizon is not None else None))  # fmt: skip
+                            float(horizon) if horizon is not None else None,
+                            (path.parent / own).resolve() if own is not None else None))  # fmt: skip
     return CalibrationSpec(
         replications=int(need(settings, "replications", "settings")),
         seed=int(need(settings, "seed", "settings")),

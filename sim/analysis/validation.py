@@ -39,9 +39,12 @@ class Comparison:
 
 def load_comparisons(targets_path: str | Path, held_out_path: str | Path) -> list[Comparison]:
     """Calibration targets (used in the fit) and held-out figures, from their files."""
+    # stages that run their own scenario (the history since 2013) are compared with the
+    # data by the back-test, on that scenario, not here on the baseline
     out = [
         Comparison(t.name, t.statistic, t.value, t.source, True, t.options)
         for stage in load_spec(targets_path).stages
+        if stage.scenario is None
         for t in stage.targets
     ]
     raw = read_yaml(Path(held_out_path))
@@ -69,9 +72,10 @@ def compare_with_data(
     results = list(replicate(inputs, RunSettings(replications, seed, progress=False)))
     rows = []
     for c in comparisons:
-        per_replication = np.array([STATISTICS[c.statistic]([r], c.options) for r in results])
+        options = c.options | {"start_date": run.start_date, "end_date": run.end_date}
+        per_replication = np.array([STATISTICS[c.statistic]([r], options) for r in results])
         per_replication = per_replication[~np.isnan(per_replication)]
-        pooled = STATISTICS[c.statistic](results, c.options)
+        pooled = STATISTICS[c.statistic](results, options)
         q05, q50, q95 = np.quantile(per_replication, (0.05, 0.5, 0.95))
         rows.append({
             "quantity": c.name, "published": c.published, "model_mean": pooled,

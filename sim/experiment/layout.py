@@ -101,7 +101,7 @@ def period_edges(start: dt.date, end: dt.date, frequency: str) -> tuple[list[str
 def build_layout(inputs: ModelInputs) -> Layout:
     """The output rows of a scenario (depends on its dates, horizon and cap only)."""
     start = inputs.start_date
-    end = start + dt.timedelta(days=round(inputs.population.horizon_weeks * DAYS_PER_WEEK))
+    end = start + dt.timedelta(days=round(inputs.horizon_weeks * DAYS_PER_WEEK))
     rows: list[tuple[str, str, str, str]] = []
     edges = {}
     for frequency in FREQUENCIES:
@@ -113,7 +113,7 @@ def build_layout(inputs: ModelInputs) -> Layout:
     for metric in FIRST_WEEK_METRICS:
         rows.append(("horizon", horizon_label, metric, "all"))
     rows += [("horizon", horizon_label, "wait_distribution", band) for band in WAIT_BAND_LABELS]
-    quarters = inputs.population.assessment_labels
+    quarters = inputs.assessment_labels
     for metric, groups in population_metrics():
         for group in groups:
             rows += [("quarter", p, metric, group) for p in quarters]
@@ -124,7 +124,7 @@ def build_layout(inputs: ModelInputs) -> Layout:
         metric=columns[2],
         group=columns[3],
         period_edges_weeks=edges,
-        horizon_weeks=inputs.population.horizon_weeks,
+        horizon_weeks=inputs.horizon_weeks,
         cap=inputs.programme.cap,
     )
 
@@ -162,6 +162,7 @@ def population_metrics() -> list[tuple[str, tuple[str, ...]]]:
         ("churn", ("all",)),
         ("override_churn", ("all",)),
         ("catastrophic_failures", ("all",)),
+        ("programme_segment", ("all",)),
     ]
 
 
@@ -227,6 +228,7 @@ def reduce_replication(result: ReplicationResult, layout: Layout) -> np.ndarray:
         churn,
         override,
         failures.astype(float),
+        result.programme_segment.astype(float),
     ]
     return np.concatenate(parts)
 

@@ -92,3 +92,17 @@ class DurationDistribution:
         floor = float(self.cdf(np.array(elapsed)))
         conditional = floor + np.asarray(u) * (1.0 - floor)
         return np.maximum(self.ppf(np.minimum(conditional, 1.0 - 1e-12)) - elapsed, 0.0)
+
+
+def poisson_quantile(u: float, mean: float) -> int:
+    """The smallest k with P(K <= k) >= u for K Poisson with ``mean`` (inverse CDF by
+    summing terms: means here are a few events at most, so this is short)."""
+    if mean <= 0.0:
+        return 0
+    k, term = 0, math.exp(-mean)
+    total = term
+    while u > total and term > 0.0:
+        k += 1
+        term *= mean / k
+        total += term
+    return k

@@ -21,9 +21,15 @@ from sim.calendar import (
 )
 from sim.data import TrustRegister, trust_register
 from sim.model.distributions import DurationDistribution
-from sim.model.segmentation import segment_of_rank
-from sim.scenario.schema import FixedThresholdRule, Scenario
-from sim.vocabulary import LEAGUE_TABLES, PHASES, ShortfallPolicy
+from sim.model.segmentation import segment_of_rank, segment_of_rank_by_shares
+from sim.scenario.schema import FixedThresholdRule, Programme, Scenario, SofRule
+from sim.vocabulary import (
+    LEAGUE_TABLES,
+    PHASES,
+    PROGRAMME_SEGMENT_OF_RULE,
+    ROUTES,
+    ShortfallPolicy,
+)
 
 
 @dataclass(frozen=True)
@@ -39,14 +45,26 @@ class PopulationInputs:
     reassess_capability: np.ndarray
     """Bool per assessment: boards are reassessed for capability at this one."""
     rule_kind: np.ndarray
-    """Per assessment: 0 quartiles, 1 fixed thresholds."""
+    """Per assessment: 0 a ranked split (quartiles, or the SOF shares), 1 fixed thresholds."""
     rule_bounds: np.ndarray
-    """Per assessment, (n_trusts, 3) upper bounds for fixed thresholds (unused for quartiles)."""
+    """Per assessment, (n_trusts, 3) upper bounds for fixed thresholds (unused otherwise)."""
     table_offset: np.ndarray
     """Per trust, 10 x league-table index (see :func:`quartile_segments`)."""
-    segment_of_sorted: np.ndarray
-    """Quartile segment of each position when trusts are sorted table by table."""
-    financial_override: bool
+    segment_of_sorted: tuple[np.ndarray, ...]
+    """Ranked splits: the segment of each position when trusts are sorted table by table
+    (0 past each table's active trusts)."""
+    split_of_assessment: np.ndarray
+    """Per row (the start, then each assessment), which of :attr:`segment_of_sorted`
+    applies."""
+    override_of_assessment: np.ndarray
+    """Per row, whether the financial override applies."""
+    programme_segment: np.ndarray
+    """Per row (int8), the segment that is the programme under the rule in force: 5 under
+    the NOF rules, 4 under the SOF rule."""
+    rule_labels: tuple[str, ...]
+    """Per row, the name of the segmentation rule in force."""
+    active_counts: np.ndarray
+    """(rows, tables) int: trusts per league table from each row (mergers lower them)."""
     max_segment_in_deficit: int
     # score dynamics
     score_mean: np.ndarray
@@ -74,8 +92,29 @@ class PopulationInputs:
         return self.register.n_trusts
 
     @property
+    def has_mergers(self) -> bool:
+        """Whether the number of trusts changes during the run."""
+        return bool((self.active_counts != self.active_counts[0]).any())
+
+    @property
     def n_assessments(self) -> int:
         return len(self.assessment_weeks)
+
+
+RULE_LABELS = {"quartiles": "NOF 2025/26", "fixed_thresholds": "NOF 2026/27", "sof": "SOF"}
+"""Names of the rules in outputs when a scenario gives none."""
+
+
+def _ranked_split(sizes: tuple[int, ...], active: tuple[int, ...], shares) -> np.ndarray:
+    """Segment of each position when trusts are sorted table by table, the active trusts
+    of each table first (best to worst) and merged ones after them (segment 0)."""
+    parts = []
+    for size, count in zip(sizes, active, strict=True):
+        ranks = (
+            segment_of_rank(count) if shares is None else segment_of_rank_by_shares(count, shares)
+        )
+        parts += [ranks, np.zeros(size - count, dtype=np.int8)]
+    return np.concatenate(parts)
 
 
 def _logit(p: float) -> float:
@@ -99,9 +138,10 @@ def compile_population(
     scenario: Scenario, register: TrustRegister | None = None
 ) -> PopulationInputs:
     """Build the per-trust arrays and assessment calendar for ``scenario``."""
-    register = register or trust_register()
+    register = register or trust_register(scenario.population.counts_at(scenario.start_date))
     n = register.n_trusts
     tables = scenario.population.tables
+    sizes = tuple(register.table_size(i) for i in range(len(LEAGUE_TABLES)))
 
     def per_trust(get) -> np.ndarray:
         values = np.array([get(getattr(tables, name)) for name in LEAGUE_TABLES], dtype=float)
@@ -119,22 +159,36 @@ def compile_population(
         dtype=bool,
     )
 
-    # Which rule is in force at each assessment (the last whose date has come).
-    rules = scenario.segmentation.rules
+    # Which rule, and how many trusts, at the start and at each assessment (the last step
+    # whose date has come).
+    segmentation = scenario.segmentation
     kinds = np.zeros(len(dates), dtype=np.int8)
     bounds = np.zeros((len(dates), n, 3))
-    for i, date in enumerate(dates):
-        rule = [r for r in rules if r.effective_from <= date][-1]
-        if isinstance(rule, FixedThresholdRule):
-            kinds[i] = 1
+    splits: dict[tuple, int] = {}
+    split_index = np.zeros(len(dates) + 1, dtype=np.int32)
+    override = np.zeros(len(dates) + 1, dtype=bool)
+    programme_segment = np.zeros(len(dates) + 1, dtype=np.int8)
+    labels, counts = [], []
+    for row, date in enumerate([start, *dates]):
+        rule = [r for r in segmentation.rules if r.effective_from <= date][-1]
+        active = scenario.population.counts_at(date) or sizes
+        counts.append(active)
+        shares = tuple(rule.segment_shares) if isinstance(rule, SofRule) else None
+        split_index[row] = splits.setdefault((active, shares), len(splits))
+        own = rule.financial_override
+        override[row] = segmentation.financial_override if own is None else own
+        programme_segment[row] = PROGRAMME_SEGMENT_OF_RULE[rule.rule]
+        labels.append(rule.label or RULE_LABELS[rule.rule])
+        if row and isinstance(rule, FixedThresholdRule):
+            kinds[row - 1] = 1
             cuts = np.array([getattr(rule.thresholds, name) for name in LEAGUE_TABLES])
-            bounds[i] = cuts[register.table]
+            bounds[row - 1] = cuts[register.table]
 
     between = per_trust(lambda t: t.score.between_trust_sd)
     within = per_trust(lambda t: t.score.within_trust_sd)
     seg_counts, def_counts = [], []
     for index, (_, params) in enumerate(tables.items()):
-        size = register.table_size(index)
+        size = sizes[index]
         segs = scale_counts(params.initial_segment_counts, size)
         share = np.divide(
             params.initial_deficit_counts,
@@ -154,11 +208,13 @@ def compile_population(
         rule_kind=kinds,
         rule_bounds=bounds,
         table_offset=10.0 * register.table,
-        segment_of_sorted=np.concatenate(
-            [segment_of_rank(register.table_size(i)) for i in range(len(LEAGUE_TABLES))]
-        ),
-        financial_override=scenario.segmentation.financial_override,
-        max_segment_in_deficit=scenario.segmentation.max_segment_in_deficit,
+        segment_of_sorted=tuple(_ranked_split(sizes, active, shares) for active, shares in splits),
+        split_of_assessment=split_index,
+        override_of_assessment=override,
+        programme_segment=programme_segment,
+        rule_labels=tuple(labels),
+        active_counts=np.asarray(counts, dtype=np.int32),
+        max_segment_in_deficit=segmentation.max_segment_in_deficit,
         score_mean=per_trust(lambda t: t.score.mean),
         score_trend_per_quarter=per_trust(lambda t: t.score.trend_per_year / 4.0),
         between_sd=between,
@@ -181,29 +237,52 @@ def compile_population(
 
 
 @dataclass(frozen=True)
-class ProgrammeInputs:
-    """The programme and team part of a compiled scenario (plain numbers and arrays)."""
+class EraSettings:
+    """The programme settings in force from one date (see :class:`ProgrammeEra`)."""
 
+    name: str
     cap: int
-    priority: tuple[str, ...]
-    referral_mode: str
-    """'segments', 'poisson' or 'schedule'."""
+    """Most trusts in the programme at once (the number of trusts for no cap)."""
+    lowest_segment_share: float
+    """Share of eligible trusts (lowest segment, low-capability board) referred per
+    assessment (segment referrals)."""
     catastrophic_refers: bool
     leave_list_when_ineligible: bool
     """Segment referrals leave the waiting list when an assessment finds them ineligible."""
-    poisson_rate_per_week: float
-    schedule_weeks: np.ndarray
-    schedule_counts: np.ndarray
+    quality: tuple[float, float] | None
+    """(rate per trust per year, score gradient) of the quality route, or None: off."""
+    finance: tuple[float, float] | None
+    """(rate per trust in deficit per year, score gradient) of the finance route."""
+    system: tuple[float, int] | None
+    """(systems per year, from segment) of whole-system entries."""
     durations: tuple[DurationDistribution, ...]
     """Per phase; for improvement, the work needed at full support (weeks)."""
     phase_hours: tuple[tuple[float, float, float], ...]
     """Per phase, support hours per week per trust by source."""
+    improvement_weights: tuple[float, float, float]
+    """Shares of the improvement phase's hours by source (weights of the dose)."""
     elasticity: float
     target_weeks: float
     exit_score_gain: float
     relapse_probability: float
-    initial_in_programme: tuple[tuple[int, int, int, float, float], ...]
-    """(table, trusts, phase, weeks_in_phase, weeks_in_programme)."""
+
+
+@dataclass(frozen=True)
+class ProgrammeInputs:
+    """The programme and team part of a compiled scenario (plain numbers and arrays)."""
+
+    eras: tuple[EraSettings, ...]
+    """Settings from each change date (the first from the start)."""
+    era_weeks: np.ndarray
+    """Times the settings change (weeks since the start; the first is 0)."""
+    priority: tuple[str, ...]
+    referral_mode: str
+    """'segments', 'poisson' or 'schedule'."""
+    poisson_rate_per_week: float
+    schedule_weeks: np.ndarray
+    schedule_counts: np.ndarray
+    initial_in_programme: tuple[tuple[int, int, int, float, float, int], ...]
+    """(table, trusts, phase, weeks_in_phase, weeks_in_programme, route index)."""
     initial_waiting: tuple[tuple[int, int, float], ...]
     """(table, trusts, weeks_waiting)."""
     national_change_weeks: np.ndarray
@@ -219,22 +298,81 @@ class ProgrammeInputs:
     policy: int
     trust_share: tuple[float, float, float]
 
+    @property
+    def cap(self) -> int:
+        """The largest cap in force at any time (a bound on the caseload)."""
+        return max(era.cap for era in self.eras)
+
+    @property
+    def durations(self) -> tuple[DurationDistribution, ...]:
+        """Phase durations at the start."""
+        return self.eras[0].durations
+
+    def uses_route(self, route: str) -> bool:
+        """Whether any era refers trusts by ``route`` (quality, finance or system)."""
+        return any(getattr(era, route) is not None for era in self.eras)
+
+
+def _era_settings(settings: Programme, n_trusts: int) -> EraSettings:
+    phases = [getattr(settings.phases, name) for name in PHASES]
+    referrals = settings.referrals
+    segments = referrals.mode == "segments"
+    improvement = phases[PHASES.index("improvement")]
+    total = improvement.support_hours_per_week
+    shares = tuple(improvement.blend.shares())
+
+    def route(name: str, fields: tuple[str, str]):
+        value = getattr(referrals, name, None) if segments else None
+        if value is None or getattr(value, fields[0]) == 0.0:
+            return None  # off: no draws, no referrals
+        return tuple(getattr(value, f) for f in fields)
+
+    return EraSettings(
+        name=settings.name,
+        cap=n_trusts if settings.cap is None else settings.cap,
+        lowest_segment_share=referrals.lowest_segment_share if segments else 0.0,
+        catastrophic_refers=segments and referrals.catastrophic_failure_refers,
+        leave_list_when_ineligible=segments and referrals.no_longer_eligible == "leave_list",
+        quality=route("quality", ("rate_per_trust_year", "score_gradient")),
+        finance=route("finance", ("rate_per_trust_year", "score_gradient")),
+        system=route("system", ("rate_per_year", "from_segment")),
+        durations=tuple(DurationDistribution.from_schema(ph.duration) for ph in phases),
+        phase_hours=tuple(
+            tuple(ph.support_hours_per_week * share for share in ph.blend.shares()) for ph in phases
+        ),
+        improvement_weights=shares if total > 0 else (1 / 3, 1 / 3, 1 / 3),
+        elasticity=settings.dose_response.elasticity,
+        target_weeks=settings.target_duration_weeks,
+        exit_score_gain=settings.exit_score_gain,
+        relapse_probability=settings.relapse_probability,
+    )
+
+
+def _steps_from_start(weeks: np.ndarray, values: list) -> tuple[np.ndarray, list]:
+    """Steps that took effect before the start collapse onto time 0: keep the latest."""
+    weeks = np.maximum(np.asarray(weeks, dtype=float), 0.0)
+    keep = np.append(weeks[1:] > weeks[:-1], True)
+    return weeks[keep], [v for v, k in zip(values, keep, strict=True) if k]
+
 
 def compile_programme(scenario: Scenario, register: TrustRegister | None = None) -> ProgrammeInputs:
     """Build the programme and team inputs for ``scenario``."""
-    register = register or trust_register()
+    register = register or trust_register(scenario.population.counts_at(scenario.start_date))
     programme, team = scenario.programme, scenario.team
     start = scenario.start_date
-    phases = [getattr(programme.phases, name) for name in PHASES]
     referrals = programme.referrals
     table_index = {name: i for i, name in enumerate(LEAGUE_TABLES)}
 
     schedule = team.national.wte_schedule
-    change_weeks = np.array([max(weeks_between(start, s.effective_from), 0.0) for s in schedule])
-    in_post = np.array([s.wte * (1.0 - team.national.vacancy_rate) for s in schedule])
-    # steps that took effect before the start collapse onto time 0: keep the latest
-    keep = np.append(change_weeks[1:] > change_weeks[:-1], True)
-    change_weeks, in_post = change_weeks[keep], in_post[keep]
+    change_weeks, in_post = _steps_from_start(
+        [weeks_between(start, s.effective_from) for s in schedule],
+        [s.wte * (1.0 - team.national.vacancy_rate) for s in schedule],
+    )
+    by_era = programme.settings_by_era()
+    era_weeks, eras = _steps_from_start(
+        [-1.0] + [weeks_between(start, date) for date, _ in by_era[1:]],
+        [_era_settings(settings, register.n_trusts) for _, settings in by_era],
+    )
 
     if referrals.mode == "schedule":
         schedule_weeks = np.array([weeks_between(start, r.date) for r in referrals.referrals])
@@ -243,22 +381,13 @@ def compile_programme(scenario: Scenario, register: TrustRegister | None = None)
         schedule_weeks, schedule_counts = np.zeros(0), np.zeros(0, dtype=int)
 
     return ProgrammeInputs(
-        cap=register.n_trusts if programme.cap is None else programme.cap,
+        eras=tuple(eras),
+        era_weeks=era_weeks,
         priority=tuple(programme.priority),
         referral_mode=referrals.mode,
-        catastrophic_refers=getattr(referrals, "catastrophic_failure_refers", False),
-        leave_list_when_ineligible=getattr(referrals, "no_longer_eligible", "") == "leave_list",
         poisson_rate_per_week=getattr(referrals, "rate_per_year", 0.0) / WEEKS_PER_YEAR,
         schedule_weeks=schedule_weeks,
         schedule_counts=schedule_counts,
-        durations=tuple(DurationDistribution.from_schema(ph.duration) for ph in phases),
-        phase_hours=tuple(
-            tuple(ph.support_hours_per_week * share for share in ph.blend.shares()) for ph in phases
-        ),
-        elasticity=programme.dose_response.elasticity,
-        target_weeks=programme.target_duration_weeks,
-        exit_score_gain=programme.exit_score_gain,
-        relapse_probability=programme.relapse_probability,
         initial_in_programme=tuple(
             (
                 table_index[s.league_table],
@@ -266,6 +395,7 @@ def compile_programme(scenario: Scenario, register: TrustRegister | None = None)
                 PHASES.index(s.phase),
                 s.weeks_in_phase,
                 s.weeks_in_programme,
+                ROUTES.index(s.route),
             )
             for s in programme.initial.in_programme
         ),
@@ -274,7 +404,7 @@ def compile_programme(scenario: Scenario, register: TrustRegister | None = None)
             for w in programme.initial.waiting
         ),
         national_change_weeks=change_weeks,
-        national_wte=in_post,
+        national_wte=np.asarray(in_post),
         hours_per_wte_week=team.national.productive_hours_per_wte_week,
         cost_per_wte_week=team.national.cost_per_wte_year / WEEKS_PER_YEAR,
         family_hours_per_week=team.nhs_family.hours_per_week,

@@ -25,7 +25,6 @@ from sim.model.segmentation import (
     threshold_segments,
 )
 from sim.streams import Streams
-from sim.vocabulary import PROGRAMME_SEGMENT
 
 
 class Population:
@@ -40,7 +39,13 @@ class Population:
     low_capability : bool
         Board rated low capability to improve at the last reassessment.
     segment : int8
-        Current segment, 1 to 4, or 5 while in the programme.
+        Current segment, 1 to 4, or the programme's segment (5 under the NOF rules, 4
+        under the SOF rule) while in the programme; 0 once merged into another trust.
+    active : bool
+        Not (yet) merged into another trust. When a league table's count falls (a merger,
+        at the first assessment on or after the date), that many trusts of the table,
+        chosen at random among those not in the programme or transitional support, stop
+        being counted anywhere; their spells are ended by the programme.
     """
 
     def __init__(self, inputs: PopulationInputs, streams: Streams):
@@ -90,6 +95,17 @@ class Population:
         self._previous_segment = np.empty(n, dtype=np.int8)
         self._previous_rule = np.empty(n, dtype=np.int8)
         self._override_floor = np.empty(n, dtype=np.int8)
+
+        self.programme_segment = int(inputs.programme_segment[0])
+        """The segment that is the programme under the rule in force."""
+        self.active = np.ones(n, dtype=bool)
+        self._has_mergers = inputs.has_mergers
+        self._merger_u = (
+            streams["mergers"].random((k, n)) if self._has_mergers else np.zeros((0, n))
+        )
+        self.merged_now = np.zeros(0, dtype=np.int64)
+        """Trusts merged away at the latest assessment (for the programme to act on)."""
+        self.active_history = np.ones((k + 1, n), dtype=bool) if self._has_mergers else None
 
         self.step = 0
         self.segment_history = np.empty((k + 1, n), dtype=np.int8)
@@ -201,31 +217,62 @@ class Population:
             redraw = keep_u >= inputs.capability_persistence
             self.low_capability = np.where(redraw, draw_u < p_low, self.low_capability)
 
+        if self._has_mergers:
+            self._merge(i)
+        segment = int(inputs.programme_segment[self.step])
+        if segment != self.programme_segment:  # a new framework: the programme is renumbered
+            self.forced_segment[self.forced_segment == self.programme_segment] = segment
+            self.programme_segment = segment
+
         # swap buffers: the old arrays become "previous", the new ones are overwritten whole
         self._previous_rule, self.rule_segment = self.rule_segment, self._previous_rule
         self._previous_segment, self.segment = self.segment, self._previous_segment
         previous_rule, previous = self._previous_rule, self._previous_segment
         if inputs.rule_kind[i] == 0:
-            quartile_segments(
-                self.score, inputs.table_offset, inputs.segment_of_sorted, self.rule_segment
-            )
+            split = inputs.segment_of_sorted[inputs.split_of_assessment[self.step]]
+            key = self.score
+            if self._has_mergers:  # merged trusts sort after their table's active ones
+                key = self.score + 5.0 * ~self.active
+            quartile_segments(key, inputs.table_offset, split, self.rule_segment)
         else:
             threshold_segments(self.score, inputs.rule_bounds[i], self.rule_segment)
         self._resegment()
 
         # Churn counts trusts whose segment is set by the rule both times (not in the
-        # programme, not held); a change with the same rule segment is the override's.
+        # programme, not held, not merged); a change with the same rule segment is the
+        # override's.
         changed = previous != self.segment
         changed &= ~(self.forced | self._was_forced)
+        if self._has_mergers:
+            changed &= self.active
         self.churn[i] = np.count_nonzero(changed)
         changed &= previous_rule == self.rule_segment
         self.override_churn[i] = np.count_nonzero(changed)
         np.copyto(self._was_forced, self.forced)
         self._record(self.step)
 
+    def _merge(self, i: int) -> None:
+        """Take merged trusts out at assessment ``i`` (chosen by the pre-drawn uniforms,
+        trusts in the programme or transitional support last)."""
+        inputs = self.inputs
+        merged = []
+        for table, table_slice in enumerate(inputs.register.table_slices):
+            leaving = int(inputs.active_counts[i, table] - inputs.active_counts[i + 1, table])
+            if leaving <= 0:
+                continue
+            members = np.arange(table_slice.start, table_slice.stop)
+            members = members[self.active[members]]
+            # held trusts sort after the others: their u is pushed above 1
+            key = self._merger_u[i, members] + self.forced[members]
+            merged.append(members[np.argsort(key, kind="stable")[:leaving]])
+        self.merged_now = np.concatenate(merged) if merged else np.zeros(0, dtype=np.int64)
+        self.active[self.merged_now] = False
+        self.forced[self.merged_now] = False
+        self.forced_segment[self.merged_now] = 0
+
     def _resegment(self) -> None:
         """Segment from the rule segment, the override, holds and the programme."""
-        if self.inputs.financial_override:
+        if self.inputs.override_of_assessment[self.step]:
             apply_financial_override(
                 self.rule_segment,
                 self.deficit,
@@ -236,6 +283,10 @@ class Population:
         else:
             np.copyto(self.segment, self.rule_segment)
         np.copyto(self.segment, self.forced_segment, where=self.forced)
+        if self._has_mergers:
+            inactive = ~self.active
+            self.segment[inactive] = 0
+            self.rule_segment[inactive] = 0
 
     def record_start(self) -> None:
         """Record the starting state again, once the programme has placed its caseload."""
@@ -246,12 +297,14 @@ class Population:
         self.score_history[row] = self.score
         self.deficit_history[row] = self.deficit
         self.capability_history[row] = self.low_capability
+        if self.active_history is not None:
+            self.active_history[row] = self.active
 
     # ---------------------------------------------------------- programme interface
 
     def enter_programme(self, trust: int) -> None:
-        """Trust admitted to the programme: segment 5 until it leaves."""
-        self._force(trust, PROGRAMME_SEGMENT)
+        """Trust admitted to the programme: held at the programme's segment until it leaves."""
+        self._force(trust, self.programme_segment)
 
     def leave_programme(self, trust: int, hold_segment: int, score_gain: float) -> None:
         """Trust exits: held at ``hold_segment`` during transitional support.
@@ -280,18 +333,23 @@ class Population:
     # ------------------------------------------------------------------------ output
 
     def segment_counts(self) -> np.ndarray:
-        """Trusts per (assessment, league table, segment 1..5), int array."""
+        """Trusts per (assessment, league table, segment 1..5), int array (merged trusts,
+        segment 0, are not counted)."""
         rows, n = self.segment_history.shape
         n_tables = len(self.inputs.register.table_slices)
         cell = (
-            np.arange(rows)[:, None] * (n_tables * 5)
-            + self.table[None, :].astype(np.int64) * 5
-            + (self.segment_history.astype(np.int64) - 1)
+            np.arange(rows)[:, None] * (n_tables * 6)
+            + self.table[None, :].astype(np.int64) * 6
+            + self.segment_history.astype(np.int64)
         )
-        return np.bincount(cell.ravel(), minlength=rows * n_tables * 5).reshape(rows, n_tables, 5)
+        counts = np.bincount(cell.ravel(), minlength=rows * n_tables * 6)
+        return counts.reshape(rows, n_tables, 6)[:, :, 1:]
 
     def per_table_counts(self, history: np.ndarray) -> np.ndarray:
-        """Sum a bool history (assessments, trusts) within each league table."""
+        """Sum a bool history (assessments, trusts) within each league table, over trusts
+        not merged away."""
+        if self.active_history is not None:
+            history = history & self.active_history
         return np.stack(
             [history[:, s].sum(axis=1) for s in self.inputs.register.table_slices], axis=1
         )

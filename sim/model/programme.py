@@ -53,13 +53,14 @@ from operator import attrgetter
 import numpy as np
 import simpy
 
-from sim.model.inputs import ProgrammeInputs
+from sim.model.distributions import poisson_quantile
+from sim.model.inputs import EraSettings, ProgrammeInputs
 from sim.model.population import Population
 from sim.model.rationing import improvement_rate, ration_support
 from sim.model.timeline import NATIONAL, CostRates, Timeline
 from sim.model.waiting_list import WaitingList
 from sim.streams import Streams
-from sim.vocabulary import EXIT_SEGMENT, LOWEST_RULE_SEGMENT, PHASES, Phase, ShortfallPolicy
+from sim.vocabulary import EXIT_SEGMENT, PHASES, ROUTES, Phase, ShortfallPolicy
 
 # Plain ints on the hot path: an IntEnum member costs a conversion at every list index and
 # comparison, and these are used hundreds of times per replication.
@@ -74,6 +75,7 @@ SPELLS_PER_TRUST = 8
 """Pre-drawn spells per trust; further spells draw from an overflow stream."""
 CLOCK_TOLERANCE = 1e-9
 """Progress (weeks of work) within which an improvement threshold counts as reached."""
+INITIAL, SEGMENT, QUALITY, FINANCE, CATASTROPHIC, SYSTEM, RELAPSE, ARRIVAL = range(len(ROUTES))
 
 
 # ------------------------------------------------------------------------------ spells
@@ -87,13 +89,25 @@ class Spell:
 
     __slots__ = (
         "trust", "referral", "admission", "exit", "support_end",
-        "catastrophic", "reentry", "left_list", "listed",
+        "catastrophic", "reentry", "left_list", "listed", "route", "target_exit", "merged",
     )  # fmt: skip
 
     def __init__(
-        self, trust: int, referral: float, catastrophic: bool, reentry: bool, listed: bool
+        self,
+        trust: int,
+        referral: float,
+        catastrophic: bool,
+        reentry: bool,
+        listed: bool,
+        route: int,
     ):
         self.trust = trust
+        self.route = route
+        """How the spell began: an index of ``ROUTES``."""
+        self.target_exit = math.nan
+        """Planned exit (admission plus the target duration of the era of admission)."""
+        self.merged = False
+        """The trust merged into another during the spell, which ended then (``support_end``)."""
         self.referral = referral
         self.admission = math.nan
         self.exit = math.nan
@@ -156,6 +170,13 @@ class Programme:
         self._phase_u = [streams[f"{name}_duration"].random(shape) for name in PHASES]
         self._relapse_u = streams["relapse"].random(shape)
 
+        self.era: EraSettings = inputs.eras[0]
+        """The programme settings in force."""
+        self._route_u = self._draw_route_uniforms(streams, population)
+        self._system_of = (
+            population.inputs.register.systems() if inputs.uses_route("system") else None
+        )
+
         self.caseload = [0] * len(Phase)
         """Trusts in each phase."""
         self.waiting_list = WaitingList(inputs.priority)
@@ -177,11 +198,6 @@ class Programme:
         """(next threshold, rate) the pending improvement timer was set for."""
 
         self._wte_in_post = float(inputs.national_wte[0])
-        improvement = inputs.phase_hours[IMPROVEMENT]
-        total = sum(improvement)
-        self._improvement_weights = (
-            tuple(h / total for h in improvement) if total > 0 else (1 / 3, 1 / 3, 1 / 3)
-        )
         self._refers_from_segments = inputs.referral_mode == "segments"
 
         self._dose = math.nan  # the dose ``_rate`` was computed for
@@ -189,10 +205,26 @@ class Programme:
         """Support in force since the last change, the columns of
         :data:`~sim.model.timeline.SUPPORT_FIELDS` (set by :meth:`_changed`)."""
         self.log: list[tuple] = []
-        """State after each change: ``(time, *caseload, waiting, *support)``, the columns
+        """State after each change: ``(time, *caseload, waiting, cap, *support)``, the columns
         of :data:`~sim.model.timeline.LOG_FIELDS` (plain tuples: cheap to build)."""
 
     # ------------------------------------------------------------------ set-up
+
+    def _draw_route_uniforms(self, streams: Streams, population: Population) -> dict:
+        """Uniforms per assessment and trust for each random entry route some era uses,
+        one stream per route (so switching a route on leaves the others' draws alone)."""
+        inputs, shape = self.inputs, (population.inputs.n_assessments, population.inputs.n_trusts)
+        out = {}
+        if any(0.0 < era.lowest_segment_share < 1.0 for era in inputs.eras):
+            out["segment"] = streams["segment_route"].random(shape)
+        for route in ("quality", "finance"):
+            if inputs.uses_route(route):
+                out[route] = streams[f"{route}_route"].random(shape)
+        if inputs.uses_route("system"):
+            # the count, then one choice per system: no more can enter than there are
+            systems = len(population.inputs.register.system_names)
+            out["system"] = streams["system_route"].random((shape[0], 1 + systems))
+        return out
 
     def place_initial_state(self) -> None:
         """Put the scenario's starting caseload and waiting list in place at time 0.
@@ -207,47 +239,140 @@ class Programme:
             table_slice = population.inputs.register.table_slices[table]
             members = np.arange(table_slice.start, table_slice.stop)
             members = members[~chosen[members]]
-            not_lowest = population.segment[members] != LOWEST_RULE_SEGMENT
+            # the lowest rule segment (4 under NOF, 3 under SOF) or worse first
+            not_lowest = population.segment[members] < population.programme_segment - 1
             order = np.lexsort((-population.score[members], not_lowest))
             picked = members[order[:count]]
             chosen[picked] = True
             return picked
 
-        for table, count, phase, in_phase, in_programme in self.inputs.initial_in_programme:
+        for table, count, phase, in_phase, in_programme, route in self.inputs.initial_in_programme:
             trusts = pick(table, count)
             # remaining durations, conditional on the time already spent in the phase
             uniforms = self._phase_u[phase][trusts, 0]
-            remaining = self.inputs.durations[phase].remaining_given_elapsed(uniforms, in_phase)
+            remaining = self.era.durations[phase].remaining_given_elapsed(uniforms, in_phase)
             for trust, duration in zip(trusts.tolist(), remaining.tolist(), strict=True):
-                self._open_spell(trust, -in_programme, catastrophic=False, listed=False)
+                self._open_spell(trust, -in_programme, False, listed=False, route=route)
                 self._admit(trust, admission_time=-in_programme, phase=phase, duration=duration)
         for table, count, waited in self.inputs.initial_waiting:
             for trust in pick(table, count):
-                self._join_waiting_list(int(trust), -waited, catastrophic=False, by_segment=True)
+                self._join_waiting_list(int(trust), -waited, False, INITIAL, by_segment=True)
         self._try_admit()
         self._changed()
 
     # ------------------------------------------------------------------ events
 
     def on_assessment(self) -> None:
-        """After a quarterly assessment (the population has been re-segmented): under
-        segment referral, refer every trust in segment 4 whose board is low capability."""
+        """After a quarterly assessment (the population has been re-segmented): end the
+        spells of merged trusts, then refer by each entry route of the era: the lowest
+        segment with a low-capability board, then the quality, finance and system routes."""
+        # An era starting at this instant is in force at the assessment held then (eras
+        # often start on a quarter's first day); its own event, scheduled after the
+        # assessments, comes later at the same time.
+        index = int(np.searchsorted(self.inputs.era_weeks, self.env.now, side="right")) - 1
+        if self.inputs.eras[index] is not self.era:
+            self.era = self.inputs.eras[index]
+            self._dose = math.nan
+        population, era = self.population, self.era
+        merged = len(population.merged_now)
+        if merged:
+            self._merged(population.merged_now)
         if not self._refers_from_segments:
+            if merged:
+                self._try_admit()
+                self._changed()
             return
-        population = self.population
-        eligible = (population.segment == LOWEST_RULE_SEGMENT) & population.low_capability
+        i = population.step - 1  # the assessment just made
+        eligible = (population.segment == population.programme_segment - 1) & (
+            population.low_capability
+        )
         left = self._leave_list_if_ineligible(eligible) if self._segment_referrals else 0
-        trusts = np.flatnonzero(eligible & ~self.referred)
-        for trust in trusts.tolist():
-            self._refer(trust, by_segment=True)
-        if self._try_admit():
+        referred = 0
+        if era.lowest_segment_share > 0:
+            chosen = eligible & ~self.referred
+            if era.lowest_segment_share < 1:
+                chosen &= self._route_u["segment"][i] < era.lowest_segment_share
+            referred += self._refer_all(np.flatnonzero(chosen), SEGMENT)
+        for route, code, pool in (("quality", QUALITY, None), ("finance", FINANCE, population.deficit)):  # fmt: skip
+            settings = getattr(era, route)
+            if settings is not None:
+                referred += self._refer_all(self._score_linked(route, i, *settings, pool), code)
+        if era.system is not None:
+            referred += self._refer_systems(i, *era.system)
+        if self._try_admit() or merged:
             self._changed()
-        elif len(trusts) or left:
+        elif referred or left:
             self._record()  # only the waiting list changed: support is as it was
 
+    def _refer_all(self, trusts: np.ndarray, route: int) -> int:
+        for trust in trusts.tolist():
+            self._refer(trust, route=route, by_segment=route == SEGMENT)
+        return len(trusts)
+
+    def _score_linked(
+        self, route: str, i: int, rate: float, gradient: float, pool: np.ndarray | None
+    ) -> np.ndarray:
+        """Trusts referred by a random route whose rate rises with the score (see
+        :class:`~sim.scenario.schema.ScoreLinkedRoute`); ``pool`` limits who can be."""
+        population = self.population
+        z = population.standardised_score(population.step)
+        quarterly = rate / 4.0 * np.exp(gradient * z - gradient * gradient / 2.0)
+        chosen = self._route_u[route][i] < -np.expm1(-quarterly)
+        chosen &= ~self.referred
+        if pool is not None:
+            chosen &= pool
+        return np.flatnonzero(chosen)
+
+    def _refer_systems(self, i: int, rate: float, from_segment: int) -> int:
+        """Whole systems entering together (see :class:`~sim.scenario.schema.SystemRoute`)."""
+        u = self._route_u["system"][i]
+        count = min(poisson_quantile(float(u[0]), rate / 4.0), len(u) - 1)
+        referred = 0
+        for k in range(count):
+            candidates = (self.population.segment >= from_segment) & ~self.referred
+            per_system = np.bincount(self._system_of[candidates], minlength=1)
+            total = int(per_system.sum())
+            if total == 0:
+                break
+            system = int(np.searchsorted(np.cumsum(per_system), u[1 + k] * total, side="right"))
+            trusts = np.flatnonzero(candidates & (self._system_of == system))
+            referred += self._refer_all(trusts, SYSTEM)
+        return referred
+
+    def _merged(self, trusts: np.ndarray) -> None:
+        """Trusts merged into others: their spells end now, whatever their status, and
+        they are never referred again (``referred`` stays set)."""
+        now = self.env.now
+        for trust in trusts.tolist():
+            status, spell = self.status[trust], self.spell_of[trust]
+            if status == WAITING:
+                self.waiting_list.remove({trust})
+                self._segment_referrals.discard(trust)
+                spell.left_list = True
+            elif status in IN_PROGRAMME:
+                self.caseload[status] -= 1
+            elif status == TRANSITIONAL:
+                self.caseload[TRANSITIONAL] -= 1
+            if status != NOT_REFERRED:
+                spell.support_end = now
+                spell.merged = True
+            self.status[trust] = NOT_REFERRED
+            self.token[trust] += 1  # its timers are stale
+            self.referred[trust] = True
+
+    def on_era_change(self, index: int) -> None:
+        """New programme settings take effect (a scheduled era)."""
+        self.era = self.inputs.eras[index]
+        self._dose = math.nan  # the elasticity may have changed: recompute the rate
+        self._try_admit()
+        self._changed()
+
     def on_catastrophic_failure(self, trust: int) -> None:
-        """A catastrophic failure of governance: refer the trust at once, first in line."""
-        self._refer(trust, catastrophic=True)
+        """A catastrophic failure of governance: refer the trust at once, first in line
+        (when the era's rules say so and the trust has not merged away)."""
+        if not self.era.catastrophic_refers or not self.population.active[trust]:
+            return
+        self._refer(trust, catastrophic=True, route=CATASTROPHIC)
         self._try_admit()
         self._changed()
 
@@ -255,7 +380,8 @@ class Programme:
         """Exogenous referral: a trust chosen (by uniform ``u``) among those not referred."""
         available = np.flatnonzero(~self.referred)
         if len(available):
-            self._refer(int(available[min(int(u * len(available)), len(available) - 1)]))
+            trust = int(available[min(int(u * len(available)), len(available) - 1)])
+            self._refer(trust, route=ARRIVAL)
         self._try_admit()
         self._changed()
 
@@ -278,7 +404,7 @@ class Programme:
         elif phase == TRANSITIONAL:
             self._end_transition(trust)
             if self._relapses(trust):
-                self._join_waiting_list(trust, self.env.now, catastrophic=False)
+                self._join_waiting_list(trust, self.env.now, False, RELAPSE)
             self._try_admit()  # the lighter load may let a waiting trust in (policy wait)
         self._changed()
 
@@ -298,7 +424,9 @@ class Programme:
 
     # ----------------------------------------------------------------- referral
 
-    def _refer(self, trust: int, catastrophic: bool = False, by_segment: bool = False) -> None:
+    def _refer(
+        self, trust: int, catastrophic: bool = False, by_segment: bool = False, route: int = SEGMENT
+    ) -> None:
         """Refer a trust; does nothing if it is already waiting or in the programme.
 
         ``by_segment``: the referral comes from the trust's segment and capability at an
@@ -314,24 +442,26 @@ class Programme:
             return
         if status == TRANSITIONAL:
             self._end_transition(trust)
-        self._join_waiting_list(trust, self.env.now, catastrophic, by_segment)
+        self._join_waiting_list(trust, self.env.now, catastrophic, route, by_segment)
 
     def _join_waiting_list(
-        self, trust: int, when: float, catastrophic: bool, by_segment: bool = False
+        self, trust: int, when: float, catastrophic: bool, route: int, by_segment: bool = False
     ) -> None:
-        self._open_spell(trust, when, catastrophic, listed=True)
-        if by_segment and self.inputs.leave_list_when_ineligible:
+        self._open_spell(trust, when, catastrophic, listed=True, route=route)
+        if by_segment and self.era.leave_list_when_ineligible:
             self._segment_referrals.add(trust)
         self.status[trust] = WAITING
         self.referred[trust] = True
         self.waiting_list.join(trust, catastrophic, float(self.population.score[trust]), when)
 
-    def _open_spell(self, trust: int, when: float, catastrophic: bool, listed: bool) -> None:
+    def _open_spell(
+        self, trust: int, when: float, catastrophic: bool, listed: bool, route: int
+    ) -> None:
         previous = self.spell_of[trust]
         # a re-entry if the trust has exited before: in its last spell or, by induction,
         # in an earlier one (a spell that left the list unadmitted did not exit)
         reentry = previous is not None and (previous.reentry or previous.exited)
-        spell = Spell(trust, when, catastrophic, reentry, listed)
+        spell = Spell(trust, when, catastrophic, reentry, listed, route)
         self.spell_of[trust] = spell
         self.spell_records.append(spell)
 
@@ -358,11 +488,12 @@ class Programme:
         """Admit from the waiting list while places (and, under ``wait``, national-team
         hours) allow. Returns the number admitted."""
         inputs, caseload, waiting_list = self.inputs, self.caseload, self.waiting_list
+        cap = self.era.cap
         admitted = 0
         # the cap first: the list is rarely empty, the programme often full
-        while caseload[0] + caseload[1] + caseload[2] < inputs.cap and waiting_list:
+        while caseload[0] + caseload[1] + caseload[2] < cap and waiting_list:
             if inputs.policy == POLICY_WAIT:
-                needed = self._demand()[NATIONAL] + inputs.phase_hours[DIAGNOSTIC][NATIONAL]
+                needed = self._demand()[NATIONAL] + self.era.phase_hours[DIAGNOSTIC][NATIONAL]
                 if needed > self._wte_in_post * inputs.hours_per_wte_week + 1e-9:
                     break
             trust = waiting_list.pop()
@@ -374,7 +505,9 @@ class Programme:
     def _admit(
         self, trust: int, admission_time: float, phase: int, duration: float | None = None
     ) -> None:
-        self.spell_of[trust].admission = admission_time
+        spell = self.spell_of[trust]
+        spell.admission = admission_time
+        spell.target_exit = admission_time + self.era.target_weeks
         self.referred[trust] = True
         self.population.enter_programme(trust)
         self._start_phase(trust, phase, duration)
@@ -383,7 +516,7 @@ class Programme:
 
     def _draw(self, phase: int, trust: int) -> float:
         """Duration (improvement: work) of the trust's current spell's phase, in weeks."""
-        distribution = self.inputs.durations[phase]
+        distribution = self.era.durations[phase]
         if distribution.kind == "fixed":
             return distribution.a
         k = self.draw_index[trust]
@@ -419,13 +552,13 @@ class Programme:
             if k < SPELLS_PER_TRUST
             else self._streams["overflow_relapse"].random()
         )
-        return bool(u < self.inputs.relapse_probability)
+        return bool(u < self.era.relapse_probability)
 
     def _leave(self, trust: int) -> None:
         """Exit criteria met and exit complete: move to segment 3 with transitional support."""
         self.spell_of[trust].exit = self.env.now
         self.population.leave_programme(
-            trust, hold_segment=EXIT_SEGMENT, score_gain=self.inputs.exit_score_gain
+            trust, hold_segment=EXIT_SEGMENT, score_gain=self.era.exit_score_gain
         )
         self._start_phase(trust, TRANSITIONAL)
 
@@ -446,7 +579,7 @@ class Programme:
 
         Recomputed from the counts rather than kept by += and -=, so it cannot drift."""
         n0, n1, n2, n3 = self.caseload
-        h0, h1, h2, h3 = self.inputs.phase_hours
+        h0, h1, h2, h3 = self.era.phase_hours
         return (
             n0 * h0[0] + n1 * h1[0] + n2 * h2[0] + n3 * h3[0],
             n0 * h0[1] + n1 * h1[1] + n2 * h2[1] + n3 * h3[1],
@@ -470,11 +603,11 @@ class Programme:
             inputs.consultancy_hours_per_week,
         )
         delivered, bought, _, dose = ration_support(
-            demand, capacity, inputs.policy, self._improvement_weights
+            demand, capacity, inputs.policy, self.era.improvement_weights
         )
         if dose != self._dose:  # usually unchanged (full support): skip the power
             self._dose = dose
-            self._rate = improvement_rate(dose, inputs.elasticity)
+            self._rate = improvement_rate(dose, self.era.elasticity)
         # a plain tuple, not a named one: built at every event
         self.support = (*demand, *capacity, *delivered, bought, self._wte_in_post, dose)
         self._record()
@@ -482,7 +615,8 @@ class Programme:
 
     def _record(self) -> None:
         """Log the current state (a row of LOG_FIELDS)."""
-        self.log.append((self.env.now, *self.caseload, len(self.waiting_list), *self.support))
+        log_row = (self.env.now, *self.caseload, len(self.waiting_list), self.era.cap)
+        self.log.append((*log_row, *self.support))
 
     def _reschedule_improvement(self) -> None:
         """Keep one timer for the next improvement completion on the progress clock."""
@@ -517,7 +651,6 @@ class Programme:
                 "reentries": [s.admission for s in admitted if s.reentry],
             },
             horizon_weeks,
-            cap=inputs.cap,
             prices=CostRates(
                 inputs.cost_per_wte_week,
                 inputs.family_cost_per_hour,
@@ -529,23 +662,16 @@ class Programme:
     def spells(self) -> dict[str, np.ndarray]:
         """One row per referral: trust, times (weeks; NaN if not reached) and flags.
 
-        ``target_exit`` is the planned exit date (admission plus the target duration);
-        exits after it are late (slippage).
+        ``target_exit`` is the planned exit date (admission plus the target duration of the
+        era of admission); exits after it are late (slippage). ``route`` indexes
+        :data:`~sim.vocabulary.ROUTES`; ``merged`` marks spells ended by a merger.
         """
-        names = ("trust", "referral", "admission", "exit", "support_end",
-                 "catastrophic", "reentry", "left_list")  # fmt: skip
+        names = ("trust", "referral", "admission", "target_exit", "exit", "support_end",
+                 "catastrophic", "reentry", "left_list", "route", "merged")  # fmt: skip
         rows = list(map(attrgetter(*names), self.spell_records))
         columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
-        trust, referral, admission, exit_, support_end, catastrophic, reentry, left_list = columns
-        admission = np.asarray(admission, dtype=float)
+        types = (np.int32, float, float, float, float, float, bool, bool, bool, np.int8, bool)
         return {
-            "trust": np.asarray(trust, dtype=np.int32),
-            "referral": np.asarray(referral, dtype=float),
-            "admission": admission,
-            "target_exit": admission + self.inputs.target_weeks,
-            "exit": np.asarray(exit_, dtype=float),
-            "support_end": np.asarray(support_end, dtype=float),
-            "catastrophic": np.asarray(catastrophic, dtype=bool),
-            "reentry": np.asarray(reentry, dtype=bool),
-            "left_list": np.asarray(left_list, dtype=bool),
+            name: np.asarray(column, dtype=kind)
+            for name, column, kind in zip(names, columns, types, strict=True)
         }

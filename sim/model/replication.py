@@ -9,12 +9,13 @@ state: the same inputs always give the same result, in any process.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from functools import cached_property
 
 import numpy as np
 import simpy
 
+from sim.calendar import weeks_between
 from sim.model.inputs import (
     PopulationInputs,
     ProgrammeInputs,
@@ -30,21 +31,58 @@ from sim.streams import Streams
 
 @dataclass(frozen=True)
 class ModelInputs:
-    """Everything one replication needs, compiled once per scenario."""
+    """Everything one replication needs, compiled once per scenario.
+
+    For a warm start (``Scenario.warm_start``) the run begins ``report_offset_weeks``
+    before ``start_date`` and results are cut to the forecast: :attr:`horizon_weeks` and
+    :attr:`assessment_labels` describe the reported window, not the whole run."""
 
     scenario_name: str
     start_date: dt.date
     population: PopulationInputs
     programme: ProgrammeInputs
+    report_offset_weeks: float = 0.0
+    """Weeks simulated before ``start_date`` (0 unless warm-started)."""
+    report_row: int = 0
+    """Row of the population's arrays that is the state at ``start_date``."""
+
+    @property
+    def horizon_weeks(self) -> float:
+        """Length of the reported forecast, weeks."""
+        return self.population.horizon_weeks - self.report_offset_weeks
+
+    @property
+    def assessment_labels(self) -> tuple[str, ...]:
+        """Label of the quarter each reported row opens (row 0 is the start)."""
+        return self.population.assessment_labels[self.report_row :]
 
 
 def compile_scenario(scenario: Scenario) -> ModelInputs:
-    """Compile a validated scenario for :func:`run_replication` (do this once per scenario)."""
+    """Compile a validated scenario for :func:`run_replication` (do this once per scenario).
+
+    A warm-started scenario is compiled as one run from its history's start (see
+    :mod:`sim.scenario.warm_start`), reported from its own start date."""
+    if scenario.warm_start is None:
+        return ModelInputs(
+            scenario_name=scenario.name,
+            start_date=scenario.start_date,
+            population=compile_population(scenario),
+            programme=compile_programme(scenario),
+        )
+    from sim.scenario.warm_start import combined_scenario
+
+    combined, history_start = combined_scenario(scenario)
+    population = compile_population(combined)
+    offset = weeks_between(history_start, scenario.start_date)
+    # the assessment on the forecast's start date (a quarter's first day) is its start row
+    row = 1 + int(np.argmin(np.abs(population.assessment_weeks - offset)))
     return ModelInputs(
         scenario_name=scenario.name,
         start_date=scenario.start_date,
-        population=compile_population(scenario),
-        programme=compile_programme(scenario),
+        population=population,
+        programme=compile_programme(combined),
+        report_offset_weeks=offset,
+        report_row=row,
     )
 
 
@@ -63,7 +101,11 @@ class ReplicationResult:
     assessment_labels: tuple[str, ...]
     """(A,) '2026/27 Q2' label of the quarter each row opens."""
     segment_counts: np.ndarray
-    """(A, tables, 5) int: trusts per league table and segment 1..5."""
+    """(A, tables, 5) int: trusts per league table and segment 1..5 (merged trusts are
+    not counted)."""
+    programme_segment: np.ndarray
+    """(A,) int8: the segment that is the programme under the rule in force (5 under the
+    NOF rules, 4 under the SOF rule)."""
     segment_history: np.ndarray
     """(A, trusts) int8: each trust's segment."""
     score_history: np.ndarray
@@ -191,12 +233,16 @@ def run_replication(
 
     catastrophe_weeks, catastrophe_trusts = _draw_catastrophes(pop_inputs, streams)
     _at(env, pop_inputs.assessment_weeks, _assess(population, programme))
-    if prog_inputs.referral_mode == "segments" and prog_inputs.catastrophic_refers:
+    if prog_inputs.referral_mode == "segments" and any(
+        era.catastrophic_refers for era in prog_inputs.eras
+    ):
         _at(env, catastrophe_weeks, programme.on_catastrophic_failure, catastrophe_trusts.tolist())
     arrivals = _exogenous_arrival_weeks(prog_inputs, horizon, streams)
     if len(arrivals):
         choices = streams["exogenous_choice"].random(len(arrivals))
         _at(env, arrivals, programme.on_arrival, choices.tolist())
+    eras = np.arange(len(prog_inputs.eras))
+    _at(env, prog_inputs.era_weeks[1:], programme.on_era_change, eras[1:].tolist())
     later = prog_inputs.national_change_weeks > 0
     _at(
         env,
@@ -206,12 +252,13 @@ def run_replication(
     )
     env.run(until=horizon)
 
-    return ReplicationResult(
+    result = ReplicationResult(
         seed=seed,
         replication=replication,
         assessment_weeks=np.concatenate([[0.0], pop_inputs.assessment_weeks]),
         assessment_labels=pop_inputs.assessment_labels,
         segment_counts=population.segment_counts(),
+        programme_segment=pop_inputs.programme_segment,
         segment_history=population.segment_history,
         score_history=population.score_history,
         deficit_history=population.deficit_history,
@@ -223,4 +270,33 @@ def run_replication(
         catastrophe_trusts=catastrophe_trusts,
         timeline=programme.timeline(horizon),
         spells=programme.spells(),
+    )
+    if inputs.report_offset_weeks:
+        return _reported_window(result, inputs.report_row, inputs.report_offset_weeks)
+    return result
+
+
+def _reported_window(result: ReplicationResult, row: int, offset: float) -> ReplicationResult:
+    """A warm-started run cut to the forecast: rows from the start date's assessment, times
+    shifted so 0 is the start date, spells that ended before it dropped."""
+    spells = result.spells
+    keep = ~(spells["support_end"] < offset)
+    shifted = {
+        name: (values[keep] - offset if values.dtype.kind == "f" else values[keep])
+        for name, values in spells.items()
+    }
+    later = result.catastrophe_weeks >= offset
+    by_row = ("segment_counts", "programme_segment", "segment_history", "score_history",
+              "deficit_history", "deficit_counts", "low_capability_counts")  # fmt: skip
+    return replace(
+        result,
+        assessment_weeks=result.assessment_weeks[row:] - offset,
+        assessment_labels=result.assessment_labels[row:],
+        **{name: getattr(result, name)[row:] for name in by_row},
+        churn=result.churn[row:],
+        override_churn=result.override_churn[row:],
+        catastrophe_weeks=result.catastrophe_weeks[later] - offset,
+        catastrophe_trusts=result.catastrophe_trusts[later],
+        timeline=result.timeline.since(offset),
+        spells=shifted,
     )

@@ -57,3 +57,12 @@ def apply_financial_override(
 def segment_of_rank(n: int) -> np.ndarray:
     """Segment (1 to 4) of each rank 0..n-1 under the quartile rule."""
     return (1 + (4 * np.arange(n)) // n).astype(np.int8)
+
+
+def segment_of_rank_by_shares(n: int, shares: tuple[float, ...]) -> np.ndarray:
+    """Segment (1, 2, ...) of each rank 0..n-1 when the ranked trusts are split in the
+    given shares, best first (the SOF rule: segments 1 to 3)."""
+    # a position belongs to the first segment whose cumulative share it has not passed;
+    # the small tolerance keeps exact boundaries (n * share whole) in the earlier segment
+    bounds = np.cumsum(shares)[:-1] * n - 1e-9
+    return (1 + np.searchsorted(bounds, np.arange(n), side="right")).astype(np.int8)

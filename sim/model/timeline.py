@@ -46,10 +46,11 @@ SUPPORT_FIELDS = (
 delivered by each source (consultancy delivered includes hours bought), consultancy hours
 bought for the national team (policy ``buy``), national WTE in post, and the dose (the
 blend-weighted share of needed improvement support delivered, 0 to 1)."""
-LOG_FIELDS = ("time", *PHASES, "waiting", *SUPPORT_FIELDS)
+LOG_FIELDS = ("time", *PHASES, "waiting", "cap", *SUPPORT_FIELDS)
 """Columns of the programme's state log, one row per change of state: time (weeks), trusts
-in each phase, trusts waiting, then :data:`SUPPORT_FIELDS`. The programme writes rows as
-``(time, *caseload, waiting, *support)``; this is the one definition of that order."""
+in each phase, trusts waiting, the cap in force (the number of trusts when there is none),
+then :data:`SUPPORT_FIELDS`. The programme writes rows as
+``(time, *caseload, waiting, cap, *support)``; this is the one definition of that order."""
 _COLUMN = {name: i for i, name in enumerate(LOG_FIELDS)}
 _CASELOAD = slice(_COLUMN["diagnostic"], _COLUMN["transitional"] + 1)
 _RATES = slice(_COLUMN["demand_national"], _COLUMN["national_wte_in_post"] + 1)
@@ -79,8 +80,6 @@ class Timeline:
     event_times: dict[str, np.ndarray]
     """Exact times of ``referrals``, ``admissions``, ``exits`` and ``reentries``."""
     horizon_weeks: float
-    cap: float
-    """Most trusts in the programme at once (inf for no cap)."""
     prices: CostRates
 
     @classmethod
@@ -89,7 +88,6 @@ class Timeline:
         rows: list[tuple],
         event_times: dict[str, list[float]],
         horizon_weeks: float,
-        cap: float,
         prices: CostRates,
     ) -> Timeline:
         """Build from the programme's list of log tuples and lists of event times."""
@@ -97,7 +95,18 @@ class Timeline:
             itertools.chain.from_iterable(rows), dtype=float, count=len(rows) * len(LOG_FIELDS)
         ).reshape(len(rows), len(LOG_FIELDS))
         events = {name: np.asarray(times, dtype=float) for name, times in event_times.items()}
-        return cls(log, events, float(horizon_weeks), float(cap), prices)
+        return cls(log, events, float(horizon_weeks), prices)
+
+    def since(self, offset: float) -> Timeline:
+        """The same timeline from ``offset`` weeks on, with times shifted so that
+        ``offset`` is 0 (the state in force then becomes the first row; earlier events
+        are dropped)."""
+        times = self.times
+        first = max(int(np.searchsorted(times, offset, side="right")) - 1, 0)
+        log = self.log[first:].copy()
+        log[:, 0] = np.maximum(log[:, 0] - offset, 0.0)
+        events = {name: t[t >= offset] - offset for name, t in self.event_times.items()}
+        return Timeline(log, events, self.horizon_weeks - offset, self.prices)
 
     # ------------------------------------------------------------------ helpers
     # Everything that does not depend on the periods asked for is computed once per
@@ -154,7 +163,7 @@ class Timeline:
         """Per condition, the running count of log rows (of positive length) where it held."""
         positive = self._durations > 0
         conditions = {
-            "cap_reached": self.in_programme() >= self.cap,
+            "cap_reached": self.in_programme() >= self.log[:, _COLUMN["cap"]],
             "national_short": self.national_short(),
         }
         return {

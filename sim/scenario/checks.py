@@ -1,7 +1,8 @@
 """Checks of a validated scenario against the package's data (the trusts that exist).
 
-The schema cannot see how many trusts each league table has: that is published data
-(``sim/data/trusts_by_region_type.csv``), not scenario input. Without these checks the
+The schema cannot see how many trusts each league table has at the start: by default that
+is published data (``sim/data/trusts_by_region_type.csv``), or the scenario's
+``population.trust_counts``. Without these checks the
 model would quietly cut the scenario down to fit, for example placing 10 ambulance trusts
 in the programme when the scenario asks for 500.
 """
@@ -18,7 +19,7 @@ def register_problems(scenario: Scenario) -> list[tuple[str, str]]:
     """(field path, reason) for every count larger than the trusts there are."""
     from sim.data import trust_register  # imported here: sim.data imports the schema
 
-    register = trust_register()
+    register = trust_register(scenario.population.counts_at(scenario.start_date))
     sizes = {name: register.table_size(i) for i, name in enumerate(LEAGUE_TABLES)}
     problems: list[tuple[str, str]] = []
 

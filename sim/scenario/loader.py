@@ -96,7 +96,19 @@ def load_scenario(path: str | Path) -> Scenario:
         Naming the file, the field path and the reason, for any problem in the file.
     """
     raw, origins = resolve_file(Path(path))
+    if isinstance(raw.get("warm_start"), str):
+        raw = raw | {"warm_start": _history_path(raw["warm_start"], origins)}
     return build_scenario(raw, origins, top=Path(path).resolve())
+
+
+def _history_path(written: str, origins: Mapping[PathKey, Path]) -> str:
+    """The absolute path of a ``warm_start`` file, which is written relative to the file
+    that names it; a missing file is an error naming that file and field."""
+    where = origin_of(origins, ("warm_start",))
+    path = (Path(where).parent / written).resolve()
+    if not path.is_file():
+        raise ScenarioError(where, "warm_start", f"history scenario {written!r} not found ({path})")
+    return str(path)
 
 
 def scenario_hash(scenario: Scenario) -> str:

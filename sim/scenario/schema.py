@@ -80,7 +80,8 @@ def steps_in_date_order(list_name: str):
     ``effective_from`` (see :func:`check_dates_increase`)."""
 
     def check(model):
-        check_dates_increase(list_name, [step.effective_from for step in getattr(model, list_name)])
+        steps = getattr(model, list_name) or []
+        check_dates_increase(list_name, [step.effective_from for step in steps])
         return model
 
     return model_validator(mode="after")(check)
@@ -201,14 +202,54 @@ class LeagueTables(FrozenModel):
         return [(name, getattr(self, name)) for name in LEAGUE_TABLES]
 
 
+class TrustCountStep(FrozenModel):
+    """Trusts in each league table from a date (mergers lower the counts)."""
+
+    effective_from: IsoDate
+    acute: Annotated[int, Field(ge=1, le=MAX_TRUSTS)]
+    non_acute: Annotated[int, Field(ge=1, le=MAX_TRUSTS)]
+    ambulance: Annotated[int, Field(ge=1, le=MAX_TRUSTS)]
+
+    def counts(self) -> tuple[int, ...]:
+        return tuple(getattr(self, name) for name in LEAGUE_TABLES)
+
+
 class Population(FrozenModel):
-    """The 205 trusts (from the package's data) and how their scores and status move."""
+    """The trusts and how their scores and status move."""
 
     tables: LeagueTables
+    trust_counts: Annotated[list[TrustCountStep], Field(min_length=1, max_length=200)] | None = (
+        None
+    )
+    """Trusts per league table over time; ``null`` for the 2025/26 register in the package's
+    data (134 acute, 61 non-acute, 10 ambulance) throughout. Counts may only fall (trusts
+    merge; see :mod:`sim.model.population`), and a change takes effect at the first
+    quarterly assessment on or after its date."""
     capability_reassessment_quarter: Annotated[int, Field(ge=1, le=4)]
     """NHS financial-year quarter (1 = April to June) in which boards are reassessed."""
     capability_persistence: Probability
     """Probability that a board's rating is carried over unchanged at a reassessment."""
+
+    _dates_in_order = steps_in_date_order("trust_counts")
+
+    def counts_at(self, date: dt.date) -> tuple[int, ...] | None:
+        """Trusts per league table in force on ``date`` (``None``: the package's register)."""
+        steps = [s for s in self.trust_counts or [] if s.effective_from <= date]
+        return steps[-1].counts() if steps else None
+
+    @model_validator(mode="after")
+    def _counts_only_fall(self) -> Population:
+        steps = self.trust_counts or []
+        for i in range(1, len(steps)):
+            for name in LEAGUE_TABLES:
+                before, after = getattr(steps[i - 1], name), getattr(steps[i], name)
+                if after > before:
+                    raise field_error(
+                        f"trust_counts[{i}].{name}",
+                        f"{after} trusts is more than the {before} of trust_counts[{i - 1}]: "
+                        "counts may only fall (trusts merge; new trusts are not modelled)",
+                    )
+        return self
 
 
 # ------------------------------------------------------------------------- segmentation
@@ -230,22 +271,54 @@ class Thresholds(FrozenModel):
         return self
 
 
-class QuartileRule(FrozenModel):
-    """NOF 2025/26: quartiles of the average score within each league table."""
+class RuleCommon(FrozenModel):
+    """What every segmentation rule has: its date, a label for outputs and whether the
+    financial override applies under it."""
+
+    effective_from: IsoDate
+    label: Annotated[str, Field(max_length=80)] = ""
+    """Name of the framework in outputs, e.g. ``NOF 2025/26`` (empty: the rule's kind)."""
+    financial_override: bool | None = None
+    """Whether the financial override applies under this rule; ``null``: the segmentation's
+    ``financial_override``."""
+
+
+class QuartileRule(RuleCommon):
+    """NOF 2025/26: quartiles of the average score within each league table; segment 5 is
+    the programme."""
 
     rule: Literal["quartiles"]
-    effective_from: IsoDate
 
 
-class FixedThresholdRule(FrozenModel):
-    """NOF 2026/27: fixed score thresholds (values are a scenario assumption)."""
+class FixedThresholdRule(RuleCommon):
+    """NOF 2026/27: fixed score thresholds (values are a scenario assumption); segment 5 is
+    the programme."""
 
     rule: Literal["fixed_thresholds"]
-    effective_from: IsoDate
     thresholds: Thresholds
 
 
-SegmentationRule = Annotated[QuartileRule | FixedThresholdRule, Field(discriminator="rule")]
+class SofRule(RuleCommon):
+    """Single Oversight Framework (from October 2016) and System Oversight Framework
+    (2021/22): segment 4 is the programme of the time (special measures, then the Recovery
+    Support Programme) and is set by being in it; segments 1 to 3 follow the scores, split
+    within each league table in the shares given (best first)."""
+
+    rule: Literal["sof"]
+    segment_shares: Annotated[list[Probability], Field(min_length=3, max_length=3)]
+
+    @model_validator(mode="after")
+    def _shares_add_up(self) -> SofRule:
+        if abs(sum(self.segment_shares) - 1.0) > 1e-6:
+            raise field_error(
+                "segment_shares", f"shares add up to {sum(self.segment_shares):.4g}, not 1"
+            )
+        return self
+
+
+SegmentationRule = Annotated[
+    QuartileRule | FixedThresholdRule | SofRule, Field(discriminator="rule")
+]
 
 
 class Segmentation(FrozenModel):
@@ -341,12 +414,50 @@ class ScheduleReferrals(FrozenModel):
         return self
 
 
+class ScoreLinkedRoute(FrozenModel):
+    """An entry route that refers trusts at random, more often the worse their score.
+
+    At each quarterly assessment a trust not already referred is referred with probability
+    ``1 - exp(-rate / 4)``, where its rate is ``rate_per_trust_year`` times
+    ``exp(score_gradient * z - score_gradient**2 / 2)`` at standardised score ``z``: the
+    factor averages 1 over a table, so ``rate_per_trust_year`` is the average rate."""
+
+    rate_per_trust_year: Annotated[float, Field(ge=0.0, le=4.0)]
+    """At most 4 a year: a certain referral every quarter."""
+    score_gradient: Gradient = 0.0
+    """Log-rate per standard deviation of score (positive: worse trusts more often)."""
+
+
+class SystemRoute(FrozenModel):
+    """Whole systems entering together: at each quarterly assessment a Poisson number of
+    integrated care systems (mean ``rate_per_year / 4``) is chosen, in proportion to how
+    many of their trusts are in ``from_segment`` or worse, and all those trusts are
+    referred."""
+
+    rate_per_year: Annotated[float, Field(ge=0.0, le=52.0)]
+    """Systems entering per year, nationally."""
+    from_segment: Annotated[int, Field(ge=1, le=4)] = 3
+    """Trusts of the system in this segment or worse (before the programme) are referred."""
+
+
 class SegmentReferrals(FrozenModel):
-    """Referrals from the population: segment 4 with low capability, or a catastrophic
-    failure of governance."""
+    """Referrals from the population, by route: the lowest segment with a low-capability
+    board, a catastrophic failure of governance, and optionally a quality route, a finance
+    route and whole systems."""
 
     mode: Literal["segments"]
+    lowest_segment_share: Probability = 1.0
+    """Share of eligible trusts (lowest segment, low-capability board) referred at each
+    assessment; 1 refers every one (the PIP rule), 0 switches the route off."""
     catastrophic_failure_refers: bool = True
+    quality: ScoreLinkedRoute | None = None
+    """A regulator's recommendation after an inadequate rating (the main route into
+    special measures from 2013); ``null``: off."""
+    finance: ScoreLinkedRoute | None = None
+    """Trusts in deficit (financial special measures from 2016; a significant deficit or
+    gap to plan under the Recovery Support Programme); ``null``: off."""
+    system: SystemRoute | None = None
+    """Whole integrated care systems entering together; ``null``: off."""
     no_longer_eligible: Literal["stay_on_list", "leave_list"] = "stay_on_list"
     """A trust waiting for a place that a later assessment finds no longer eligible (out
     of segment 4 or no longer low capability) stays on the list (a referral, once made,
@@ -366,6 +477,9 @@ class InitialSpells(FrozenModel):
     phase: Literal["diagnostic", "improvement", "exit"]
     weeks_in_phase: Weeks
     weeks_in_programme: Weeks
+    route: Literal["initial", "segment", "quality", "finance", "catastrophic", "system"] = "initial"
+    """How these trusts entered, for outputs by route (e.g. ``quality`` for the Keogh
+    trusts of July 2013); ``initial`` when it does not matter."""
 
     @model_validator(mode="after")
     def _consistent(self) -> InitialSpells:
@@ -398,9 +512,66 @@ class InitialProgramme(FrozenModel):
     )
 
 
-class Programme(FrozenModel):
-    """The Provider Improvement Programme (segment 5): entry, journey and exit."""
+class PhaseChanges(FrozenModel):
+    """Phases that change in an era (each given whole); the others carry on as before."""
 
+    diagnostic: Phase | None = None
+    improvement: Phase | None = None
+    exit: Phase | None = None
+    transitional: Phase | None = None
+
+
+class ReferralChanges(FrozenModel):
+    """Entry routes that change in an era (segment referral mode only); each route given
+    replaces the one before, the others carry on. A route is switched off with a rate (or
+    share) of 0."""
+
+    lowest_segment_share: Probability | None = None
+    catastrophic_failure_refers: bool | None = None
+    quality: ScoreLinkedRoute | None = None
+    finance: ScoreLinkedRoute | None = None
+    system: SystemRoute | None = None
+    no_longer_eligible: Literal["stay_on_list", "leave_list"] | None = None
+
+
+NO_CAP = "none"
+"""An era's ``cap: none``: no cap from that date (a missing ``cap`` leaves it unchanged)."""
+
+
+class ProgrammeEra(FrozenModel):
+    """Programme settings that change on a date, such as a new programme replacing the old.
+
+    An era lists only what changes from the era before it (or from the programme's own
+    settings for the first era); everything else carries on. Trusts already in a phase keep
+    the length drawn when it began; phases that begin later follow the new settings."""
+
+    effective_from: IsoDate
+    name: Annotated[str, Field(min_length=1, max_length=80)] | None = None
+    """The programme's name from this date (e.g. ``Recovery Support Programme``)."""
+    cap: Annotated[int, Field(ge=0, le=MAX_TRUSTS)] | Literal["none"] | None = None
+    """New cap; ``none`` removes the cap; missing or ``null`` leaves it as it was."""
+    referrals: ReferralChanges | None = None
+    """Entry routes that change (segment referral mode only)."""
+    phases: PhaseChanges | None = None
+    dose_response: DoseResponse | None = None
+    target_duration_weeks: PositiveWeeks | None = None
+    exit_score_gain: Annotated[float, Field(ge=0.0, le=3.0)] | None = None
+    relapse_probability: Probability | None = None
+
+
+ERA_FIELDS = (
+    "name", "cap", "dose_response", "target_duration_weeks", "exit_score_gain",
+    "relapse_probability",
+)  # fmt: skip
+"""Fields of :class:`ProgrammeEra` that replace the programme's field of the same name."""
+
+
+class Programme(FrozenModel):
+    """The intensive programme of the time (the Provider Improvement Programme, segment 5,
+    by default): entry, journey and exit, and how its settings change on dates."""
+
+    name: Annotated[str, Field(min_length=1, max_length=80)] = "Provider Improvement Programme"
+    """The programme's name in outputs (before the first era, if any)."""
     cap: Annotated[int, Field(ge=0, le=MAX_TRUSTS)] | None
     """Most trusts in the programme at once (diagnostic, improvement and exit phases);
     ``null`` for no cap."""
@@ -418,6 +589,50 @@ class Programme(FrozenModel):
     relapse_probability: Probability
     """Probability that a trust is referred again when its transitional support ends."""
     initial: InitialProgramme = Field(default_factory=InitialProgramme)
+    eras: Annotated[list[ProgrammeEra], Field(max_length=200)] = Field(default_factory=list)
+    """Settings that change on dates, in date order (see :class:`ProgrammeEra`)."""
+
+    _eras_in_order = steps_in_date_order("eras")
+
+    def settings_by_era(self) -> list[tuple[dt.date | None, Programme]]:
+        """The programme's settings in force from each date: ``(None, self)`` first, then
+        one entry per era with its changes applied on top of the era before."""
+        out: list[tuple[dt.date | None, Programme]] = [(None, self)]
+        current = self
+        for era in self.eras:
+            update = {
+                name: getattr(era, name) for name in ERA_FIELDS if getattr(era, name) is not None
+            }
+            if update.get("cap") == NO_CAP:
+                update["cap"] = None
+            if era.referrals is not None:
+                changed = {
+                    key: value
+                    for key, value in era.referrals
+                    if value is not None
+                }
+                update["referrals"] = current.referrals.model_copy(update=changed)
+            if era.phases is not None:
+                changed = {
+                    name: getattr(era.phases, name)
+                    for name in PHASES
+                    if getattr(era.phases, name) is not None
+                }
+                update["phases"] = current.phases.model_copy(update=changed)
+            current = current.model_copy(update=update | {"eras": []})
+            out.append((era.effective_from, current))
+        return out
+
+    @model_validator(mode="after")
+    def _eras_keep_referral_mode(self) -> Programme:
+        for i, era in enumerate(self.eras):
+            if era.referrals is not None and self.referrals.mode != "segments":
+                raise field_error(
+                    f"eras[{i}].referrals",
+                    f"entry routes can change on a date only when referrals.mode is "
+                    f"'segments', not {self.referrals.mode!r}",
+                )
+        return self
 
     @model_validator(mode="after")
     def _unique_priority(self) -> Programme:
@@ -430,15 +645,18 @@ class Programme(FrozenModel):
         # A trust that relapses is referred again when its spell ends; spells of no time
         # would repeat at one instant for ever (relapse_probability 1) or thousands of
         # times (just below 1).
-        weeks = sum(mean_weeks(getattr(self.phases, name).duration) for name in PHASES)
-        if self.relapse_probability > 0 and weeks < MIN_SPELL_WEEKS:
-            raise field_error(
-                ["relapse_probability", "phases"],
-                f"the four phases last {weeks:.3g} weeks on average, under "
-                f"{MIN_SPELL_WEEKS:g}: with relapse_probability {self.relapse_probability:g} "
-                "trusts would cycle through the programme without time passing; lengthen "
-                "the phases or set relapse_probability to 0",
-            )
+        for index, (_, settings) in enumerate(self.settings_by_era()):
+            weeks = sum(mean_weeks(getattr(settings.phases, name).duration) for name in PHASES)
+            relapse = settings.relapse_probability
+            if relapse > 0 and weeks < MIN_SPELL_WEEKS:
+                where = "" if index == 0 else f"eras[{index - 1}]."
+                raise field_error(
+                    [f"{where}relapse_probability", f"{where}phases"],
+                    f"the four phases last {weeks:.3g} weeks on average, under "
+                    f"{MIN_SPELL_WEEKS:g}: with relapse_probability {relapse:g} trusts would "
+                    "cycle through the programme without time passing; lengthen the phases "
+                    "or set relapse_probability to 0",
+                )
         return self
 
 
@@ -516,6 +734,12 @@ class Scenario(FrozenModel):
     segmentation: Segmentation
     programme: Programme
     team: Team
+    warm_start: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
+    """A history scenario file to start from (relative to this file when written; the
+    loader stores the absolute path): the run begins at the history's start, follows it up
+    to this scenario's ``start_date`` and then this scenario's settings, and reports from
+    ``start_date`` on, so trusts keep their time in the programme and their history (see
+    :mod:`sim.scenario.warm_start`). ``null``: start from the published state."""
     notes: dict[str, Annotation] = Field(default_factory=dict)
     """Provenance of annotated numbers, keyed by dotted field path (filled by the loader)."""
 
@@ -527,6 +751,23 @@ class Scenario(FrozenModel):
                 ["start_date", "segmentation.rules[0].effective_from"],
                 f"start_date {self.start_date} is before the first segmentation rule "
                 f"({first}): some rule must be in force from the start",
+            )
+        if self.warm_start is not None and (
+            self.start_date.day != 1 or self.start_date.month not in (1, 4, 7, 10)
+        ):
+            raise field_error(
+                ["start_date", "warm_start"],
+                f"start_date {self.start_date} is not the first day of a quarter (1 April, "
+                "1 July, 1 October or 1 January): a warm start takes over at a quarterly "
+                "assessment",
+            )
+        counts = self.population.trust_counts
+        if counts and counts[0].effective_from > self.start_date:
+            raise field_error(
+                ["start_date", "population.trust_counts[0].effective_from"],
+                f"start_date {self.start_date} is before the first trust count "
+                f"({counts[0].effective_from}): the number of trusts must be known from the "
+                "start",
             )
         first_wte = self.team.national.wte_schedule[0].effective_from
         if first_wte > self.start_date:

@@ -2,7 +2,7 @@
 
 :func:`build_parser` assembles one small parser per command, each defined beside its
 handler (:mod:`~sim.apps.cli.runs`, :mod:`~sim.apps.cli.folders`,
-:mod:`~sim.apps.cli.fitting`, :mod:`~sim.apps.cli.studies`,
+:mod:`~sim.apps.cli.fitting`, :mod:`~sim.apps.cli.backtest`, :mod:`~sim.apps.cli.studies`,
 :mod:`~sim.apps.cli.scenario_files`). :func:`main` is the one place where an error becomes
 a message and an exit code; handlers raise, they never exit.
 """
@@ -16,7 +16,7 @@ import shlex
 import sys
 
 from sim import __version__
-from sim.apps.cli import fitting, folders, runs, scenario_files, studies
+from sim.apps.cli import backtest, fitting, folders, runs, scenario_files, studies
 from sim.apps.cli.checks import check_arguments
 from sim.apps.cli.common import (
     EXIT_BAD_INPUT,
@@ -35,6 +35,7 @@ COMMANDS = (
     folders.add_report,
     fitting.add_calibrate,
     fitting.add_validation,
+    backtest.add_backtest,
     fitting.add_theory,
     studies.add_sensitivity,
     studies.add_plan,

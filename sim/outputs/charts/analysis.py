@@ -1,7 +1,8 @@
 """Charts of the analyses: what each shows, and the words around it.
 
 The analyses in :mod:`sim.analysis` return tables (one-way effects, Morris or Sobol indices,
-the planner's settings, the model beside published data); the functions here turn those
+the planner's settings, the model beside published data, the back-test through 2013-2026);
+the functions here turn those
 tables into :class:`~sim.outputs.charts.data.ChartData` with titles, captions and alt text.
 Every number in the words comes from the table given. Computes no statistics and runs no
 simulation; drawing is :mod:`sim.outputs.charts.draw`'s job.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sim.analysis.backtest import Backtest
 from sim.analysis.planner import PlanResult, format_setting, format_span
 from sim.analysis.sensitivity import Output, readable
 from sim.analysis.validation import HORIZON_YEARS
@@ -230,4 +232,76 @@ def validation_chart(table: pd.DataFrame, scenario: str, replications: int, seed
         f"{HORIZON_YEARS}-year runs. {DATA_SOURCES}",
         table=ratios,
         y_label="Model relative to published (published = 1)",
+    )
+
+
+# -------------------------------------------------------------------------- back-test
+
+
+def backtest_chart(result: Backtest) -> ChartData:
+    """Trusts in the programme month by month through the regimes (median, 50% and 90%
+    bands of ``result.stock``), with the published counts of ``result.table`` on it."""
+    table, stock = result.table, result.stock
+    # counts limited to one entry route are not counts of this band (every route)
+    drawn = table[(table["measure"] == "in_programme") & (table["route"] == "")
+                  & table["compared"]]  # fmt: skip
+    held = drawn[~drawn["used_in_fit"]]
+    inside, held_inside = int(drawn["inside"].sum()), int(held["inside"].sum())
+    last = stock["month"].iloc[-1]
+    if len(drawn):
+        title = (f"{inside} of {len(drawn)} published counts of trusts in the programme lie "
+                 "inside the model's 90% range")  # fmt: skip
+        if 0 < len(held) < len(drawn):
+            title += f" ({held_inside} of {len(held)} held out of the fit)"
+        elif len(held) == len(drawn):
+            title += ", all held out of the fit"
+    else:
+        title = (f"Trusts in the programme, {result.start:%B %Y} to {last:%B %Y}: no published "
+                 "count to compare")  # fmt: skip
+    programmes, frameworks = result.regimes.programmes, result.regimes.frameworks
+    ends = [start for _, start in programmes[1:]] + [result.end]
+    eras = [(label, start, end) for (label, start), end in zip(programmes, ends, strict=True)]
+    regimes = sorted([*programmes, *frameworks], key=lambda regime: regime[1])
+    points = drawn[["name", "date", "published", "model_q05", "model_q95", "inside",
+                    "used_in_fit"]].reset_index(drop=True)  # fmt: skip
+    return ChartData(
+        key="backtest",
+        kind="backtest",
+        title=title,
+        caption=(
+            "Line: model median; bands: middle 50% and 90% of replications. Diamonds: published "
+            "counts held out of the fit; circles: used in it; filled if inside the model's 90% "
+            "range, hollow if outside. Shaded: programmes; dashed: changes of framework. "
+            + "; ".join(f"{label[:1].upper()}{label[1:]}, {start:%b %Y}" for label, start in regimes)
+            + "."
+        ),
+        alt_text=(
+            f"Chart of trusts in the programme from {result.start:%B %Y} to {last:%B %Y}: model "
+            f"median {stock['median'].min():g} to {stock['median'].max():g} trusts. "
+            + "".join(
+                f"{p.name}: published {p.published:g}, model 90% range {p.model_q05:g} "
+                f"to {p.model_q95:g} ({'inside' if p.inside else 'outside'}). "
+                for p in points.itertuples()
+            )
+        ).strip(),
+        footnote=(
+            f"Scenario: {result.scenario}. {result.replications} replications, seed "
+            f"{result.seed}. Each published figure, its source and whether it was used in the "
+            "fit are listed in backtest.csv."
+        ),
+        table=stock,
+        y_label="Trusts in the programme",
+        meta={
+            "subtitle": (
+                f"Trusts in the programme (every entry route) at the start of each month, "
+                f"{result.start:%B %Y} to {last:%B %Y}: model median and ranges across "
+                f"{result.replications} replications, and published counts of all routes "
+                "(counts for one route are in backtest.csv)"
+            ),
+            "points": points,
+            "eras": eras,
+            "frameworks": frameworks,
+            "start": result.start,
+            "end": result.end,
+        },
     )
