@@ -156,7 +156,9 @@ def fit_stage(
         },
     )
     fitted = [p.from_unbounded(v) for p, v in zip(stage.parameters, best.x, strict=True)]
-    fitted_scenario = _with_values(scenario, stage.parameters, fitted)
+    # the scenario calibrated takes only the values written to the file it extends
+    shared = [(p, v) for p, v in zip(stage.parameters, fitted, strict=True) if p.file == "fitted.yaml"]
+    fitted_scenario = _with_values(scenario, [p for p, _ in shared], [v for _, v in shared])
     check = _with_values(base, stage.parameters, fitted)
     simulated = simulate_statistics(check, stage.targets, spec.replications, spec.seed)
     return fitted_scenario, StageFit(
@@ -209,7 +211,12 @@ def calibrate(
     """
     fits = []
     current = scenario
-    fitted_paths: dict[str, float] = {}
+    # a stage running its own scenario sees every free parameter at its spec start until
+    # the stage that fits it has run, never a value fitted before (shipped files included),
+    # so the fit is the same however often it is run and written back
+    fitted_paths = {
+        path: p.start for stage in spec.stages for p in stage.parameters for path in p.paths
+    }
     for stage in spec.stages:
         if stages is not None and stage.name not in stages:
             continue
@@ -236,14 +243,14 @@ def write_fitted(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{folder}: cannot write the calibration: {exc.strerror or exc}") from exc
-    tree: dict = {}
+    trees: dict[str, dict] = {name: {} for name in spec.files}
     for stage_spec, fit in zip([s for s in spec.stages if s.name in {f.name for f in result.stages}],
                                result.stages, strict=True):  # fmt: skip
         names = ", ".join(t["name"] for t in fit.targets)
         for parameter in stage_spec.parameters:
             value = round(fit.parameters[parameter.name], 6)
             for dotted in parameter.paths:
-                _set(tree, dotted, {
+                _set(trees[parameter.file], dotted, {
                     "value": value,
                     "assumption": (
                         f"fitted by `python -m sim calibrate` on {result.date} (stage {fit.name}, "
@@ -251,13 +258,18 @@ def write_fitted(
                         "see fit.json for the quality of fit"
                     ),
                 })  # fmt: skip
-    header = (
-        "# Fitted parameters, written by `python -m sim calibrate`: do not edit by hand.\n"
-        "# baseline.yaml extends this file; targets and quality of fit are in fit.json.\n"
-    )
+    for name, tree in trees.items():
+        extends = spec.files[name]
+        header = (
+            "# Fitted parameters, written by `python -m sim calibrate`: do not edit by hand.\n"
+            + ("# baseline.yaml extends this file; " if extends is None
+               else f"# The history scenario extends this file, which extends {extends}; ")
+            + "targets and quality of fit are in fit.json.\n"
+        )  # fmt: skip
+        body = ({"extends": extends} if extends else {}) | tree
+        _write_text(folder / name, header + yaml.safe_dump(body, sort_keys=False, width=100))
     fitted = folder / "fitted.yaml"
     record = folder / "fit.json"
-    _write_text(fitted, header + yaml.safe_dump(tree, sort_keys=False, width=100))
     payload = {
         "date": result.date,
         "settings": result.settings,

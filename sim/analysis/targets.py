@@ -209,6 +209,10 @@ class FreeParameter:
     low: float
     high: float
     start: float
+    file: str = "fitted.yaml"
+    """File (beside the spec) the fitted value is written to: ``fitted.yaml``, which the
+    baseline extends, or another named in the spec's ``files`` (values only one scenario
+    uses, such as the history's)."""
 
     def __post_init__(self) -> None:
         if not self.low < self.start < self.high:
@@ -259,6 +263,8 @@ class CalibrationSpec:
     horizon_years: float
     max_evaluations: int
     stages: tuple[Stage, ...]
+    files: dict[str, str | None] = field(default_factory=lambda: {"fitted.yaml": None})
+    """Files the fit writes, each with the scenario it extends (``None``: none)."""
 
 
 def load_spec(path: str | Path) -> CalibrationSpec:
@@ -288,8 +294,12 @@ def load_spec(path: str | Path) -> CalibrationSpec:
             if not low < start < high:
                 raise ScenarioError(path, f"{pwhere}.start",
                                     f"{start} must be strictly between low {low} and high {high}")  # fmt: skip
+            file = str(p.get("file", "fitted.yaml"))
+            if file != "fitted.yaml" and file not in (raw.get("files") or {}):
+                raise ScenarioError(path, f"{pwhere}.file",
+                                    f"{file!r} is not listed under 'files' at the top")  # fmt: skip
             parameters.append(
-                FreeParameter(str(need(p, "name", pwhere)), tuple(paths), low, high, start)
+                FreeParameter(str(need(p, "name", pwhere)), tuple(paths), low, high, start, file)
             )
         targets = []
         for j, t in enumerate(need(stage, "targets", where)):
@@ -325,4 +335,6 @@ def load_spec(path: str | Path) -> CalibrationSpec:
         horizon_years=float(need(settings, "horizon_years", "settings")),
         max_evaluations=int(settings.get("max_evaluations", 200)),
         stages=tuple(stages),
+        files={"fitted.yaml": None}
+        | {str(name): (spec or {}).get("extends") for name, spec in (raw.get("files") or {}).items()},
     )

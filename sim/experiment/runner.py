@@ -285,7 +285,9 @@ def build_manifest(
         "jobs": settings.workers,
         "backend": settings.engine,
         "command": command,
-        "scenarios": {s.name: {"sha256": scenario_hash(s)} for s in scenarios},
+        "scenarios": {
+            s.name: {"sha256": scenario_hash(s), "regimes": s.regimes()} for s in scenarios
+        },
         "libraries": mf.library_versions(),
         "started_utc": started,
         "run_seconds": round(elapsed, 3),

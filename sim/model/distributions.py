@@ -44,6 +44,15 @@ class DurationDistribution:
             return cls("gamma", shape, spec.mean_weeks / shape)
         raise TypeError(f"unknown duration specification {spec!r}")
 
+    def scaled(self, factor: float) -> DurationDistribution:
+        """The distribution of ``factor`` times a draw (all kinds scale by their first
+        parameter, or by the gamma's scale)."""
+        if factor == 1.0:
+            return self
+        if self.kind == "gamma":
+            return DurationDistribution("gamma", self.a, self.b * factor)
+        return DurationDistribution(self.kind, self.a * factor, self.b)
+
     @property
     def mean(self) -> float:
         """Mean duration, weeks."""

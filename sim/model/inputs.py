@@ -336,7 +336,12 @@ def _era_settings(settings: Programme, n_trusts: int) -> EraSettings:
         quality=route("quality", ("rate_per_trust_year", "score_gradient")),
         finance=route("finance", ("rate_per_trust_year", "score_gradient")),
         system=route("system", ("rate_per_year", "from_segment")),
-        durations=tuple(DurationDistribution.from_schema(ph.duration) for ph in phases),
+        durations=tuple(
+            DurationDistribution.from_schema(ph.duration).scaled(
+                settings.improvement_work_scale if name == "improvement" else 1.0
+            )
+            for name, ph in zip(PHASES, phases, strict=True)
+        ),
         phase_hours=tuple(
             tuple(ph.support_hours_per_week * share for share in ph.blend.shares()) for ph in phases
         ),

@@ -40,17 +40,26 @@ def format_summary(
     replications: int,
     seed: int,
     start_dates: dict[str, dt.date] | None = None,
+    regimes: dict[str, list[dict]] | None = None,
 ) -> str:
     """Median (5% to 95% range) of the main yearly figures per scenario, and segments.
 
     With ``start_dates`` (scenario name to start date) it also gives the dates on which
-    the programme first fills and the national team is first short of hours.
+    the programme first fills and the national team is first short of hours; with
+    ``regimes`` (from :meth:`Scenario.regimes`) the programme and framework of each
+    period, when they change during the run.
     """
     lines = [f"{replications} replications, seed {seed}: median (5%-95% across replications)"]
     for scenario, rows in summary.groupby("scenario", sort=False, observed=True):
         yearly = rows[rows["frequency"] == "year"]
         years = list(dict.fromkeys(yearly["period"]))
         lines.append(f"\n{scenario}")
+        if regimes and len(regimes.get(scenario, [])) > 1:
+            lines.append("  regimes (programme; framework, programme segment):")
+            for r in regimes[scenario]:
+                when = dt.date.fromisoformat(r["from"]).strftime("%d %b %Y")
+                lines.append(f"    from {when}: {r['programme']}; {r['framework']}, "
+                             f"segment {r['programme_segment']}")  # fmt: skip
         lines.append(f"  {'financial year':<38}" + "".join(f"{y:>16}" for y in years))
         for metric, group, label, fmt in YEARLY:
             cells = []
@@ -119,9 +128,9 @@ COMPARISON_WORDS = {
 }
 """The comparison's label and format for each headline figure, already scaled to its display
 unit (utilisation in percent, cost in £m); lower case to suit the terminal."""
-HEADLINE = tuple(
-    (h.metric, h.group, *COMPARISON_WORDS[h.metric], h.scale) for h in HEADLINES
-) + (("cost_by_payer", "trusts", "  of which paid by trusts, £m", "{:+.2f}", 1e-6),)
+HEADLINE = tuple((h.metric, h.group, *COMPARISON_WORDS[h.metric], h.scale) for h in HEADLINES) + (
+    ("cost_by_payer", "trusts", "  of which paid by trusts, £m", "{:+.2f}", 1e-6),
+)
 """(metric, group, label, format, scale) of each row of the comparison: the headline
 figures of :data:`sim.vocabulary.HEADLINES`, then the part of the cost paid by trusts."""
 
@@ -244,8 +253,10 @@ def format_adequacy(adequacy: pd.DataFrame, precision: float) -> str:
     return _row_lines(
         f"\nWarning: too few replications for {precision:.0%} precision on:",
         short,
-        lambda row: f"  {row.scenario}: {row.metric} ({row.group}) "
-        f"+/-{row.relative_half_width:.1%}; about {row.replications_needed} replications needed",
+        lambda row: (
+            f"  {row.scenario}: {row.metric} ({row.group}) "
+            f"+/-{row.relative_half_width:.1%}; about {row.replications_needed} replications needed"
+        ),
     )
 
 
@@ -290,8 +301,10 @@ def format_one_way(table: pd.DataFrame, output) -> str:
     return _row_lines(
         f"One-way sensitivity of {output.label()} (high minus low, 95% CI)",
         table,
-        lambda row: f"  {row.parameter:<58} {row.low:>8g} to {row.high:<8g} {row.effect:>+9.3g} "
-        f"({row.ci_low:+.3g} to {row.ci_high:+.3g})",
+        lambda row: (
+            f"  {row.parameter:<58} {row.low:>8g} to {row.high:<8g} {row.effect:>+9.3g} "
+            f"({row.ci_low:+.3g} to {row.ci_high:+.3g})"
+        ),
     )
 
 
@@ -304,6 +317,7 @@ def format_global(indices: pd.DataFrame, diagnostics: dict) -> str:
         f"{diagnostics['replications_per_point']} replications each): simulation noise is "
         f"{diagnostics['noise_share']:.1%} of the output's variance across the sample",
         indices,
-        lambda row: f"  {row.parameter:<58} "
-        + "  ".join(f"{c} {getattr(row, c):.3g}" for c in columns),
+        lambda row: (
+            f"  {row.parameter:<58} " + "  ".join(f"{c} {getattr(row, c):.3g}" for c in columns)
+        ),
     )

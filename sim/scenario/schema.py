@@ -218,9 +218,7 @@ class Population(FrozenModel):
     """The trusts and how their scores and status move."""
 
     tables: LeagueTables
-    trust_counts: Annotated[list[TrustCountStep], Field(min_length=1, max_length=200)] | None = (
-        None
-    )
+    trust_counts: Annotated[list[TrustCountStep], Field(min_length=1, max_length=200)] | None = None
     """Trusts per league table over time; ``null`` for the 2025/26 register in the package's
     data (134 acute, 61 non-acute, 10 ambulance) throughout. Counts may only fall (trusts
     merge; see :mod:`sim.model.population`), and a change takes effect at the first
@@ -507,9 +505,7 @@ class InitialProgramme(FrozenModel):
     in_programme: Annotated[list[InitialSpells], Field(max_length=100)] = Field(
         default_factory=list
     )
-    waiting: Annotated[list[InitialWaiting], Field(max_length=100)] = Field(
-        default_factory=list
-    )
+    waiting: Annotated[list[InitialWaiting], Field(max_length=100)] = Field(default_factory=list)
 
 
 class PhaseChanges(FrozenModel):
@@ -534,6 +530,9 @@ class ReferralChanges(FrozenModel):
     no_longer_eligible: Literal["stay_on_list", "leave_list"] | None = None
 
 
+WorkScale = Annotated[float, Field(ge=0.05, le=20.0)]
+"""A multiplier of the improvement phase's work: 0.05 to 20 times the distribution's."""
+
 NO_CAP = "none"
 """An era's ``cap: none``: no cap from that date (a missing ``cap`` leaves it unchanged)."""
 
@@ -557,11 +556,12 @@ class ProgrammeEra(FrozenModel):
     target_duration_weeks: PositiveWeeks | None = None
     exit_score_gain: Annotated[float, Field(ge=0.0, le=3.0)] | None = None
     relapse_probability: Probability | None = None
+    improvement_work_scale: WorkScale | None = None
 
 
 ERA_FIELDS = (
     "name", "cap", "dose_response", "target_duration_weeks", "exit_score_gain",
-    "relapse_probability",
+    "relapse_probability", "improvement_work_scale",
 )  # fmt: skip
 """Fields of :class:`ProgrammeEra` that replace the programme's field of the same name."""
 
@@ -588,6 +588,9 @@ class Programme(FrozenModel):
     """Lasting improvement of the trust's long-run score at exit, score points."""
     relapse_probability: Probability
     """Probability that a trust is referred again when its transitional support ends."""
+    improvement_work_scale: WorkScale = 1.0
+    """Multiplies the improvement phase's work (every draw): an era whose trusts needed
+    less (or more) improvement than the distribution says, without restating the phase."""
     initial: InitialProgramme = Field(default_factory=InitialProgramme)
     eras: Annotated[list[ProgrammeEra], Field(max_length=200)] = Field(default_factory=list)
     """Settings that change on dates, in date order (see :class:`ProgrammeEra`)."""
@@ -606,11 +609,7 @@ class Programme(FrozenModel):
             if update.get("cap") == NO_CAP:
                 update["cap"] = None
             if era.referrals is not None:
-                changed = {
-                    key: value
-                    for key, value in era.referrals
-                    if value is not None
-                }
+                changed = {key: value for key, value in era.referrals if value is not None}
                 update["referrals"] = current.referrals.model_copy(update=changed)
             if era.phases is not None:
                 changed = {
@@ -787,6 +786,35 @@ class Scenario(FrozenModel):
                         "programme.initial.waiting",
                     )
         return self
+
+    def regimes(self) -> list[dict]:
+        """The programme and framework in force from the start and from each change within
+        the run: ``{"from", "programme", "framework", "programme_segment"}`` (dates as
+        ISO text), for outputs that say which programme and segment applied when."""
+        from sim.vocabulary import PROGRAMME_SEGMENT_OF_RULE
+
+        start, end = self.start_date, self.end_date
+        changes = {start} | {
+            d for d, _ in self.programme.settings_by_era()[1:] if d is not None and start < d < end
+        }
+        changes |= {
+            r.effective_from for r in self.segmentation.rules if start < r.effective_from < end
+        }
+        out, by_era = [], self.programme.settings_by_era()
+        for date in sorted(changes):
+            settings = [p for d, p in by_era if d is None or d <= date][-1]
+            rule = [r for r in self.segmentation.rules if r.effective_from <= date][-1]
+            entry = {
+                "from": date.isoformat(),
+                "programme": settings.name,
+                "framework": rule.label or rule.rule,
+                "programme_segment": PROGRAMME_SEGMENT_OF_RULE[rule.rule],
+            }
+            if not out or {k: v for k, v in entry.items() if k != "from"} != {
+                k: v for k, v in out[-1].items() if k != "from"
+            }:
+                out.append(entry)
+        return out
 
     @property
     def end_date(self) -> dt.date:

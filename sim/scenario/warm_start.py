@@ -157,7 +157,7 @@ def combined_scenario(forecast: Scenario) -> tuple[Scenario, dt.date]:
         **{
             key: f["programme"][key]
             for key in ("dose_response", "target_duration_weeks", "exit_score_gain",
-                        "relapse_probability")
+                        "relapse_probability", "improvement_work_scale")
         },
     }  # fmt: skip
     programme["eras"] = (

@@ -99,7 +99,9 @@ def run_scenarios(args: argparse.Namespace) -> int:
     if folder is None:
         return stopped(out, stats)
     start_dates = {s.name: s.start_date for s in scenarios}
-    print(format_summary(pd.read_csv(folder / SUMMARY_FILE), args.reps, args.seed, start_dates))
+    regimes = {s.name: s.regimes() for s in scenarios}
+    summary = pd.read_csv(folder / SUMMARY_FILE)
+    print(format_summary(summary, args.reps, args.seed, start_dates, regimes))
     if len(scenarios) > 1:  # say plainly which outputs a variant leaves exactly as they were
         tidy = pd.read_parquet(
             folder / TABLE_FILE, filters=[("metric", "in", list(NO_DIFFERENCE_METRICS))]
