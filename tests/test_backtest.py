@@ -23,8 +23,9 @@ from sim.analysis import backtest as bt
 from sim.apps.cli import build_parser, main
 from sim.errors import ScenarioError
 from sim.experiment.runner import RunSettings, replicate
+from sim.outputs.charts import draw
 from sim.outputs.charts.analysis import backtest_chart
-from sim.outputs.charts.draw_backtest import draw_backtest
+from sim.outputs.charts.draw import DRAWERS, draw_backtest
 from sim.results.folder import scenario_to_yaml_tree
 from sim.scenario import with_changes
 from sim.vocabulary import ROUTES
@@ -137,6 +138,39 @@ def test_spell_lengths_by_hand():
     assert value(spells, exits) == pytest.approx((13 + 7 + 10) / 3 / months)
 
 
+def test_stock_by_route_is_a_hand_count_of_spells():
+    """programme_stock's series for a route counts only spells begun by it; blank, every
+    route. Month starts from DAY0 (6 January 2020) are weeks 3.7 (1 February), 7.9, 12.3,
+    16.6, 21, 25.3, 29.7 and 34.1 (1 September)."""
+    spells = synthetic()
+    stock = bt.programme_stock([spells, spells], DAY0, week(52), routes=("", "quality", "finance"))
+    assert list(stock.columns) == ["route", "month", "median", "q05", "q25", "q75", "q95"]
+    assert list(dict.fromkeys(stock["route"])) == ["", "quality", "finance"]
+    by_hand = {  # spells in at each month's start: see synthetic()
+        "": [1, 2, 1, 1, 2, 2, 2, 1],  # the merger at week 10 ends spell 5
+        "quality": [1, 1, 1, 1, 2, 2, 2, 1],  # trust 2 from week 0, again from 20 to 30
+        "finance": [0, 1, 0, 0, 0, 0, 0, 0],  # weeks 5 to 12
+    }
+    for route, counts in by_hand.items():
+        series = stock[stock["route"] == route]
+        assert series["month"].iloc[0] == dt.date(2020, 2, 1)
+        assert list(series["median"].iloc[:8]) == counts, route
+        assert (series["q05"] == series["q95"]).all()  # the same spells twice: no spread
+    # the same count as a published figure of that route on that date
+    assert value(spells, figure("in_programme", dt.date(2020, 6, 1), route="quality")) == 2
+
+
+def test_stock_routes_are_those_with_published_stock_figures_in_the_run():
+    figures = [
+        figure("in_programme", week(8), route="finance"),
+        figure("in_programme", week(9), route="quality"),
+        figure("in_programme", week(10)),
+        figure("admissions", week(0), week(30), route="system"),  # a flow
+        figure("in_programme", DAY0 - dt.timedelta(days=1), route="segment"),
+    ]  # before
+    assert bt.stock_routes(figures, DAY0, week(52)) == ["", "quality", "finance"]
+
+
 def test_published_routes_are_routes_of_the_model():
     assert set(bt.PUBLISHED_ROUTES) <= set(ROUTES)
 
@@ -183,12 +217,14 @@ def test_a_figure_at_the_models_median_is_inside_and_one_far_away_misses(trial, 
 
 def test_the_figures_range_is_the_monthly_bands_range(trial, runs):
     """A stock figure on a month's start and programme_stock.csv's row agree."""
-    stock = bt.programme_stock(runs, START, trial.end_date)
+    stock = bt.programme_stock(runs, START, trial.end_date, routes=("", "segment"))
     date = dt.date(2024, 10, 1)
-    row = stock[stock["month"] == date].iloc[0]
-    table = bt.backtest_table(runs, [figure("in_programme", date)], START, trial.end_date)
-    assert table["model_q05"].iloc[0] == row["q05"] and table["model_q95"].iloc[0] == row["q95"]
-    assert stock["month"].iloc[0] == START and len(stock) == 6 * 12 + 1  # to April 2026
+    figures = [figure("in_programme", date), figure("in_programme", date, route="segment")]
+    table = bt.backtest_table(runs, figures, START, trial.end_date)
+    for route, row in zip(("", "segment"), table.itertuples(), strict=True):
+        month = stock[(stock["month"] == date) & (stock["route"] == route)].iloc[0]
+        assert row.model_q05 == month["q05"] and row.model_q95 == month["q95"]
+    assert stock["month"].iloc[0] == START and len(stock) == 2 * (6 * 12 + 1)  # to April 2026
 
 
 def test_figures_outside_the_run_are_not_compared(trial, runs):
@@ -237,22 +273,50 @@ def test_regimes_from_a_scenario_that_names_them(trial):
     assert regimes.frameworks == []
 
 
+def drawn_points(figure) -> list[list[float]]:
+    """The published counts drawn in each panel of a back-test figure, top to bottom."""
+    return [sorted(y for line in ax.get_lines() if line.get_linestyle() == "None"
+                   for y in line.get_ydata()) for ax in figure.axes]  # fmt: skip
+
+
 def test_chart_title_counts_the_points_drawn(trial, runs):
     median = float(np.median(bt.figure_values(runs, figure("in_programme", dt.date(2022, 4, 1)),
                                               START, trial.end_date)))  # fmt: skip
     figures = [figure("in_programme", dt.date(2022, 4, 1), value=median),
                figure("in_programme", dt.date(2024, 4, 1), value=99),
-               figure("in_programme", dt.date(2023, 4, 1), value=99, route="quality"),
+               figure("in_programme", dt.date(2023, 4, 1), value=98, route="segment"),
+               figure("in_programme", dt.date(2019, 4, 1), value=97),  # before the run
                figure("exits", dt.date(2021, 4, 1), dt.date(2023, 4, 1), value=8)]  # fmt: skip
-    result = bt.Backtest(bt.backtest_table(runs, figures, START, trial.end_date),
-                         bt.programme_stock(runs, START, trial.end_date),
-                         bt.regime_eras(trial), "trial", START, trial.end_date, 30, 3)  # fmt: skip
+    result = bt.backtest(trial, figures, SETTINGS)
+    assert list(dict.fromkeys(result.stock["route"])) == ["", "segment"]
     chart = backtest_chart(result)
-    # two all-route counts drawn (not the route-limited one, nor the flow); one inside
-    assert chart.title.startswith("1 of 2 published counts") and "held out" in chart.title
-    assert list(chart.meta["points"]["inside"]) == [True, False]
+    # the counts compared, each on its own series: two of every route and one of the
+    # segment route (not the one before the run, nor the flow); one inside
+    assert chart.title.startswith("1 of 3 published counts") and "held out" in chart.title
+    table = result.table
+    counts = table[(table["measure"] == "in_programme") & table["compared"]]
+    assert chart.title.startswith(f"{int(counts['inside'].sum())} of {len(counts)} ")
+    points = chart.meta["points"]
+    assert list(points["inside"]) == [True, False, False]
+    assert list(points["route"]) == ["", "", "segment"]
+    assert [heading for _, heading in chart.meta["panels"]] == [
+        "Every entry route: 1 of 2 published counts inside the model's 90% range",
+        "Lowest-segment route: 0 of 1 published count inside the model's 90% range",
+    ]
     assert "30 replications" in chart.meta["subtitle"]
-    assert draw_backtest(chart).axes
+    fig = draw(chart)  # the shared drawer, by kind
+    assert DRAWERS["backtest"] is draw_backtest
+    assert drawn_points(fig) == [sorted([median, 99]), [98]]  # one panel per series
+    assert len(fig.axes) == 2 and fig.axes[0].get_shared_x_axes().joined(*fig.axes)
+
+
+def test_chart_without_route_counts_has_one_panel(trial, runs):
+    result = bt.backtest(trial, [figure("in_programme", dt.date(2022, 4, 1), value=99)],
+                         SETTINGS)  # fmt: skip
+    chart = backtest_chart(result)
+    assert chart.title == ("0 of 1 published count of trusts in the programme lies inside the "
+                           "model's 90% range, all held out of the fit")  # fmt: skip
+    assert drawn_points(draw(chart)) == [[99]]
 
 
 # ----------------------------------------------------------------------- reading files
@@ -385,8 +449,9 @@ def test_command_writes_the_folder_and_a_line_per_figure(scenario_file, in_tmp, 
     assert lines[2].startswith("MISS  in programme on 2024-04-01: published 60, model ")
     inside = int(table["inside"].sum())
     assert f"{inside} of 4 published figures inside the model's 90% range (3 held out)" in out
-    stock = pd.read_csv(folder / "programme_stock.csv")
-    assert list(stock.columns) == ["month", "median", "q05", "q25", "q75", "q95"]
+    stock = pd.read_csv(folder / "programme_stock.csv", keep_default_na=False)
+    assert list(stock.columns) == ["route", "month", "median", "q05", "q25", "q75", "q95"]
+    assert list(dict.fromkeys(stock["route"])) == [""]  # no route's count: every route only
 
 
 def test_a_failure_while_running_exits_1_and_writes_nothing(scenario_file, in_tmp, capsys,

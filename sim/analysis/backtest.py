@@ -30,8 +30,10 @@ Measures (dates are calendar dates; a flow counts events in the half-open ``[dat
 A ``route`` (``quality``, ``finance``, ``system``, ``segment``, ``catastrophic``) keeps only
 spells that began by that route (the spells' ``route`` codes index ``vocabulary.ROUTES``);
 blank means every route. Each statistic is computed per replication from the spells, so the
-model's mean and 90% range sit beside each published value. Returns tables; reads the
-figures' files but draws, prints and writes nothing (its chart is
+model's mean and 90% range sit beside each published value; the programme's stock month by
+month is given for every route and for each route that a published stock figure counts
+(:func:`programme_stock`), so each published count can be drawn on the series it measures.
+Returns tables; reads the figures' files but draws, prints and writes nothing (its chart is
 :func:`sim.outputs.charts.analysis.backtest_chart`).
 """
 
@@ -435,16 +437,32 @@ def month_starts(start: dt.date, end: dt.date) -> list[dt.date]:
     return ([start] if start.day == 1 else []) + period_starts(start, end, "month")
 
 
-def programme_stock(runs: Sequence[Spells], start: dt.date, end: dt.date) -> pd.DataFrame:
-    """Trusts in the programme (every route) at each month's start: median and 5th, 25th,
-    75th and 95th percentiles across replications. Columns: month (its first day), median,
-    q05, q25, q75, q95."""
+def stock_routes(figures: Sequence[HistoryFigure], start: dt.date, end: dt.date) -> list[str]:
+    """Routes whose stock :func:`programme_stock` gives: ``""`` (every route), then each
+    route of :data:`PUBLISHED_ROUTES` that a published stock figure inside the run counts."""
+    counted = {f.route for f in figures if f.measure in STOCK_MEASURES and f.route
+               and not outside_run(f, start, end)}  # fmt: skip
+    return ["", *(route for route in PUBLISHED_ROUTES if route in counted)]
+
+
+def programme_stock(
+    runs: Sequence[Spells], start: dt.date, end: dt.date, routes: Sequence[str] = ("",)
+) -> pd.DataFrame:
+    """Trusts in the programme at each month's start, for each of ``routes`` (``""``: every
+    route; otherwise spells begun by that route, as :func:`route_filter` keeps them): median
+    and 5th, 25th, 75th and 95th percentiles across replications. Columns: route (blank for
+    every route), month (its first day), median, q05, q25, q75, q95; one row per route and
+    month, routes in the order given."""
     months = month_starts(start, end)
     weeks = np.array([weeks_between(start, m) for m in months])
-    counts = np.array([stock_at(spells, weeks) for spells in runs], dtype=float)
-    q05, q25, q50, q75, q95 = np.quantile(counts, QUANTILES, axis=0)
-    return pd.DataFrame({"month": months, "median": q50, "q05": q05, "q25": q25, "q75": q75,
-                         "q95": q95})  # fmt: skip
+    parts = []
+    for route in routes:
+        counts = np.array([stock_at(spells, weeks, route_filter(spells, route)[0])
+                           for spells in runs], dtype=float)  # fmt: skip
+        q05, q25, q50, q75, q95 = np.quantile(counts, QUANTILES, axis=0)
+        parts.append(pd.DataFrame({"route": route, "month": months, "median": q50, "q05": q05,
+                                   "q25": q25, "q75": q75, "q95": q95}))  # fmt: skip
+    return pd.concat(parts, ignore_index=True)
 
 
 # -------------------------------------------------------------------------------- runs
@@ -506,7 +524,8 @@ class Backtest:
     table: pd.DataFrame
     """One row per published figure (:func:`backtest_table`)."""
     stock: pd.DataFrame
-    """Trusts in the programme at each month's start (:func:`programme_stock`)."""
+    """Trusts in the programme at each month's start, for every route and for each route
+    with a published stock figure (:func:`programme_stock`, :func:`stock_routes`)."""
     regimes: Regimes
     scenario: str
     start: dt.date
@@ -524,7 +543,7 @@ def backtest(
     start, end = scenario.start_date, scenario.end_date
     return Backtest(
         table=backtest_table(runs, figures, start, end),
-        stock=programme_stock(runs, start, end),
+        stock=programme_stock(runs, start, end, stock_routes(figures, start, end)),
         regimes=regime_eras(scenario), scenario=scenario.name, start=start, end=end,
         replications=settings.replications, seed=settings.seed,
     )  # fmt: skip

@@ -2,9 +2,12 @@
 
 ``write_chart_pack(results, folder)`` writes, for every chart of :func:`sim.outputs.charts.chart_set`,
 a PNG, an SVG and the CSV of the data drawn, plus ``index.html``: the charts with their
-findings, captions and alt text; the assumptions of every scenario (value, unit, source or
-assumption); what differs between the scenarios; a model description under the STRESS-DES
-headings; and the run's manifest. The page uses no scripts, fonts or files from outside the
+findings, captions and alt text; given a :class:`BacktestSection`, the back-test through
+2013-2026 (its chart, ``data/backtest.csv`` and ``data/programme_stock.csv``, a table and
+the count of figures inside the model's range), or why it is missing; the assumptions of
+every scenario (value, unit, source or assumption); what differs between the scenarios; a
+model description under the STRESS-DES headings; and the run's manifest. The back-test is
+run by the caller (the ``report`` command), not here. The page uses no scripts, fonts or files from outside the
 folder, so it opens offline and can be attached to a consultation. All text that comes
 from scenario files is escaped.
 """
@@ -13,27 +16,50 @@ from __future__ import annotations
 
 import html
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from sim.analysis.backtest import Backtest
 from sim.analysis.compare import identical_outputs
 from sim.errors import OutputError
-from sim.outputs.charts import chart_set, save
+from sim.outputs.charts import PNG_DPI, chart_set, save
+from sim.outputs.charts.analysis import backtest_chart
 from sim.outputs.charts.data import DATA_SOURCES, ChartData
+from sim.outputs.charts.draw import HEIGHT_INCHES, WIDTH_INCHES
 from sim.outputs.summary import no_difference_sentences
 from sim.results import Results, atomic_folder
 from sim.scenario.paths import numeric_paths, value_at
 from sim.scenario.schema import Scenario
 
 PAGE = "index.html"
+BACKTEST_TABLES = {"backtest.csv": "table", "programme_stock.csv": "stock"}
+"""The back-test's tables in the pack's ``data/`` folder (the same files, under the same
+names, as ``python -m sim backtest`` writes), by :class:`Backtest` attribute."""
+
+
+@dataclass(frozen=True)
+class BacktestSection:
+    """What the chart pack says about the back-test: its result, or why there is none."""
+
+    result: Backtest | None = None
+    missing: str = ""
+    """Why there is no result (the history scenario was not found, say): shown instead."""
+    files: str = ""
+    """Where the scenario and the published figures came from, shown under the table."""
 
 
 def write_chart_pack(
-    results: Results, folder: str | Path, baseline: str | None = None, force: bool = False
+    results: Results,
+    folder: str | Path,
+    baseline: str | None = None,
+    force: bool = False,
+    backtest: BacktestSection | None = None,
 ) -> Path:
-    """Write the chart pack to ``folder`` atomically. Returns the folder.
+    """Write the chart pack to ``folder`` atomically. Returns the folder. ``backtest``
+    adds the section "Does the model reproduce the last decade?"; None leaves it out.
 
     Raises
     ------
@@ -51,8 +77,27 @@ def write_chart_pack(
         for chart in charts:
             save(chart, staging / "charts")
             chart.table.to_csv(staging / "data" / f"{chart.key}.csv", index=False)
-        (staging / PAGE).write_text(render_page(results, charts), encoding="utf-8")
+        if backtest is not None and backtest.result is not None:
+            save(backtest_chart(backtest.result), staging / "charts")
+            for name, attribute in BACKTEST_TABLES.items():
+                getattr(backtest.result, attribute).to_csv(staging / "data" / name, index=False)
+        page = render_page(results, charts, backtest, image_sizes(staging / "charts"))
+        (staging / PAGE).write_text(page, encoding="utf-8")
     return Path(folder)
+
+
+def image_sizes(folder: Path) -> dict[str, tuple[int, int]]:
+    """Width and height in pixels of each PNG in ``folder``, by name without ``.png``
+    (read from the file's header, so the page's image boxes have each chart's shape)."""
+    sizes = {}
+    for png in folder.glob("*.png"):
+        with png.open("rb") as file:
+            header = file.read(24)  # signature, then the IHDR chunk: width, height
+        sizes[png.stem] = (
+            int.from_bytes(header[16:20], "big"),
+            int.from_bytes(header[20:24], "big"),
+        )
+    return sizes
 
 
 def write_tables_and_charts(
@@ -89,8 +134,16 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def render_page(results: Results, charts: list[ChartData]) -> str:
-    """The chart pack's web page as a string (all scenario text escaped)."""
+def render_page(
+    results: Results,
+    charts: list[ChartData],
+    backtest: BacktestSection | None = None,
+    sizes: dict[str, tuple[int, int]] | None = None,
+) -> str:
+    """The chart pack's web page as a string (all scenario text escaped). ``backtest``:
+    the back-test's section (None: no section); ``sizes``: each chart's PNG size in pixels
+    (default: a one-panel chart's)."""
+    sizes = sizes or {}
     names = list(results.scenarios)
     manifest = results.manifest
     parts = [
@@ -106,6 +159,7 @@ def render_page(results: Results, charts: list[ChartData]) -> str:
         f"{_e(DATA_SOURCES)}</p>",
         "<nav><h2>Contents</h2><ol>",
         '<li><a href="#charts">Charts</a></li>',
+        *([f'<li><a href="#backtest">{BACKTEST_HEADING}</a></li>'] if backtest else []),
         '<li><a href="#assumptions">Assumptions</a></li>',
         '<li><a href="#differences">What differs between the scenarios</a></li>',
         '<li><a href="#model">Model description (STRESS-DES)</a></li>',
@@ -128,12 +182,14 @@ def render_page(results: Results, charts: list[ChartData]) -> str:
             parts.append(f"<p>{_e(description)}</p>")
         for chart in charts:
             if chart.key.startswith(f"{scenario}-"):
-                parts.append(_figure(chart))
+                parts.append(_figure(chart, sizes.get(chart.key)))
     comparisons = [c for c in charts if c.kind == "comparison"]
     if comparisons:
         parts.append("<h3>Scenarios compared</h3>")
-        parts += [_figure(c) for c in comparisons]
+        parts += [_figure(c, sizes.get(c.key)) for c in comparisons]
         parts.append(_no_difference(results, comparisons[0]))
+    if backtest is not None:
+        parts.append(_backtest_section(backtest, sizes))
     parts.append('<h2 id="assumptions">Assumptions</h2>')
     parts.append(
         '<p class="note">Every number in each scenario, with its unit and where it comes from: '
@@ -152,15 +208,103 @@ def render_page(results: Results, charts: list[ChartData]) -> str:
     return "\n".join(parts)
 
 
-def _figure(chart: ChartData) -> str:
+DEFAULT_SIZE = (round(WIDTH_INCHES * PNG_DPI), round(HEIGHT_INCHES * PNG_DPI))
+"""A one-panel chart's PNG, pixels (1500 by 930)."""
+
+
+def _figure(
+    chart: ChartData, size: tuple[int, int] | None = None, data: dict[str, str] | None = None
+) -> str:
+    """A chart with its finding, alt text, caption and links to its SVG and its data
+    (``data``: link text by file in ``data/``; default the chart's own CSV)."""
+    width, height = size or DEFAULT_SIZE
+    data = data or {f"{chart.key}.csv": "Data (CSV)"}
+    links = "".join(f'<a href="data/{_e(name)}">{_e(text)}</a>' for name, text in data.items())
     return (
         f'<figure id="{_e(chart.key)}">'
         f"<h4>{_e(chart.title)}</h4>"
-        f'<img src="charts/{_e(chart.key)}.png" alt="{_e(chart.alt_text)}" width="1500" height="930">'
+        f'<img src="charts/{_e(chart.key)}.png" alt="{_e(chart.alt_text)}" width="{width}" '
+        f'height="{height}">'
         f"<figcaption>{_e(chart.caption)}"
         f'<br><span class="links"><a href="charts/{_e(chart.key)}.svg">Chart (SVG)</a>'
-        f'<a href="data/{_e(chart.key)}.csv">Data (CSV)</a></span></figcaption></figure>'
+        f"{links}</span></figcaption></figure>"
     )
+
+
+# ---------------------------------------------------------------------- back-test
+
+BACKTEST_HEADING = "Does the model reproduce the last decade?"
+BACKTEST_LINKS = {
+    "backtest.csv": "Published figures beside the model (CSV)",
+    "programme_stock.csv": "Trusts in the programme by month (CSV)",
+}
+"""The back-test chart's links to its tables (:data:`BACKTEST_TABLES`) in ``data/``."""
+
+
+def backtest_sentences(table: pd.DataFrame, start, last) -> str:
+    """How many published figures lie inside the model's 90% range (fitted and held out
+    apart), counted from ``table`` (:func:`sim.analysis.backtest.backtest_table`) as
+    ``python -m sim backtest`` counts them, and where to read why some do not."""
+    compared = table[table["compared"]]
+    fitted = compared[compared["used_in_fit"]]
+    held = compared[~compared["used_in_fit"]]
+    text = (
+        f"Run through the real sequence of oversight regimes from {start:%B %Y} to "
+        f"{last:%B %Y}, the model puts {int(compared['inside'].sum())} of the "
+        f"{len(compared)} published figures about the programme's history inside its 90% "
+        f"range: {int(fitted['inside'].sum())} of the {len(fitted)} used to fit it and "
+        f"{int(held['inside'].sum())} of the {len(held)} held out of the fit."
+    )
+    skipped = len(table) - len(compared)
+    if skipped:
+        text += (
+            " Another figure is not compared"
+            if skipped == 1
+            else f" Another {skipped} figures are not compared"
+        ) + " (dated outside the run)."
+    outside = len(compared) - int(compared["inside"].sum())
+    where = 'docs/VALIDATION.md (section "Back-test") in the model\'s source'
+    if outside:
+        verb = "falls" if outside == 1 else "fall"
+        return text + f" Why {outside} {verb} outside, and what would bring them in, is in {where}."
+    return text + f" The comparison is described in {where}."
+
+
+def _backtest_section(section: BacktestSection, sizes: dict[str, tuple[int, int]]) -> str:
+    parts = [f'<h2 id="backtest">{BACKTEST_HEADING}</h2>']
+    result = section.result
+    if result is None:
+        reason = section.missing.rstrip(".")
+        parts.append(f"<p>The back-test was not run for this chart pack: {_e(reason)}.</p>")
+        return "\n".join(parts)
+    chart = backtest_chart(result)
+    last = result.stock["month"].iloc[-1]
+    parts.append(
+        f'<p id="backtest-summary">{_e(backtest_sentences(result.table, result.start, last))}</p>'
+    )
+    parts.append(_figure(chart, sizes.get(chart.key), BACKTEST_LINKS))
+    rows = []
+    for row in result.table.itertuples():
+        if row.compared:
+            model = f"{row.model_mean:.3g} [{row.model_q05:.3g}-{row.model_q95:.3g}]"
+            inside = "yes" if row.inside else "no"
+        else:
+            model, inside = row.note, "not compared"
+        use = "fitted" if row.used_in_fit else "held out"
+        rows.append(f"<tr><td>{_e(row.name)}</td><td>{row.published:g}</td><td>{_e(model)}</td>"
+                    f"<td>{inside}</td><td>{use}</td></tr>")  # fmt: skip
+    parts.append(
+        '<table id="backtest-table"><thead><tr><th>Figure</th><th>Published</th>'
+        "<th>Model mean [90% range]</th><th>Inside</th><th>Fitted or held out</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+    parts.append(
+        f'<p class="note">{result.replications} replications of {_e(result.scenario)}, seed '
+        f"{result.seed}: the defaults of python -m sim backtest, which gives the same numbers. "
+        + (f"Files: {_e(section.files)}. " if section.files else "")
+        + "Each figure's source is in data/backtest.csv.</p>"
+    )
+    return "\n".join(parts)
 
 
 def _no_difference(results: Results, chart: ChartData) -> str:

@@ -2,7 +2,7 @@
 
     python -m sim run [SCENARIO ...] [--reps N] [--seed S] [--jobs N|auto] [--out DIR] [--force]
     python -m sim compare RESULTS --baseline NAME [--out FILE]
-    python -m sim report RESULTS [--out DIR] [--baseline NAME] [--force]
+    python -m sim report RESULTS [--out DIR] [--baseline NAME] [--force] [--no-backtest]
     python -m sim calibrate [--spec FILE] [--scenario FILE] [--out DIR] [--force] [--stage NAME ...]
                             [--replace-shipped] [--progress | --no-progress]
     python -m sim validation [--scenario FILE] [--reps N] [--seed S] [--out DIR] [--force]

@@ -5,8 +5,9 @@ The handler parses, reads the figures (held out: ``sim/data/held_out_history.csv
 the fit: ``scenarios/calibration/history_targets.yaml``), calls
 :func:`sim.analysis.backtest.backtest`, writes one folder atomically and prints a line per
 figure. Misses are findings, not failures: exit 0 whether or not figures miss, 2 for bad
-input, 1 for a failure while running. The layers below are imported inside the handler so
-that ``python -m sim --help`` stays quick.
+input, 1 for a failure while running. :func:`pack_backtest` runs the same back-test, with
+the same defaults, for the chart pack (``report``). The layers below are imported inside
+the functions so that ``python -m sim --help`` stays quick.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sim.apps.cli.common import (
     progress_options,
     publish_options,
 )
+from sim.experiment.settings import DEFAULT_SEED
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,8 @@ DEFAULT_TARGETS = (
 """Where the fitted figures are looked for, the first file found (relative to the working
 folder, like the other commands' default files): a list of them, or the calibration spec's
 ``history_figure`` targets."""
+DEFAULT_REPS = 100
+"""Replications of the back-test: the command's default, and the chart pack's."""
 KIND = "backtest folder"
 """The folder's kind in its manifest: ``--force`` replaces only a folder of this kind."""
 
@@ -60,8 +64,8 @@ def add_backtest(commands: argparse._SubParsersAction) -> None:
         f"spec's history_figure targets (default: the first of {', '.join(map(str, DEFAULT_TARGETS))} "
         "that exists; none, with a note, if neither does)",
     )  # fmt: skip
-    backtest.add_argument("--reps", type=positive_int, default=100,
-                          help="replications (default 100)")  # fmt: skip
+    backtest.add_argument("--reps", type=positive_int, default=DEFAULT_REPS,
+                          help=f"replications (default {DEFAULT_REPS})")  # fmt: skip
     backtest.add_argument(
         "--workers", "--jobs", dest="jobs", type=jobs, default=1,
         help="worker processes, or 'auto' for one per core (default 1; same numbers either way)",
@@ -78,31 +82,21 @@ def run_backtest(args: argparse.Namespace) -> int:
     chart to a new folder, and print one line per figure."""
     from sim.analysis import backtest as bt
     from sim.experiment.settings import RunSettings
-    from sim.outputs.charts import PNG_DPI
+    from sim.outputs.charts import save
     from sim.outputs.charts.analysis import backtest_chart
-    from sim.outputs.charts.draw_backtest import draw_backtest
     from sim.results import atomic_folder, check_output_folder
-    from sim.scenario import load_scenario, scenario_hash
+    from sim.scenario import scenario_hash
 
-    scenario = load_scenario(args.scenario)
-    held_out = args.held_out or bt.default_held_out_path()
-    targets = args.targets or next((p for p in DEFAULT_TARGETS if p.is_file()), None)
-    if targets is None:
-        print(f"note: no {' or '.join(map(str, DEFAULT_TARGETS))}: comparing held-out figures "
-              "only", file=sys.stderr)  # fmt: skip
-    figures = bt.load_figures(held_out, targets)
+    scenario, figures, held_out, targets = read_history(args.scenario, args.held_out, args.targets)
     out = output_folder(args, "backtest")
     check_output_folder(out, args.force, KIND)  # before the run, not after it
     settings = RunSettings(args.reps, args.seed, jobs=args.jobs, progress=args.progress)
     log.info("%d figures; %d replications of %s", len(figures), args.reps, scenario.name)
     result = bt.backtest(scenario, figures, settings)
-    chart = backtest_chart(result)
     with atomic_folder(out, args.force, KIND) as staging:
         result.table.to_csv(staging / "backtest.csv", index=False)
         result.stock.to_csv(staging / "programme_stock.csv", index=False)
-        figure = draw_backtest(chart)
-        figure.savefig(staging / "backtest.png", dpi=PNG_DPI)
-        figure.savefig(staging / "backtest.svg")
+        save(backtest_chart(result), staging)  # backtest.png and backtest.svg
         record = {"command": getattr(args, "invocation", None), "scenario": scenario.name,
                   "scenario_sha256": scenario_hash(scenario), "seed": args.seed,
                   "replications": args.reps, "held_out": str(held_out),
@@ -111,6 +105,56 @@ def run_backtest(args: argparse.Namespace) -> int:
     print(format_backtest(result.table))
     print(f"\nTables and chart written to {out}/")
     return 0
+
+
+def read_history(scenario_path: Path, held_out: Path | None = None, targets: Path | None = None,
+                 quiet: bool = False):  # fmt: skip
+    """The history scenario and the published figures, with the files they came from:
+    ``(scenario, figures, held_out, targets)``. ``held_out`` None: the package's file;
+    ``targets`` None: the first of :data:`DEFAULT_TARGETS` that exists, or none (said on
+    standard error unless ``quiet``). Raises ScenarioError naming a file that is missing or
+    wrong."""
+    from sim.analysis import backtest as bt
+    from sim.scenario import load_scenario
+
+    scenario = load_scenario(scenario_path)
+    held_out = held_out or bt.default_held_out_path()
+    targets = targets or next((p for p in DEFAULT_TARGETS if p.is_file()), None)
+    if targets is None and not quiet:
+        print(f"note: no {' or '.join(map(str, DEFAULT_TARGETS))}: comparing held-out figures "
+              "only", file=sys.stderr)  # fmt: skip
+    return scenario, bt.load_figures(held_out, targets), held_out, targets
+
+
+def pack_backtest(seed: int = DEFAULT_SEED, replications: int = DEFAULT_REPS):
+    """The chart pack's back-test section: the shipped history scenario run as
+    ``python -m sim backtest`` runs it by default (same files, replications and seed, so the
+    same numbers), or, when the scenario file is not in the working folder or a file is
+    wrong, the section saying why (and a note on standard error)."""
+    from sim.analysis import backtest as bt
+    from sim.errors import ScenarioError
+    from sim.experiment.settings import RunSettings
+    from sim.outputs.report import BacktestSection
+
+    if not DEFAULT_HISTORY.is_file():
+        missing = (f"the history scenario {DEFAULT_HISTORY} was not found from the folder the "
+                   f"report was made in ({Path.cwd()}); make the report from the project "
+                   "folder, or run python -m sim backtest there")  # fmt: skip
+        print(f"note: back-test left out of the chart pack: {missing}", file=sys.stderr)
+        return BacktestSection(missing=missing)
+    try:
+        scenario, figures, held_out, targets = read_history(DEFAULT_HISTORY, quiet=True)
+    except ScenarioError as exc:
+        print(f"note: back-test left out of the chart pack: {exc}", file=sys.stderr)
+        return BacktestSection(missing=str(exc))
+    log.info("back-test: %d figures; %d replications of %s", len(figures), replications,
+             scenario.name)  # fmt: skip
+    result = bt.backtest(scenario, figures, RunSettings(replications, seed, progress=False))
+    shipped = held_out == bt.default_held_out_path()
+    files = (f"history scenario {DEFAULT_HISTORY}; figures held out of the fit from "
+             f"{f'the package (sim/data/{bt.HELD_OUT_FILE})' if shipped else held_out}; "
+             f"figures used in the fit from {targets or 'no file (none was found)'}")  # fmt: skip
+    return BacktestSection(result=result, files=files)
 
 
 def format_backtest(table) -> str:

@@ -78,12 +78,18 @@ def add_report(commands: argparse._SubParsersAction) -> None:
         help="scenario the others are compared with (default: the first)",
     )
     report.add_argument("--force", action="store_true", help="replace an existing chart pack")
+    report.add_argument(
+        "--no-backtest", dest="backtest", action="store_false",
+        help="leave out the back-test through 2013-2026 (by default it is run, about 4 s: "
+        "the shipped history scenario, as python -m sim backtest runs it)",
+    )  # fmt: skip
 
 
 def write_report(args: argparse.Namespace) -> int:
-    """Write the chart pack of a results folder."""
+    """Write the chart pack of a results folder, with the back-test unless --no-backtest."""
+    from sim.apps.cli.backtest import format_backtest, pack_backtest
     from sim.outputs.report import PAGE, write_chart_pack  # plotting is loaded only when needed
-    from sim.results import load_results
+    from sim.results import check_output_folder, load_results
 
     results = load_results(args.results)
     if args.baseline is not None and args.baseline not in results.scenarios:
@@ -93,7 +99,13 @@ def write_report(args: argparse.Namespace) -> int:
             f"{', '.join(results.scenarios)}",
         )
     out = args.out or args.results / "report"
-    folder = write_chart_pack(results, out, baseline=args.baseline, force=args.force)
+    check_output_folder(out, args.force, "chart pack")  # before the back-test runs
+    backtest = pack_backtest() if args.backtest else None
+    folder = write_chart_pack(results, out, baseline=args.baseline, force=args.force,
+                              backtest=backtest)  # fmt: skip
     charts = len(list((folder / "charts").glob("*.png")))
     print(f"Chart pack with {charts} charts written to {folder}/ (open {folder / PAGE})")
+    if backtest is not None and backtest.result is not None:
+        last = format_backtest(backtest.result.table).splitlines()[-1]
+        print(f"Back-test: {last}")
     return 0

@@ -3,7 +3,7 @@
 Chart data and words (no matplotlib): :mod:`~sim.outputs.charts.data` (the shared record and
 words), :mod:`~sim.outputs.charts.forecast` (one scenario's charts),
 :mod:`~sim.outputs.charts.comparison` (against a baseline), :mod:`~sim.outputs.charts.analysis`
-(sensitivity, planner, validation) and :mod:`~sim.outputs.charts.pack` (the chart pack);
+(sensitivity, planner, validation, back-test) and :mod:`~sim.outputs.charts.pack` (the chart pack);
 :mod:`~sim.outputs.charts.draw` draws them as matplotlib Figures. Imported separately from
 the model so that running simulations never loads matplotlib."""
 

@@ -238,19 +238,37 @@ def validation_chart(table: pd.DataFrame, scenario: str, replications: int, seed
 # -------------------------------------------------------------------------- back-test
 
 
+ROUTE_LABELS = {
+    "": "Every entry route",
+    "quality": "Quality route (special measures for quality)",
+    "finance": "Finance route (financial special measures)",
+    "system": "Whole-system route",
+    "segment": "Lowest-segment route",
+    "catastrophic": "Catastrophic-failure route",
+}
+"""Panel headings of the back-test chart, by the route a series counts (``""``: every route)."""
+
+
+def _counts(n: int) -> str:
+    """'1 published count', '12 published counts'."""
+    return f"{n} published count{'' if n == 1 else 's'}"
+
+
 def backtest_chart(result: Backtest) -> ChartData:
-    """Trusts in the programme month by month through the regimes (median, 50% and 90%
-    bands of ``result.stock``), with the published counts of ``result.table`` on it."""
+    """Trusts in the programme month by month through the regimes, one panel per series of
+    ``result.stock`` (every route, then each route with published counts: median, 50% and
+    90% bands), each published count of ``result.table`` on the series it measures."""
     table, stock = result.table, result.stock
-    # counts limited to one entry route are not counts of this band (every route)
-    drawn = table[(table["measure"] == "in_programme") & (table["route"] == "")
+    routes = list(dict.fromkeys(stock["route"]))
+    drawn = table[(table["measure"] == "in_programme") & table["route"].isin(routes)
                   & table["compared"]]  # fmt: skip
     held = drawn[~drawn["used_in_fit"]]
     inside, held_inside = int(drawn["inside"].sum()), int(held["inside"].sum())
     last = stock["month"].iloc[-1]
     if len(drawn):
-        title = (f"{inside} of {len(drawn)} published counts of trusts in the programme lie "
-                 "inside the model's 90% range")  # fmt: skip
+        verb = "lies" if len(drawn) == 1 else "lie"
+        title = (f"{inside} of {_counts(len(drawn))} of trusts in the programme {verb} inside "
+                 "the model's 90% range")  # fmt: skip
         if 0 < len(held) < len(drawn):
             title += f" ({held_inside} of {len(held)} held out of the fit)"
         elif len(held) == len(drawn):
@@ -262,22 +280,44 @@ def backtest_chart(result: Backtest) -> ChartData:
     ends = [start for _, start in programmes[1:]] + [result.end]
     eras = [(label, start, end) for (label, start), end in zip(programmes, ends, strict=True)]
     regimes = sorted([*programmes, *frameworks], key=lambda regime: regime[1])
-    points = drawn[["name", "date", "published", "model_q05", "model_q95", "inside",
+    points = drawn[["name", "date", "route", "published", "model_q05", "model_q95", "inside",
                     "used_in_fit"]].reset_index(drop=True)  # fmt: skip
+    panels = []
+    for route in routes:
+        own = points[points["route"] == route]
+        label = ROUTE_LABELS.get(route, route)
+        heading = (f"{label}: {int(own['inside'].sum())} of {_counts(len(own))} inside the "
+                   "model's 90% range" if len(own) else f"{label}: no published count")  # fmt: skip
+        panels.append((route, heading))
+    routed = [ROUTE_LABELS.get(route, route).split(" (")[0].lower() for route in routes[1:]]
+    series = "every entry route" + (f", and the {' and '.join(routed)}" if routed else "")
+    medians = "; ".join(
+        f"{ROUTE_LABELS.get(route, route)}: model median {part['median'].min():g} to "
+        f"{part['median'].max():g} trusts"
+        for route, part in ((r, stock[stock["route"] == r]) for r in routes)
+    )
     return ChartData(
         key="backtest",
         kind="backtest",
         title=title,
         caption=(
-            "Line: model median; bands: middle 50% and 90% of replications. Diamonds: published "
-            "counts held out of the fit; circles: used in it; filled if inside the model's 90% "
-            "range, hollow if outside. Shaded: programmes; dashed: changes of framework. "
+            (
+                "One panel per series: trusts in the programme by every entry route, then by each "
+                "route that published counts measure (spells begun by that route, including "
+                "trusts placed in the programme at the start by it). "
+                if len(routes) > 1
+                else "Trusts in the programme by every entry route. "
+            )
+            + "Line: model median; bands: middle 50% and 90% of replications. Diamonds: "
+            "published counts held out of the fit; circles: "
+            "used in it; filled if inside the model's 90% range, hollow if outside. Shaded: "
+            "programmes; dashed: changes of framework. "
             + "; ".join(f"{label[:1].upper()}{label[1:]}, {start:%b %Y}" for label, start in regimes)
             + "."
         ),
         alt_text=(
-            f"Chart of trusts in the programme from {result.start:%B %Y} to {last:%B %Y}: model "
-            f"median {stock['median'].min():g} to {stock['median'].max():g} trusts. "
+            f"Chart of trusts in the programme from {result.start:%B %Y} to {last:%B %Y}, "
+            f"{series}. {medians}. "
             + "".join(
                 f"{p.name}: published {p.published:g}, model 90% range {p.model_q05:g} "
                 f"to {p.model_q95:g} ({'inside' if p.inside else 'outside'}). "
@@ -287,18 +327,19 @@ def backtest_chart(result: Backtest) -> ChartData:
         footnote=(
             f"Scenario: {result.scenario}. {result.replications} replications, seed "
             f"{result.seed}. Each published figure, its source and whether it was used in the "
-            "fit are listed in backtest.csv."
+            "fit are listed in backtest.csv; the monthly series in programme_stock.csv."
         ),
         table=stock,
         y_label="Trusts in the programme",
         meta={
             "subtitle": (
-                f"Trusts in the programme (every entry route) at the start of each month, "
-                f"{result.start:%B %Y} to {last:%B %Y}: model median and ranges across "
-                f"{result.replications} replications, and published counts of all routes "
-                "(counts for one route are in backtest.csv)"
+                f"Trusts in the programme at the start of each month, {result.start:%B %Y} to "
+                f"{last:%B %Y}, counted over {series}: model median and ranges across "
+                f"{result.replications} replications, with each published count on the series "
+                "it measures"
             ),
             "points": points,
+            "panels": panels,
             "eras": eras,
             "frameworks": frameworks,
             "start": result.start,

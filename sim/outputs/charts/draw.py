@@ -17,7 +17,9 @@ import textwrap
 
 import numpy as np
 from matplotlib import dates as mdates
+from matplotlib import transforms
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from sim.outputs.charts.data import SOURCE_LABELS, TABLE_LABELS, ChartData
@@ -34,6 +36,18 @@ SOURCE_HATCHES = {"national": "", "nhs_family": "//", "consultancy": ".."}
 PAYER_COLOURS = {"trusts": VERMILLION, "nhs_england": BLUE}
 PAYER_LABELS = {"trusts": "Trusts supported", "nhs_england": "NHS England"}
 WIDTH_INCHES, HEIGHT_INCHES = 10.0, 6.2
+POINT_STYLES = {
+    False: ("D", VERMILLION, "held out of the fit"),
+    True: ("o", BLACK, "used in the fit"),
+}
+"""Marker, colour and words for the back-test's published counts, by ``used_in_fit``."""
+ERA_SHADES = ("#f2f2f2", "#ffffff")
+LONG_AXIS_YEARS = 8
+"""Beyond this many years, dates on the axis go on two lines so that they do not overlap."""
+REGIME_LABEL_POINTS = 7.5
+"""Font size of the regimes' labels, points."""
+PANEL_INCHES = 2.4
+"""Height added to a stacked chart for each panel after the first, inches."""
 
 
 def _figure(chart: ChartData, ncols: int = 1, sharey: bool = False):
@@ -48,14 +62,23 @@ def _figure(chart: ChartData, ncols: int = 1, sharey: bool = False):
     return fig, axes.ravel()
 
 
-def _frame_text(fig: Figure, chart: ChartData) -> None:
-    """Title (the finding) at the top; caption and footnote at the bottom."""
-    fig.text(0.01, 0.975, textwrap.fill(chart.title, 95), fontsize=13, fontweight="bold",
+TITLE_TOP = 0.975
+"""Top of the title, a fraction of the figure's height."""
+CAPTION_INCHES = 0.145 * HEIGHT_INCHES
+"""Top of the caption above the figure's foot, inches (the footnote's is 0.45 of it)."""
+
+
+def _frame_text(fig: Figure, chart: ChartData, caption_inches: float = CAPTION_INCHES) -> None:
+    """Title (the finding) at the top; caption and footnote at the bottom, at the same
+    distances from the foot whatever the figure's height (``caption_inches``: a longer
+    caption's top)."""
+    height = fig.get_figheight()
+    fig.text(0.01, TITLE_TOP, textwrap.fill(chart.title, 95), fontsize=13, fontweight="bold",
              va="top", ha="left")  # fmt: skip
-    bottom = 0.145 * HEIGHT_INCHES / fig.get_figheight()  # same distance from the foot
-    fig.text(0.01, bottom, textwrap.fill(chart.caption, 150), fontsize=8.5, va="top", ha="left")
-    fig.text(0.01, bottom * 0.45, textwrap.fill(chart.footnote, 170), fontsize=7, color="#444444",
+    fig.text(0.01, caption_inches / height, textwrap.fill(chart.caption, 150), fontsize=8.5,
              va="top", ha="left")  # fmt: skip
+    fig.text(0.01, 0.45 * CAPTION_INCHES / height, textwrap.fill(chart.footnote, 170), fontsize=7,
+             color="#444444", va="top", ha="left")  # fmt: skip
 
 
 def _x(dates) -> np.ndarray:
@@ -329,6 +352,111 @@ def draw_validation(chart: ChartData) -> Figure:
     return fig
 
 
+def draw_backtest(chart: ChartData) -> Figure:
+    """Panels one above the other sharing the date axis, one per series (every route, then
+    each route with published counts): median line and 50%/90% bands by month, regimes as
+    shaded spans, and the published counts of that series as points (filled inside the
+    model's 90% range, hollow outside)."""
+    panels, points = chart.meta["panels"], chart.meta["points"]
+    height = HEIGHT_INCHES + PANEL_INCHES * (len(panels) - 1)
+    fig = Figure(figsize=(WIDTH_INCHES, height))
+    axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False).ravel()
+    # in inches: the title (up to two lines) and subtitle above; the date axis, legend,
+    # caption (up to six lines) and footnote below; room for each panel's heading between
+    title_lines = len(textwrap.wrap(chart.title, 95))
+    top, bottom, gap = 1.05 + 0.22 * title_lines, 2.6, 0.45
+    fig.subplots_adjust(left=0.08, right=0.98, top=1 - top / height, bottom=bottom / height,
+                        hspace=gap * len(panels) / (height - top - bottom - gap * (len(panels) - 1)))  # fmt: skip
+    _frame_text(fig, chart, caption_inches=1.3)
+    fig.text(0.01, TITLE_TOP - (0.22 * title_lines + 0.08) / height,
+             textwrap.fill(chart.meta["subtitle"], 130), fontsize=9, color="#333333", va="top",
+             ha="left")  # fmt: skip
+    for k, (ax, (route, heading)) in enumerate(zip(axes, panels, strict=True)):
+        stock = chart.table[chart.table["route"] == route]
+        mine = points[points["route"] == route]
+        _backtest_panel(ax, stock, mine, headroom=1.25 if k == 0 else 1.12)
+        ax.set_title(heading, loc="left", fontsize=9.5, fontweight="bold")
+    first, last = chart.meta["start"], chart.meta["end"] - dt.timedelta(days=1)
+    # a dozen years: "1 Apr" over the year, and no axis label (room for the legend)
+    _date_axis(axes[-1], first, last, short=(last - first).days > LONG_AXIS_YEARS * 365)
+    for k, ax in enumerate(axes):  # after the axis: the labels' widths need its limits
+        _regimes(ax, fig, chart.meta["eras"], chart.meta["frameworks"], labelled=k == 0)
+    middle = (axes[0].get_position().y1 + axes[-1].get_position().y0) / 2
+    fig.text(0.012, middle, chart.y_label, rotation=90, va="center", ha="left", fontsize=10)
+    legend: dict = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            legend.setdefault(label, handle)
+    # the model's entries, then the points' in POINT_STYLES order, inside before outside
+    legend = dict(sorted(legend.items(), key=lambda item: _point_order(item[0])))
+    if not len(points):
+        legend["No published count to compare"] = Line2D([], [], linestyle="none")
+    fig.legend(legend.values(), legend.keys(), loc="upper center",
+               bbox_to_anchor=(0.5, (bottom - 0.5) / height), ncol=2, frameon=False, fontsize=8)  # fmt: skip
+    return fig
+
+
+def _point_label(used: bool, inside: bool) -> str:
+    words = POINT_STYLES[used][2]
+    return f"Published, {words}: {'inside' if inside else 'outside'} the model's 90% range"
+
+
+def _point_order(label: str) -> int:
+    """Where a legend entry of the back-test goes: the model's first (in drawing order)."""
+    order = [_point_label(used, inside) for used in POINT_STYLES for inside in (True, False)]
+    return 1 + order.index(label) if label in order else 0
+
+
+def _backtest_panel(ax, stock, points, headroom: float) -> None:
+    """One series of the back-test: bands, median and its published counts."""
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(axis="y", color="#dddddd", linewidth=0.6)
+    ax.set_axisbelow(True)
+    x = _x(stock["month"])
+    ax.fill_between(x, stock["q05"], stock["q95"], color=SKY, alpha=0.35, linewidth=0,
+                    label="Model: 90% of replications", zorder=1)  # fmt: skip
+    ax.fill_between(x, stock["q25"], stock["q75"], color=BLUE, alpha=0.45, linewidth=0,
+                    label="Model: 50% of replications", zorder=1.5)  # fmt: skip
+    ax.plot(x, stock["median"], color=BLUE, linewidth=2.0, zorder=3, label="Model: median")
+    for used, (marker, colour, _) in POINT_STYLES.items():
+        for inside in (True, False):
+            part = points[(points["used_in_fit"] == used) & (points["inside"] == inside)]
+            if len(part):
+                ax.plot(_x(part["date"]), part["published"], linestyle="none", marker=marker,
+                        markersize=7, markeredgewidth=1.6, color=colour,
+                        markerfacecolor=colour if inside else "white", zorder=4,
+                        label=_point_label(used, inside))  # fmt: skip
+    top = max(float(stock["q95"].max()), float(points["published"].max()) if len(points) else 0)
+    ax.set_ylim(0, top * headroom + 1)  # headroom for the regimes' labels
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))  # counts: whole ticks
+
+
+def _regimes(ax, fig: Figure, eras: list, frameworks: list, labelled: bool = True) -> None:
+    """Alternate shading per programme and a dashed line for each change of framework;
+    ``labelled``: each programme's name at the top (initials where the span is too narrow
+    for the name), and each framework's beneath the programmes' names."""
+    at_top = transforms.blended_transform_factory(ax.transData, ax.transAxes)
+    left, right = ax.get_xlim()
+    inches_per_unit = ax.get_position().width * fig.get_figwidth() / (right - left)
+    for k, (label, start, end) in enumerate(eras):
+        x0, x1 = _x([start, end])
+        ax.axvspan(x0, x1, color=ERA_SHADES[k % 2], zorder=0, linewidth=0)
+        if k:
+            ax.axvline(x0, color="#777777", linewidth=0.9, zorder=0.5)
+        if not labelled:
+            continue
+        if len(label) * REGIME_LABEL_POINTS * 0.55 / 72 > (x1 - x0) * inches_per_unit * 0.95:
+            label = "".join(word[0].upper() for word in label.split() if word[0].isalpha())
+        ax.text(x0, 0.985, " " + label, transform=at_top, fontsize=REGIME_LABEL_POINTS,
+                va="top", ha="left", color="#333333", zorder=5)  # fmt: skip
+    for label, date in frameworks:
+        (x,) = _x([date])
+        ax.axvline(x, color="#777777", linestyle=(0, (3, 3)), linewidth=0.9, zorder=0.5)
+        if labelled:
+            ax.text(x, 0.90, " " + label, transform=at_top, fontsize=REGIME_LABEL_POINTS,
+                    va="top", ha="left", color="#555555", style="italic", zorder=5)  # fmt: skip
+
+
 def draw_indices(chart: ChartData) -> Figure:
     """Global sensitivity indices: one bar per assumption and index, with its 95% interval."""
     fig, ax = _bar_figure(chart)
@@ -411,6 +539,7 @@ DRAWERS = {
     "tornado": draw_tornado,
     "indices": draw_indices,
     "validation": draw_validation,
+    "backtest": draw_backtest,
     "fan": draw_fan,
     "distribution": draw_distribution,
     "segments": draw_segments,
