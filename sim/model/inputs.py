@@ -22,7 +22,8 @@ from sim.calendar import (
 from sim.data import TrustRegister, trust_register
 from sim.model.distributions import DurationDistribution
 from sim.model.segmentation import segment_of_rank, segment_of_rank_by_shares
-from sim.scenario.schema import FixedThresholdRule, Programme, Scenario, SofRule
+from sim.scenario.programme_schema import Programme
+from sim.scenario.schema import FixedThresholdRule, Scenario, SofRule
 from sim.vocabulary import (
     LEAGUE_TABLES,
     PHASES,

@@ -48,15 +48,15 @@ from __future__ import annotations
 
 import heapq
 import math
-from operator import attrgetter
 
 import numpy as np
 import simpy
 
-from sim.model.distributions import poisson_quantile
 from sim.model.inputs import EraSettings, ProgrammeInputs
 from sim.model.population import Population
 from sim.model.rationing import improvement_rate, ration_support
+from sim.model.routes import draw_route_uniforms, score_linked_referrals, system_referrals
+from sim.model.spells import Spell, spell_arrays
 from sim.model.timeline import NATIONAL, CostRates, Timeline
 from sim.model.waiting_list import WaitingList
 from sim.streams import Streams
@@ -76,61 +76,6 @@ SPELLS_PER_TRUST = 8
 CLOCK_TOLERANCE = 1e-9
 """Progress (weeks of work) within which an improvement threshold counts as reached."""
 INITIAL, SEGMENT, QUALITY, FINANCE, CATASTROPHIC, SYSTEM, RELAPSE, ARRIVAL = range(len(ROUTES))
-
-
-# ------------------------------------------------------------------------------ spells
-
-
-class Spell:
-    """One referral of one trust, from referral to the end of its support.
-
-    Times are weeks since the start date: NaN until reached, negative for a spell under
-    way at the start."""
-
-    __slots__ = (
-        "trust", "referral", "admission", "exit", "support_end",
-        "catastrophic", "reentry", "left_list", "listed", "route", "target_exit", "merged",
-    )  # fmt: skip
-
-    def __init__(
-        self,
-        trust: int,
-        referral: float,
-        catastrophic: bool,
-        reentry: bool,
-        listed: bool,
-        route: int,
-    ):
-        self.trust = trust
-        self.route = route
-        """How the spell began: an index of ``ROUTES``."""
-        self.target_exit = math.nan
-        """Planned exit (admission plus the target duration of the era of admission)."""
-        self.merged = False
-        """The trust merged into another during the spell, which ended then (``support_end``)."""
-        self.referral = referral
-        self.admission = math.nan
-        self.exit = math.nan
-        """Formal exit from the programme to transitional support."""
-        self.support_end = math.nan
-        """End of transitional support, or of waiting for a trust that left the list."""
-        self.catastrophic = catastrophic
-        """Referred, or moved up the list, by a catastrophic failure of governance."""
-        self.reentry = reentry
-        """The trust had exited the programme before."""
-        self.left_list = False
-        """Left the waiting list unadmitted (no longer eligible), at ``support_end``."""
-        self.listed = listed
-        """Began with a referral to the waiting list (False: placed in the programme at
-        the start, with no referral event)."""
-
-    @property
-    def exited(self) -> bool:
-        return not math.isnan(self.exit)
-
-    @property
-    def admitted(self) -> bool:
-        return not math.isnan(self.admission)
 
 
 # --------------------------------------------------------------------------- programme
@@ -172,7 +117,9 @@ class Programme:
 
         self.era: EraSettings = inputs.eras[0]
         """The programme settings in force."""
-        self._route_u = self._draw_route_uniforms(streams, population)
+        self._route_u = draw_route_uniforms(
+            inputs, streams, population.inputs.n_assessments, population.inputs.register
+        )
         self._system_of = (
             population.inputs.register.systems() if inputs.uses_route("system") else None
         )
@@ -209,22 +156,6 @@ class Programme:
         of :data:`~sim.model.timeline.LOG_FIELDS` (plain tuples: cheap to build)."""
 
     # ------------------------------------------------------------------ set-up
-
-    def _draw_route_uniforms(self, streams: Streams, population: Population) -> dict:
-        """Uniforms per assessment and trust for each random entry route some era uses,
-        one stream per route (so switching a route on leaves the others' draws alone)."""
-        inputs, shape = self.inputs, (population.inputs.n_assessments, population.inputs.n_trusts)
-        out = {}
-        if any(0.0 < era.lowest_segment_share < 1.0 for era in inputs.eras):
-            out["segment"] = streams["segment_route"].random(shape)
-        for route in ("quality", "finance"):
-            if inputs.uses_route(route):
-                out[route] = streams[f"{route}_route"].random(shape)
-        if inputs.uses_route("system"):
-            # the count, then one choice per system: no more can enter than there are
-            systems = len(population.inputs.register.system_names)
-            out["system"] = streams["system_route"].random((shape[0], 1 + systems))
-        return out
 
     def place_initial_state(self) -> None:
         """Put the scenario's starting caseload and waiting list in place at time 0.
@@ -312,32 +243,18 @@ class Programme:
     def _score_linked(
         self, route: str, i: int, rate: float, gradient: float, pool: np.ndarray | None
     ) -> np.ndarray:
-        """Trusts referred by a random route whose rate rises with the score (see
-        :class:`~sim.scenario.schema.ScoreLinkedRoute`); ``pool`` limits who can be."""
+        """Trusts referred by a score-linked route at assessment ``i``; ``pool`` limits who
+        can be (trusts in deficit for the finance route)."""
         population = self.population
+        available = ~self.referred if pool is None else ~self.referred & pool
         z = population.standardised_score(population.step)
-        quarterly = rate / 4.0 * np.exp(gradient * z - gradient * gradient / 2.0)
-        chosen = self._route_u[route][i] < -np.expm1(-quarterly)
-        chosen &= ~self.referred
-        if pool is not None:
-            chosen &= pool
-        return np.flatnonzero(chosen)
+        return score_linked_referrals(self._route_u[route][i], z, rate, gradient, available)
 
     def _refer_systems(self, i: int, rate: float, from_segment: int) -> int:
-        """Whole systems entering together (see :class:`~sim.scenario.schema.SystemRoute`)."""
-        u = self._route_u["system"][i]
-        count = min(poisson_quantile(float(u[0]), rate / 4.0), len(u) - 1)
-        referred = 0
-        for k in range(count):
-            candidates = (self.population.segment >= from_segment) & ~self.referred
-            per_system = np.bincount(self._system_of[candidates], minlength=1)
-            total = int(per_system.sum())
-            if total == 0:
-                break
-            system = int(np.searchsorted(np.cumsum(per_system), u[1 + k] * total, side="right"))
-            trusts = np.flatnonzero(candidates & (self._system_of == system))
-            referred += self._refer_all(trusts, SYSTEM)
-        return referred
+        """Whole systems entering together at assessment ``i``."""
+        candidates = (self.population.segment >= from_segment) & ~self.referred
+        groups = system_referrals(self._route_u["system"][i], rate, candidates, self._system_of)
+        return sum(self._refer_all(trusts, SYSTEM) for trusts in groups)
 
     def _merged(self, trusts: np.ndarray) -> None:
         """Trusts merged into others: their spells end now, whatever their status, and
@@ -666,12 +583,4 @@ class Programme:
         era of admission); exits after it are late (slippage). ``route`` indexes
         :data:`~sim.vocabulary.ROUTES`; ``merged`` marks spells ended by a merger.
         """
-        names = ("trust", "referral", "admission", "target_exit", "exit", "support_end",
-                 "catastrophic", "reentry", "left_list", "route", "merged")  # fmt: skip
-        rows = list(map(attrgetter(*names), self.spell_records))
-        columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
-        types = (np.int32, float, float, float, float, float, bool, bool, bool, np.int8, bool)
-        return {
-            name: np.asarray(column, dtype=kind)
-            for name, column, kind in zip(names, columns, types, strict=True)
-        }
+        return spell_arrays(self.spell_records)

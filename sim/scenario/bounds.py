@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 
 def _parse_iso_date(value: object) -> object:
@@ -82,3 +82,40 @@ class FrozenModel(BaseModel):
 
     # allow_inf_nan=False: NaN and infinity (YAML .nan, .inf) are never a valid input
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+# --------------------------------------------------------------------- validation helpers
+
+
+def field_error(paths: str | list[str], reason: str) -> ValueError:
+    """A validation error about specific fields below the model being validated.
+
+    ``paths`` are dotted paths relative to that model (several when the problem involves
+    more than one field; the error is reported against the one the user's file set). The
+    marker is turned into the error's location by :mod:`sim.scenario.error_messages`.
+    """
+    joined = "|".join([paths] if isinstance(paths, str) else paths)
+    return ValueError(f"@{joined}@ {reason}")
+
+
+def check_dates_increase(list_name: str, dates: list[dt.date]) -> None:
+    """Raise a located error unless each ``effective_from`` is after the one before."""
+    for i in range(1, len(dates)):
+        if dates[i] <= dates[i - 1]:
+            raise field_error(
+                [f"{list_name}[{i}].effective_from", f"{list_name}[{i - 1}].effective_from"],
+                f"{dates[i]} is not after {list_name}[{i - 1}].effective_from {dates[i - 1]}: "
+                "list steps in date order",
+            )
+
+
+def steps_in_date_order(list_name: str):
+    """A model validator: the steps of the model's list ``list_name`` are in order of their
+    ``effective_from`` (see :func:`check_dates_increase`)."""
+
+    def check(model):
+        steps = getattr(model, list_name) or []
+        check_dates_increase(list_name, [step.effective_from for step in steps])
+        return model
+
+    return model_validator(mode="after")(check)

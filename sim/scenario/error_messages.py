@@ -4,7 +4,7 @@ Every problem a user sees about a scenario is a :class:`~sim.errors.ScenarioErro
 the file to fix (from the origins, :mod:`sim.scenario.provenance`), the field path as
 written in the file (pydantic's union tags and validator names removed) and a reason in
 plain words, with a "did you mean" hint for a misspelt key. Problems a validator raises
-about several fields (:func:`sim.scenario.schema.field_error`) are reported against the
+about several fields (:func:`sim.scenario.bounds.field_error`) are reported against the
 field the loaded file set. At most :data:`MAX_REPORTED_ERRORS` are listed.
 
 The wording here is part of the interface (tests and users read it): change it only on
