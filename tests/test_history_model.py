@@ -811,3 +811,20 @@ def test_the_history_scenario_fills_every_month_from_july_2013_to_april_2026(his
         assert total == inside.sum()
     first = months[(months["metric"] == "in_programme") & (months["period"] == "2013-07")]
     assert (first["value"] >= 11).all()  # the eleven Keogh trusts, in from the start
+
+
+def test_leaving_the_list_stops_when_a_later_era_says_referrals_stand(short):
+    # leave_list from the start, then stay_on_list from ERA_DATE: after that date no
+    # waiting trust leaves the list, whichever era referred it
+    leave = with_changes(short, {"programme.referrals.no_longer_eligible": "leave_list"})
+    both = with_changes(leave, {"programme.eras": [
+        {"effective_from": ERA_DATE, "referrals": {"no_longer_eligible": "stay_on_list"}},
+    ]})  # fmt: skip
+    left_before = left_after = 0
+    for result in runs(both, 6):
+        s = result.spells
+        left = s["left_list"] & ~s["merged"]
+        left_before += int((left & (s["support_end"] < ERA_WEEKS)).sum())
+        left_after += int((left & (s["support_end"] >= ERA_WEEKS)).sum())
+    assert left_before > 0  # the rule was working before the change
+    assert left_after == 0

@@ -217,7 +217,9 @@ class Programme:
         eligible = (population.segment == population.programme_segment - 1) & (
             population.low_capability
         )
-        left = self._leave_list_if_ineligible(eligible) if self._segment_referrals else 0
+        # the era in force decides: a later era may say referrals, once made, stand
+        leaving = self._segment_referrals and era.leave_list_when_ineligible
+        left = self._leave_list_if_ineligible(eligible) if leaving else 0
         referred = 0
         if era.lowest_segment_share > 0:
             chosen = eligible & ~self.referred
