@@ -44,6 +44,7 @@ TIERS: dict[str, str] = {
     "test_whatif.py": "unit",
     "test_rationing.py": "unit",
     "test_spells.py": "unit",
+    "test_uncertainty.py": "behaviour",
     "test_history_model.py": "unit",
     # behaviour: the model as a whole against theory, monotonicity, exact zero differences,
     # serial equals parallel, and the stored snapshot of its headline figures

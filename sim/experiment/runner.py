@@ -49,6 +49,7 @@ from sim.experiment.settings import (  # noqa: F401 (importable from here, as be
     resolve_jobs,
     settings_from,
 )
+from sim.experiment.uncertainty import ParameterDraws
 from sim.model.replication import ModelInputs, ReplicationResult, compile_scenario, run_replication
 from sim.results import manifest as mf
 from sim.results.keys import RowKeys
@@ -78,20 +79,36 @@ class Work:
     layout: Layout | None
     rows: np.ndarray | None = None
     reduce: Callable[[ReplicationResult], Any] | None = None
+    draws: ParameterDraws | None = None
+    """Per-replication draws of the uncertain assumptions (parameter uncertainty), or None."""
 
     @property
     def width(self) -> int:
         return len(self.layout) if self.rows is None else len(self.rows)
+
+    def inputs_of(self, replication: int) -> ModelInputs:
+        """The compiled inputs replication ``replication`` runs with."""
+        return self.inputs if self.draws is None else self.draws.inputs(replication)
+
+
+def _draws(scenario: Scenario, settings: RunSettings) -> ParameterDraws | None:
+    if settings.uncertainty != "parameters":
+        return None
+    return ParameterDraws(scenario, settings.seed, settings.replications)
 
 
 def run_chunk(work: Work, seed: int, first: int, count: int) -> np.ndarray | list:
     """Replications ``first .. first + count - 1`` of one scenario: (count x rows) matrix,
     or with ``work.reduce`` the list of what it makes of each replication."""
     if work.reduce is not None:
-        return [work.reduce(run_replication(work.inputs, seed, first + i)) for i in range(count)]
+        return [
+            work.reduce(run_replication(work.inputs_of(first + i), seed, first + i))
+            for i in range(count)
+        ]
     out = np.empty((count, work.width))
     for i in range(count):
-        values = reduce_replication(run_replication(work.inputs, seed, first + i), work.layout)
+        result = run_replication(work.inputs_of(first + i), seed, first + i)
+        values = reduce_replication(result, work.layout)
         out[i] = values if work.rows is None else values[work.rows]
     return out
 
@@ -245,7 +262,10 @@ def run_experiment(
     _check_names(scenarios)
     started = mf.now_utc()
     clock = time.perf_counter()
-    work = [Work(inputs, build_layout(inputs)) for inputs in map(compile_scenario, scenarios)]
+    work = [
+        Work(inputs, build_layout(inputs), draws=_draws(scenario, settings))
+        for scenario, inputs in zip(scenarios, map(compile_scenario, scenarios), strict=True)
+    ]
     values = _run_work(work, settings)
     elapsed = time.perf_counter() - clock
     log.info("%d replications of %d scenarios in %.2f s", settings.replications, len(work),
@@ -284,6 +304,7 @@ def build_manifest(
         "replications": settings.replications,
         "jobs": settings.workers,
         "backend": settings.engine,
+        "uncertainty": settings.uncertainty,
         "command": command,
         "scenarios": {
             s.name: {"sha256": scenario_hash(s), "regimes": s.regimes()} for s in scenarios
@@ -312,12 +333,13 @@ def run_to_folder(
     *,
     settings: RunSettings | None = None,
     precision: float | None = None,
+    uncertainty: str | None = None,
 ) -> tuple[Path | None, StreamStats]:
     """Run scenarios streaming each finished chunk to disk, then assemble ``folder``.
 
     ``settings`` (:class:`~sim.experiment.settings.RunSettings`; by default every available
-    core) may be replaced by the older keywords ``replications``, ``seed``, ``jobs``,
-    ``backend``, ``scheduler`` and ``progress``. The folder is what
+    core) may be replaced by the keywords ``replications``, ``seed``, ``jobs``,
+    ``backend``, ``scheduler``, ``progress`` and ``uncertainty``. The folder is what
     :meth:`~sim.results.tables.Results.save` writes, ``adequacy.csv`` included (judged at
     relative ``precision``; None: the default).
 
@@ -335,7 +357,7 @@ def run_to_folder(
 
     settings = settings_from(settings, _TO_FOLDER, replications=replications, seed=seed,
                              jobs=jobs, backend=backend, progress=progress,
-                             scheduler=scheduler)  # fmt: skip
+                             scheduler=scheduler, uncertainty=uncertainty)  # fmt: skip
     _check_names(scenarios)
     replications, seed, n_jobs = settings.replications, settings.seed, settings.workers
     backend, scheduler = settings.engine, settings.scheduler
@@ -345,10 +367,14 @@ def run_to_folder(
     # workers or another backend (start on a laptop, finish on a cluster)
     plan_chunks = chunks(replications, STREAM_CHUNKS // CHUNKS_PER_WORKER)
     check_output_folder(folder, force, "results folder")  # before computing anything
-    work = [Work(inputs, build_layout(inputs)) for inputs in map(compile_scenario, scenarios)]
+    work = [
+        Work(inputs, build_layout(inputs), draws=_draws(scenario, settings))
+        for scenario, inputs in zip(scenarios, map(compile_scenario, scenarios), strict=True)
+    ]
     widths = [w.width for w in work]
     check_run(widths, replications, n_jobs, STREAM_CHUNKS, False, backend != "dask" or not scheduler)
-    with ChunkStore(folder, scenarios, replications, seed, plan_chunks, resume, widths) as store:
+    with ChunkStore(folder, scenarios, replications, seed, plan_chunks, resume, widths,
+                    settings.uncertainty) as store:  # fmt: skip
         tasks = [
             (i, first, count)
             for i in range(len(work))
@@ -439,9 +465,11 @@ def run_outputs(
     settings = settings_from(settings, _EXPERIMENT, replications=replications, seed=seed,
                              jobs=jobs, progress=progress)  # fmt: skip
     work = []
-    for inputs in map(compile_scenario, scenarios):
+    for scenario in scenarios:
+        inputs = compile_scenario(scenario)
         layout = build_layout(inputs)
-        work.append(Work(inputs, layout, np.flatnonzero(select(layout))))
+        rows = np.flatnonzero(select(layout))
+        work.append(Work(inputs, layout, rows, draws=_draws(scenario, settings)))
     return _run_work(work, settings)
 
 
@@ -467,9 +495,13 @@ def replicate(
     over them holds one at a time; parallel ones hold chunks that finish early until
     their turn.
     """
+    draws = None
     if isinstance(inputs, Scenario):
+        draws = _draws(inputs, settings)
         inputs = compile_scenario(inputs)
-    work = [Work(inputs, None, reduce=reduce or _whole)]
+    elif settings.uncertainty == "parameters":
+        raise ValueError("parameter uncertainty needs the Scenario (its notes say the ranges)")
+    work = [Work(inputs, None, reduce=reduce or _whole, draws=draws)]
     tasks = [(0, first, count) for first, count in chunks(settings.replications, settings.workers)]
     waiting, turn = {}, 0  # chunks finished out of order, by first replication
     for _, first, block in _run_tasks(work, tasks, settings):

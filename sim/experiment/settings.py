@@ -38,6 +38,10 @@ def resolve_jobs(jobs: int | str) -> int:
     return jobs
 
 
+UNCERTAINTY_MODES = ("noise", "parameters")
+"""``noise``: fixed assumptions; ``parameters``: each replication draws the uncertain ones."""
+
+
 @dataclass(frozen=True)
 class RunSettings:
     """How to run replications (checked when made; ``ValueError`` naming the setting).
@@ -58,6 +62,10 @@ class RunSettings:
         Address of a Dask scheduler (``tcp://host:8786``); None starts a local cluster.
     progress
         Show a progress bar on standard error; None: only when it is a terminal.
+    uncertainty
+        ``"noise"``: every replication uses the scenario's values (replications differ by
+        their random numbers only); ``"parameters"``: each replication also draws every
+        number whose note declares a range (:mod:`sim.experiment.uncertainty`).
     """
 
     replications: int = DEFAULT_REPLICATIONS
@@ -66,8 +74,13 @@ class RunSettings:
     backend: str | None = None
     scheduler: str | None = None
     progress: bool | None = None
+    uncertainty: str = "noise"
 
     def __post_init__(self) -> None:
+        if self.uncertainty not in UNCERTAINTY_MODES:
+            raise ValueError(
+                f"uncertainty must be one of {UNCERTAINTY_MODES}, got {self.uncertainty!r}"
+            )
         for name in ("replications", "seed"):
             value = getattr(self, name)
             # 1.5 would run as 1 and be recorded as 1.5; True would run as 1

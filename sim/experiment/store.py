@@ -73,7 +73,7 @@ class ChunkStore:
 
     def __init__(self, folder: str | Path, scenarios: Sequence[Scenario], replications: int,
                  seed: int, chunk_plan: list[tuple[int, int]], resume: bool,
-                 rows: Sequence[int]):  # fmt: skip
+                 rows: Sequence[int], uncertainty: str = "noise"):  # fmt: skip
         self.folder = Path(folder)
         self.path = self.folder.with_name(f".{self.folder.name}.unfinished")
         self.scenarios = list(scenarios)
@@ -86,6 +86,7 @@ class ChunkStore:
             "seed": seed,
             "replications": replications,
             "chunks": [list(chunk) for chunk in chunk_plan],
+            "uncertainty": uncertainty,
         }
         self.damaged = 0
         self._lock = None

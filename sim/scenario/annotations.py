@@ -25,7 +25,11 @@ from sim.scenario.paths import PathKey, format_path, is_number, numeric_paths, v
 from sim.scenario.provenance import origin_of
 from sim.scenario.schema import Annotation, Scenario
 
-ANNOTATION_KEYS = frozenset({"value", "unit", "source", "assumption", "range"})
+ANNOTATION_KEYS = frozenset(
+    {"value", "unit", "source", "assumption", "range", "distribution", "shape", "sd", "sigma"}
+)
+"""Keys of an annotated value; the last four say how an uncertain one is distributed
+(see :class:`sim.scenario.schema.Annotation`)."""
 """The keys of an annotated value; a mapping with ``value`` and only these is one."""
 
 

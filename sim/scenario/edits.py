@@ -20,7 +20,7 @@ from sim.scenario.annotations import is_annotated, split_annotations
 from sim.scenario.loader import validate_plain
 from sim.scenario.paths import format_path, is_number, numeric_paths, parse_path
 from sim.scenario.provenance import WHAT_IF
-from sim.scenario.schema import Scenario
+from sim.scenario.schema import DISTRIBUTION_KEYS, Scenario
 
 
 def with_changes(
@@ -84,7 +84,8 @@ def with_changes(
             kept = {k: v for k, v in old.items() if k == "unit"}
             declared = old.get("range")
             if declared and is_number(value) and declared[0] <= value <= declared[1]:
-                kept["range"] = declared  # a value beyond the range is a deliberate what-if
+                # a value beyond the range is a deliberate what-if: its uncertainty goes
+                kept |= {k: v for k, v in old.items() if k in ("range", *DISTRIBUTION_KEYS)}
             notes[dotted] = kept | {"assumption": note or "changed by a what-if edit"}
         parent[last] = value
     # no origins: every error names WHAT_IF, as no file set any of the values

@@ -38,6 +38,10 @@ def _switches_member(base: Any, override: Any) -> bool:
     )
 
 
+UNCERTAINTY_KEYS = ("unit", "range", "distribution", "shape", "sd", "sigma")
+"""What a variant keeps from the note of a value it re-annotates without saying."""
+
+
 def _merge(base: Any, override: Any, path: PathKey, file: Path, origins: Origins) -> Any:
     """Deep-merge ``override`` (from ``file``) over ``base``; returns a new object."""
     variant_note = f"value set by the variant {file.name}"
@@ -48,7 +52,7 @@ def _merge(base: Any, override: Any, path: PathKey, file: Path, origins: Origins
             merged["unit"] = base["unit"]
         return _replaced(base, merged, path, file, origins)
     if is_annotated(base) and is_annotated(override):
-        merged = {k: v for k, v in base.items() if k in ("unit", "range")}
+        merged = {k: v for k, v in base.items() if k in UNCERTAINTY_KEYS}
         merged.update(override)
         if "source" not in override and "assumption" not in override:
             merged["assumption"] = variant_note

@@ -47,6 +47,14 @@ def scenario_json_schema() -> dict:
             "source": {"type": "string", "description": "Where a published figure comes from."},
             "assumption": {"type": "string", "description": "Why an unpublished value was chosen."},
             "range": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+            "distribution": {
+                "enum": ["uniform", "triangular", "beta", "normal", "lognormal"],
+                "description": "How the value is spread over its range (default uniform).",
+            },
+            "shape": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2,
+                      "description": "Beta shape parameters (a, b) over the range."},
+            "sd": {"type": "number", "description": "Normal: standard deviation (mean = value)."},
+            "sigma": {"type": "number", "description": "Lognormal: sigma (median = value)."},
         },
     }
     _each_mapping(schema, _finite_numbers)

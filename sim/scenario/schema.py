@@ -54,6 +54,10 @@ UNION_DISCRIMINATORS = ("rule", "distribution", "mode")
 variant that changes one replaces the section instead of merging into it)."""
 
 
+DISTRIBUTION_KEYS = ("distribution", "shape", "sd", "sigma")
+"""Keys of a note that say how an uncertain value is spread over its range."""
+
+
 class Annotation(FrozenModel):
     """Provenance of one number in a scenario file.
 
@@ -67,6 +71,20 @@ class Annotation(FrozenModel):
     source: str | None = None
     assumption: str | None = None
     range: Annotated[list[float], Field(min_length=2, max_length=2)] | None = None
+    """Plausible low and high values: the number is uncertain within them (sampled per
+    replication when a run asks for parameter uncertainty)."""
+    distribution: Literal["uniform", "triangular", "beta", "normal", "lognormal"] | None = None
+    """How the value is spread over ``range`` (default uniform): triangular peaks at the
+    value; beta uses ``shape``; normal has mean the value and standard deviation ``sd``;
+    lognormal has median the value and ``sigma``; the last two are cut at the range."""
+    shape: (
+        Annotated[
+            list[Annotated[float, Field(gt=0.0, le=1000.0)]], Field(min_length=2, max_length=2)
+        ]
+        | None
+    ) = None
+    sd: Annotated[float, Field(gt=0.0)] | None = None
+    sigma: Annotated[float, Field(gt=0.0, le=5.0)] | None = None
 
     @model_validator(mode="after")
     def _one_provenance(self) -> Annotation:
@@ -74,6 +92,13 @@ class Annotation(FrozenModel):
             raise ValueError("give either 'source' (published) or 'assumption', not both")
         if self.range is not None and self.range[0] > self.range[1]:
             raise ValueError(f"range low {self.range[0]} is above high {self.range[1]}")
+        needs = {"beta": "shape", "normal": "sd", "lognormal": "sigma"}
+        if self.distribution is not None and self.range is None:
+            raise ValueError(f"distribution {self.distribution!r} needs a range: [low, high]")
+        if self.distribution in needs and getattr(self, needs[self.distribution]) is None:
+            raise ValueError(f"distribution {self.distribution!r} needs {needs[self.distribution]}")
+        if self.distribution == "lognormal" and self.range is not None and self.range[0] <= 0:
+            raise ValueError("a lognormal range must be above 0")
         return self
 
     @property

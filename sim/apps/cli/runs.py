@@ -69,6 +69,13 @@ def add_run(commands: argparse._SubParsersAction) -> None:
         help="target relative half-width of the 95%% interval of the main "
         f"metrics (default {DEFAULT_PRECISION})",
     )
+    run.add_argument(
+        "--uncertainty",
+        choices=("noise", "parameters"),
+        default="noise",
+        help="noise: the scenario's values in every replication; parameters: each "
+        "replication also draws every number whose note declares a range (default noise)",
+    )
     progress_options(run)
 
 
@@ -94,7 +101,7 @@ def run_scenarios(args: argparse.Namespace) -> int:
         scenarios, out, replications=args.reps, seed=args.seed, jobs=args.jobs,
         backend=args.backend, scheduler=args.scheduler, resume=args.resume, force=args.force,
         progress=args.progress, command=args.invocation, max_chunks=args.max_chunks,
-        precision=args.precision,
+        precision=args.precision, uncertainty=args.uncertainty,
     )  # fmt: skip
     if folder is None:
         return stopped(out, stats)

@@ -1,0 +1,166 @@
+"""Parameter uncertainty: one draw of every uncertain assumption per replication.
+
+A number whose note declares a ``range`` (and optionally a ``distribution``, see
+:class:`sim.scenario.schema.Annotation`) is uncertain. With ``uncertainty="parameters"``
+each replication runs with its own draw of all of them, so the spread across replications
+carries the assumptions' uncertainty as well as run-to-run noise.
+
+Draws are a Latin hypercube across the replications of a run: for each uncertain number,
+the replications' quantiles are one per stratum of [0, 1) in a random order, so even a few
+hundred replications cover every range evenly. The quantiles depend only on the seed, the
+number of replications, the replication and the number's dotted path, so replication r
+uses the same draw in every scenario of a run (common random numbers: paired comparisons
+stay exact and a scenario compared with itself differs by exactly zero), in any process.
+
+Blend shares of a phase that are uncertain are drawn and then scaled together so that the
+phase's three shares still add up to 1. Whole-number fields (a cap, a count) are rounded.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+from scipy import special
+
+from sim.model.replication import ModelInputs, compile_scenario
+from sim.scenario import Scenario, with_changes
+from sim.scenario.annotations import value_at
+from sim.vocabulary import SOURCES
+
+_BLEND = ".blend."
+
+
+@dataclass(frozen=True)
+class UncertainNumber:
+    """One uncertain number of a scenario: where it is, its value and how it is spread."""
+
+    path: str
+    value: float
+    low: float
+    high: float
+    distribution: str = "uniform"
+    shape: tuple[float, float] | None = None
+    sd: float | None = None
+    sigma: float | None = None
+    whole: bool = False
+    """A whole-number field: draws are rounded."""
+
+    def quantile(self, u: np.ndarray | float) -> np.ndarray:
+        """The values at probabilities ``u`` (in [0, 1))."""
+        u = np.asarray(u, dtype=float)
+        low, high, value = self.low, self.high, self.value
+        if high <= low:
+            out = np.full_like(u, low)
+        elif self.distribution == "triangular":
+            mode = min(max(value, low), high)
+            cut = (mode - low) / (high - low)
+            out = np.where(
+                u < cut,
+                low + np.sqrt(u * (high - low) * (mode - low)),
+                high - np.sqrt((1 - u) * (high - low) * (high - mode)),
+            )
+        elif self.distribution == "beta":
+            a, b = self.shape
+            out = low + (high - low) * special.betaincinv(a, b, u)
+        elif self.distribution in ("normal", "lognormal"):
+            # cut at the range: map u onto the part of the distribution inside it
+            if self.distribution == "normal":
+                centre, spread, lo, hi = value, self.sd, low, high
+            else:
+                centre, spread = math.log(value), self.sigma
+                lo, hi = math.log(low), math.log(high)
+            p_lo = special.ndtr((lo - centre) / spread)
+            p_hi = special.ndtr((hi - centre) / spread)
+            out = centre + spread * special.ndtri(p_lo + u * (p_hi - p_lo))
+            if self.distribution == "lognormal":
+                out = np.exp(out)
+            out = np.clip(out, low, high)  # the cut is exact, not just up to rounding
+        else:
+            out = low + (high - low) * u
+        return np.rint(out) if self.whole else out
+
+
+def uncertain_numbers(scenario: Scenario) -> list[UncertainNumber]:
+    """Every number of ``scenario`` whose note declares a range, in path order."""
+    tree = scenario.model_dump(mode="python", exclude={"notes"})
+    out = []
+    for path in sorted(scenario.notes):
+        note = scenario.notes[path]
+        if note.range is None:
+            continue
+        value = value_at(tree, path)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue  # a range on a list or a word is reported by validation, not sampled
+        out.append(UncertainNumber(
+            path, float(value), float(note.range[0]), float(note.range[1]),
+            note.distribution or "uniform", tuple(note.shape) if note.shape else None,
+            note.sd, note.sigma, whole=isinstance(value, int),
+        ))  # fmt: skip
+    return out
+
+
+def hypercube(seed: int, replications: int, path: str) -> np.ndarray:
+    """Quantiles of one uncertain number for every replication of a run: one in each of
+    ``replications`` equal strata of [0, 1), in a random order (Latin hypercube). Keyed by
+    the seed and the number's path only, so every scenario of a run gets the same ones."""
+    key = zlib.crc32(path.encode())
+    rng = np.random.default_rng([seed, key, 0x11C0BE])
+    order = rng.permutation(replications)
+    return (order + rng.random(replications)) / replications
+
+
+@dataclass(frozen=True)
+class ParameterDraws:
+    """The per-replication draws of one scenario's uncertain numbers, and the compiled
+    inputs of each replication."""
+
+    scenario: Scenario
+    seed: int
+    replications: int
+
+    @cached_property
+    def numbers(self) -> list[UncertainNumber]:
+        return uncertain_numbers(self.scenario)
+
+    @cached_property
+    def _quantiles(self) -> np.ndarray:
+        """(replications, numbers) quantiles."""
+        columns = [hypercube(self.seed, self.replications, n.path) for n in self.numbers]
+        return np.column_stack(columns) if columns else np.zeros((self.replications, 0))
+
+    def values(self, replication: int) -> dict[str, float]:
+        """The draw of every uncertain number for ``replication`` (blends rescaled)."""
+        row = self._quantiles[replication % self.replications]
+        drawn = {
+            n.path: (int(v) if n.whole else float(v))
+            for n, v in zip(self.numbers, (n.quantile(u) for n, u in zip(self.numbers, row, strict=True)), strict=True)
+        }  # fmt: skip
+        return _rescale_blends(self.scenario, drawn)
+
+    def table(self) -> dict[str, np.ndarray]:
+        """Every replication's draw: one array per path (for scenario discovery)."""
+        rows = [self.values(r) for r in range(self.replications)]
+        return {path: np.array([row[path] for row in rows]) for path in (rows[0] if rows else {})}
+
+    def inputs(self, replication: int) -> ModelInputs:
+        """Compiled inputs of ``replication`` with its draw in place."""
+        changed = with_changes(self.scenario, self.values(replication), note="drawn from its range")
+        return compile_scenario(changed)
+
+
+def _rescale_blends(scenario: Scenario, drawn: dict[str, float]) -> dict[str, float]:
+    """Scale each phase's blend shares so they add up to 1 when any of them was drawn."""
+    tree = scenario.model_dump(mode="python", exclude={"notes"})
+    phases = {path.split(_BLEND)[0] for path in drawn if _BLEND in path}
+    for phase in sorted(phases):
+        shares = {
+            f"{phase}{_BLEND}{s}": drawn.get(f"{phase}{_BLEND}{s}", value_at(tree, f"{phase}{_BLEND}{s}"))
+            for s in SOURCES
+        }  # fmt: skip
+        total = sum(shares.values())
+        drawn |= {path: share / total for path, share in shares.items()} if total > 0 else {}
+    return drawn

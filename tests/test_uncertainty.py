@@ -1,0 +1,145 @@
+"""Parameter uncertainty: draws from declared ranges, Latin hypercube, common random numbers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from sim.experiment.runner import replicate, run_experiment, run_to_folder
+from sim.experiment.settings import RunSettings
+from sim.experiment.uncertainty import ParameterDraws, UncertainNumber, hypercube
+from sim.scenario import with_changes
+
+HOURS = "programme.phases.improvement.support_hours_per_week"
+BLEND = "programme.phases.improvement.blend"
+
+
+def _column(results, name, metric="waiting", frequency="horizon"):
+    keys = results.keys[name]
+    row = np.flatnonzero(keys.select(metric, frequency, "all"))[0]
+    return results.values[name][:, row]
+
+
+@given(st.integers(1, 400), st.integers(0, 2**31), st.sampled_from([HOURS, "a.b", "x"]))
+@settings(max_examples=40, deadline=None)
+def test_the_hypercube_puts_one_draw_in_every_stratum(replications, seed, path):
+    u = hypercube(seed, replications, path)
+    assert sorted(np.floor(u * replications).astype(int)) == list(range(replications))
+    assert np.array_equal(u, hypercube(seed, replications, path))  # keyed, not stateful
+
+
+@pytest.mark.parametrize(
+    "number, frozen",
+    [
+        (UncertainNumber("p", 70, 50, 90), stats.uniform(50, 40)),
+        (UncertainNumber("p", 60, 50, 90, "triangular"), stats.triang((60 - 50) / 40, 50, 40)),
+        (UncertainNumber("p", 70, 50, 90, "beta", shape=(2, 5)), stats.beta(2, 5, 50, 40)),
+    ],
+)
+def test_quantiles_match_scipy(number, frozen):
+    u = np.linspace(0.001, 0.999, 101)
+    np.testing.assert_allclose(number.quantile(u), frozen.ppf(u), rtol=1e-9)
+
+
+def test_cut_distributions_stay_in_range_and_match_scipys_truncated_ones():
+    u = np.linspace(0, 1, 2001)[:-1]
+    normal = UncertainNumber("p", 70, 50, 90, "normal", sd=10.0)
+    lognormal = UncertainNumber("p", 70, 50, 90, "lognormal", sigma=0.3)
+    for number in (normal, lognormal):
+        values = number.quantile(u)
+        assert values.min() >= 50 and values.max() <= 90
+    expected = stats.truncnorm(-2, 2, loc=70, scale=10).ppf(u[1:])
+    np.testing.assert_allclose(normal.quantile(u[1:]), expected, rtol=1e-9)
+    a, b = (np.log(50) - np.log(70)) / 0.3, (np.log(90) - np.log(70)) / 0.3
+    expected = np.exp(stats.truncnorm(a, b, loc=np.log(70), scale=0.3).ppf(u[1:]))
+    np.testing.assert_allclose(lognormal.quantile(u[1:]), expected, rtol=1e-9)
+
+
+def test_whole_number_fields_are_drawn_whole(baseline):
+    cap = with_changes(baseline, {"programme.cap": {"value": 15, "range": [10, 20],
+                                                    "assumption": "test"}})  # fmt: skip
+    draws = ParameterDraws(cap, seed=1, replications=50)
+    caps = [draws.values(r)["programme.cap"] for r in range(50)]
+    assert all(isinstance(c, int) for c in caps) and {10, 20} <= set(caps)
+
+
+def test_uncertain_blend_shares_still_add_up_to_one(baseline):
+    scenario = with_changes(baseline, {f"{BLEND}.national": {
+        "value": 0.6, "range": [0.4, 0.8], "assumption": "test"}})  # fmt: skip
+    draws = ParameterDraws(scenario, seed=3, replications=20)
+    for r in range(20):
+        values = draws.values(r)
+        shares = [values[f"{BLEND}.{s}"] for s in ("national", "nhs_family", "consultancy")]
+        assert sum(shares) == pytest.approx(1.0)
+        assert draws.inputs(r).programme.eras[0].improvement_weights == pytest.approx(shares)
+
+
+def test_every_declared_range_is_sampled_and_draws_differ_by_replication(baseline):
+    draws = ParameterDraws(baseline, seed=7, replications=30)
+    ranged = {path for path, note in baseline.notes.items() if note.range is not None}
+    assert {n.path for n in draws.numbers} == ranged and HOURS in ranged
+    hours = np.array([draws.values(r)[HOURS] for r in range(30)])
+    assert len(set(hours)) == 30 and hours.min() >= 50 and hours.max() <= 90
+
+
+def test_zero_width_ranges_give_the_noise_forecast_exactly(short):
+    pinned = short
+    for path, note in short.notes.items():
+        if note.range is not None:
+            value = ParameterDraws(short, 0, 1).numbers  # the values as written
+            current = {n.path: n.value for n in value}[path]
+            pinned = with_changes(pinned, {path: {"value": current, "range": [current, current],
+                                                  "assumption": "pinned"}})  # fmt: skip
+    noise = run_experiment([pinned], settings=RunSettings(6, seed=2))
+    drawn = run_experiment([pinned], settings=RunSettings(6, seed=2, uncertainty="parameters"))
+    assert np.array_equal(noise.values[pinned.name], drawn.values[pinned.name], equal_nan=True)
+
+
+def test_parameter_uncertainty_widens_the_fan(short):
+    noise = run_experiment([short], settings=RunSettings(60, seed=5))
+    drawn = run_experiment([short], settings=RunSettings(60, seed=5, uncertainty="parameters"))
+
+    def width(results):
+        q05, q95 = np.quantile(_column(results, short.name), [0.05, 0.95])
+        return q95 - q05
+
+    assert width(drawn) > width(noise)
+
+
+def test_a_scenario_compared_with_itself_differs_by_zero_and_replications_share_draws(short):
+    twin = with_changes(short, {"name": "twin"})
+    results = run_experiment(
+        [short, twin], settings=RunSettings(8, seed=9, uncertainty="parameters")
+    )
+    assert np.array_equal(results.values[short.name], results.values["twin"], equal_nan=True)
+    other = with_changes(short, {"name": "cap_20", "programme.cap": 20})
+    a = ParameterDraws(short, 9, 8)
+    b = ParameterDraws(other, 9, 8)
+    assert [a.values(r)[HOURS] for r in range(8)] == [b.values(r)[HOURS] for r in range(8)]
+
+
+def test_serial_equals_parallel_with_parameter_uncertainty(short):
+    serial = run_experiment([short], settings=RunSettings(8, seed=4, uncertainty="parameters"))
+    pooled = run_experiment(
+        [short], settings=RunSettings(8, seed=4, jobs=2, uncertainty="parameters")
+    )
+    assert np.array_equal(serial.values[short.name], pooled.values[short.name], equal_nan=True)
+    whole = list(replicate(short, RunSettings(3, seed=4, uncertainty="parameters")))
+    hours = ParameterDraws(short, 4, 3).values(1)[HOURS]
+    assert (
+        whole[1].timeline is not None
+        and hours != short.programme.phases.improvement.support_hours_per_week
+    )
+
+
+def test_the_manifest_records_the_kind_of_uncertainty(short, tmp_path):
+    folder, _ = run_to_folder([short], tmp_path / "r", settings=RunSettings(
+        4, seed=1, uncertainty="parameters", progress=False))  # fmt: skip
+    assert json.loads((folder / "manifest.json").read_text())["uncertainty"] == "parameters"
+    with pytest.raises(ValueError, match="uncertainty must be one of"):
+        RunSettings(4, uncertainty="both")
