@@ -5,14 +5,20 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from sim.experiment.runner import replicate, run_experiment, run_to_folder
+from sim.experiment.runner import VARIANCE_FILE, replicate, run_experiment, run_to_folder
 from sim.experiment.settings import RunSettings
-from sim.experiment.uncertainty import ParameterDraws, UncertainNumber, hypercube
+from sim.experiment.uncertainty import (
+    ParameterDraws,
+    UncertainNumber,
+    hypercube,
+    variance_split,
+)
 from sim.scenario import with_changes
 
 HOURS = "programme.phases.improvement.support_hours_per_week"
@@ -84,7 +90,7 @@ def test_every_declared_range_is_sampled_and_draws_differ_by_replication(baselin
     ranged = {path for path, note in baseline.notes.items() if note.range is not None}
     assert {n.path for n in draws.numbers} == ranged and HOURS in ranged
     hours = np.array([draws.values(r)[HOURS] for r in range(30)])
-    assert len(set(hours)) == 30 and hours.min() >= 50 and hours.max() <= 90
+    assert len(set(hours)) == 15 and hours.min() >= 50 and hours.max() <= 90  # 15 pairs
 
 
 def test_zero_width_ranges_give_the_noise_forecast_exactly(short):
@@ -143,3 +149,37 @@ def test_the_manifest_records_the_kind_of_uncertainty(short, tmp_path):
     assert json.loads((folder / "manifest.json").read_text())["uncertainty"] == "parameters"
     with pytest.raises(ValueError, match="uncertainty must be one of"):
         RunSettings(4, uncertainty="both")
+
+
+def test_pairs_of_replications_share_a_draw_but_not_their_random_numbers(short):
+    draws = ParameterDraws(short, seed=2, replications=7)
+    assert draws.draws == 4
+    for k in range(3):
+        assert draws.values(2 * k) == draws.values(2 * k + 1)
+    assert draws.values(0) != draws.values(2)
+    results = list(replicate(short, RunSettings(2, seed=2, uncertainty="parameters")))
+    assert not np.array_equal(results[0].churn, results[1].churn)  # own random numbers
+
+
+def test_the_variance_split_recovers_a_known_share():
+    rng = np.random.default_rng(0)
+    pairs = 20_000
+    assumption = np.repeat(rng.normal(0, 2.0, pairs), 2)  # variance 4, shared within pairs
+    noise = rng.normal(0, 1.0, 2 * pairs)  # variance 1, own per replication
+    constant = np.full(2 * pairs, 3.0)
+    split = variance_split(np.column_stack([assumption + noise, noise, constant]))
+    assert split["assumptions_share"][0] == pytest.approx(0.8, abs=0.01)
+    assert split["assumptions_share"][1] == pytest.approx(0.0, abs=0.02)
+    assert np.isnan(split["assumptions_share"][2])  # no spread, no split
+    assert split["noise"][0] == pytest.approx(1.0, rel=0.03)
+
+
+def test_a_parameter_run_writes_the_variance_split(short, tmp_path):
+    folder, _ = run_to_folder([short], tmp_path / "r", settings=RunSettings(
+        8, seed=1, uncertainty="parameters", progress=False))  # fmt: skip
+    split = pd.read_csv(folder / VARIANCE_FILE)
+    assert set(split["scenario"]) == {short.name}
+    assert split["assumptions_share"].dropna().between(0, 1).all()
+    noise_folder, _ = run_to_folder([short], tmp_path / "n", settings=RunSettings(
+        8, seed=1, progress=False))  # fmt: skip
+    assert not (noise_folder / VARIANCE_FILE).exists()

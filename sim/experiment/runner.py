@@ -49,7 +49,7 @@ from sim.experiment.settings import (  # noqa: F401 (importable from here, as be
     resolve_jobs,
     settings_from,
 )
-from sim.experiment.uncertainty import ParameterDraws
+from sim.experiment.uncertainty import ParameterDraws, variance_split
 from sim.model.replication import ModelInputs, ReplicationResult, compile_scenario, run_replication
 from sim.results import manifest as mf
 from sim.results.keys import RowKeys
@@ -57,6 +57,8 @@ from sim.scenario.loader import scenario_hash
 from sim.scenario.schema import Scenario
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from sim.experiment.store import StreamStats
     from sim.results.tables import Results
 
@@ -408,8 +410,27 @@ def run_to_folder(
         manifest = build_manifest(scenarios, settings, command, started, elapsed)
         manifest["resumed_chunks"] = reused
         extra = extra_tables(keys, store.load) if extra_tables else None
+        if settings.uncertainty == "parameters":  # where the spread comes from
+            extra = (extra or {}) | {VARIANCE_FILE: _variance_table(scenarios, keys, store.load)}
         result_folder = store.finalise(keys, manifest, extra, force=force, precision=precision)
     return result_folder, stats
+
+
+VARIANCE_FILE = "variance_split.csv"
+"""Results file of a parameter-uncertainty run: each output's variance split between the
+assumptions and run-to-run noise (:func:`~sim.experiment.uncertainty.variance_split`)."""
+
+
+def _variance_table(scenarios, keys: list[RowKeys], load) -> pd.DataFrame:
+    import pandas as pd
+
+    frames = []
+    for index, (scenario, scenario_keys) in enumerate(zip(scenarios, keys, strict=True)):
+        split = variance_split(load(index))
+        frame = scenario_keys.frame()
+        frame.insert(0, "scenario", scenario.name)
+        frames.append(frame.assign(**split))
+    return pd.concat(frames, ignore_index=True)
 
 
 def _stream(work, seed, tasks, bar, jobs, backend, scheduler):

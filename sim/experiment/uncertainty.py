@@ -12,6 +12,11 @@ number of replications, the replication and the number's dotted path, so replica
 uses the same draw in every scenario of a run (common random numbers: paired comparisons
 stay exact and a scenario compared with itself differs by exactly zero), in any process.
 
+Replications come in pairs that share a draw (replications 2k and 2k + 1 use draw k) but
+not their random numbers, so the spread within pairs measures run-to-run noise alone and
+the share of each output's variance that comes from the assumptions can be estimated from
+the run itself (:func:`variance_split`), at no extra cost.
+
 Blend shares of a phase that are uncertain are drawn and then scaled together so that the
 phase's three shares still add up to 1. Whole-number fields (a cap, a count) are rounded.
 """
@@ -19,6 +24,7 @@ phase's three shares still add up to 1. Whole-number fields (a cap, a count) are
 from __future__ import annotations
 
 import math
+import warnings
 import zlib
 from dataclasses import dataclass
 from functools import cached_property
@@ -126,15 +132,21 @@ class ParameterDraws:
     def numbers(self) -> list[UncertainNumber]:
         return uncertain_numbers(self.scenario)
 
+    @property
+    def draws(self) -> int:
+        """Distinct draws: one per pair of replications."""
+        return -(-self.replications // 2)
+
     @cached_property
     def _quantiles(self) -> np.ndarray:
-        """(replications, numbers) quantiles."""
-        columns = [hypercube(self.seed, self.replications, n.path) for n in self.numbers]
-        return np.column_stack(columns) if columns else np.zeros((self.replications, 0))
+        """(draws, numbers) quantiles."""
+        columns = [hypercube(self.seed, self.draws, n.path) for n in self.numbers]
+        return np.column_stack(columns) if columns else np.zeros((self.draws, 0))
 
     def values(self, replication: int) -> dict[str, float]:
-        """The draw of every uncertain number for ``replication`` (blends rescaled)."""
-        row = self._quantiles[replication % self.replications]
+        """The draw of every uncertain number for ``replication`` (blends rescaled):
+        replications 2k and 2k + 1 share draw k."""
+        row = self._quantiles[(replication // 2) % self.draws]
         drawn = {
             n.path: (int(v) if n.whole else float(v))
             for n, v in zip(self.numbers, (n.quantile(u) for n, u in zip(self.numbers, row, strict=True)), strict=True)
@@ -164,3 +176,33 @@ def _rescale_blends(scenario: Scenario, drawn: dict[str, float]) -> dict[str, fl
         total = sum(shares.values())
         drawn |= {path: share / total for path, share in shares.items()} if total > 0 else {}
     return drawn
+
+
+def variance_split(values: np.ndarray) -> dict[str, np.ndarray]:
+    """Per column of a (replications x outputs) matrix from a parameter-uncertainty run,
+    how much of its variance is run-to-run noise and how much comes from the assumptions.
+
+    Replications 2k and 2k + 1 share a draw of the assumptions, so half the mean squared
+    difference within pairs estimates the noise variance E[Var(Y | draw)]; the total
+    variance less that is the assumptions' part Var(E[Y | draw]) (law of total variance).
+    Returns ``total``, ``noise`` and ``assumptions_share`` (0 to 1; NaN where the output
+    does not vary or fewer than 2 pairs are complete).
+    """
+    pairs = values.shape[0] // 2
+    first, second = values[0 : 2 * pairs : 2], values[1 : 2 * pairs : 2]
+    # outputs that are NaN in every replication (no event to average) give NaN quietly
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        noise = (
+            np.nanmean((first - second) ** 2, axis=0) / 2
+            if pairs
+            else np.full(values.shape[1], np.nan)
+        )
+        total = (
+            np.nanvar(values, axis=0, ddof=1)
+            if values.shape[0] > 1
+            else np.full(values.shape[1], np.nan)
+        )
+        share = np.clip(1.0 - noise / total, 0.0, 1.0)
+    share[(total <= 0) | ~np.isfinite(total) | (pairs < 2)] = np.nan
+    return {"total": total, "noise": noise, "assumptions_share": share}

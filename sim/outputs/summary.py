@@ -242,6 +242,32 @@ def _row_lines(heading: str, table: pd.DataFrame, line) -> str:
     return "\n".join([heading, *(line(row) for row in table.itertuples(index=False))])
 
 
+VARIANCE_HEADLINES = (
+    ("in_programme", "all", "trusts in the programme"),
+    ("waiting", "all", "trusts waiting"),
+    ("admissions", "all", "admissions"),
+    ("utilisation", "national", "national team utilisation"),
+    ("cost", "total", "cost"),
+)
+"""Figures whose variance split the run summary reports (over the whole horizon)."""
+
+
+def format_variance_split(split: pd.DataFrame) -> str:
+    """Per scenario, the share of each headline figure's variance over the horizon that
+    comes from the assumptions (the rest is run-to-run noise)."""
+    lines = ["\nWhere the spread comes from (share of the variance over the whole horizon due to "
+             "the assumptions; the rest is run-to-run noise):"]  # fmt: skip
+    horizon = split[split["frequency"] == "horizon"]
+    for scenario, rows in horizon.groupby("scenario", sort=False):
+        cells = []
+        for metric, group, label in VARIANCE_HEADLINES:
+            match = rows[(rows["metric"] == metric) & (rows["group"] == group)]
+            share = match["assumptions_share"].iloc[0] if len(match) else float("nan")
+            cells.append(f"{label} {share:.0%}" if share == share else f"{label} (no spread)")
+        lines.append(f"  {scenario}: " + "; ".join(cells))
+    return "\n".join(lines)
+
+
 def format_adequacy(adequacy: pd.DataFrame, precision: float) -> str:
     """Say whether the replications gave the main metrics the precision asked for."""
     short = adequacy[~adequacy["adequate"]]

@@ -114,6 +114,11 @@ def run_scenarios(args: argparse.Namespace) -> int:
             folder / TABLE_FILE, filters=[("metric", "in", list(NO_DIFFERENCE_METRICS))]
         )  # only the rows compared: a fraction of the table
         print(format_no_difference(identical_outputs(tidy, names[0])))
+    if args.uncertainty == "parameters":
+        from sim.experiment.runner import VARIANCE_FILE
+        from sim.outputs.summary import format_variance_split
+
+        print(format_variance_split(pd.read_csv(folder / VARIANCE_FILE)))
     print(format_adequacy(pd.read_csv(folder / ADEQUACY_FILE), args.precision))
     manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     resumed = (
