@@ -88,17 +88,36 @@ class ShortfallPolicy(IntEnum):
     """Admit anyway: support is spread thinner and improvement is slower."""
     BUY = 2
     """Consultancy covers the national team's gap, within the framework cap."""
+    BACKFILL = 3
+    """Interim appointments cover the national team's gap, within their hours; consultancy
+    covers what they cannot, within the framework cap; the rest is spread thinner."""
 
 
 SHORTFALL_POLICIES: tuple[str, ...] = tuple(policy.name.lower() for policy in ShortfallPolicy)
-"""Policy names as scenario files write them: wait, dilute, buy."""
-ShortfallPolicyName = Literal["wait", "dilute", "buy"]
+"""Policy names as scenario files write them: wait, dilute, buy, backfill."""
+ShortfallPolicyName = Literal["wait", "dilute", "buy", "backfill"]
+
+INTERIM = "interim"
+"""Interim appointments: senior figures from outside NHS England on temporary contracts.
+Not a source of a phase's blend (trusts do not ask for them): under the ``backfill``
+policy they stand in for the national team, taking its unmet hours."""
+PROVIDERS: tuple[str, ...] = (*SOURCES, INTERIM)
+"""Who delivers support and is paid for it, in array order of costs: the three sources,
+then interim appointments."""
 
 PRIORITY_KEYS = ("catastrophic_first", "worst_score", "longest_waiting")
 """Keys that order the waiting list, applied in the order a scenario lists them."""
 
 PAYERS: tuple[str, ...] = ("trusts", "nhs_england")
 """Who pays for support, in array order."""
+
+REGIONS: tuple[str, ...] = (
+    "East of England", "London", "Midlands", "North East and Yorkshire", "North West",
+    "South East", "South West",
+)  # fmt: skip
+"""The seven NHS England regions, in alphabetical order (the order of arrays and of the
+``*_by_region`` groups). Each trust's region is in ``sim/data/trusts_by_region_type.csv``,
+which :func:`sim.data.trust_register` checks against this list."""
 
 # ------------------------------------------------------------------------------- metrics
 
@@ -130,18 +149,35 @@ METRICS: dict[str, Metric] = {
         Metric("in_programme", "trusts", "stock", "trusts in the programme"),
         Metric("waiting", "trusts", "stock", "trusts waiting for a place"),
         Metric("national_wte", "WTE", "stock", "national team WTE in post"),
+        Metric(
+            "directors_needed", "WTE", "stock",
+            "improvement directors needed: trusts in the programme times WTE per trust",
+        ),
+        Metric(
+            "directors_from_interim", "WTE", "stock",
+            "improvement directors the national team's WTE in post cannot cover (interim)",
+        ),
         Metric("referrals", "trusts", "flow", "referrals"),
         Metric("admissions", "trusts", "flow", "admissions"),
         Metric("exits", "trusts", "flow", "exits"),
         Metric("reentries", "trusts", "flow", "re-entries after an earlier exit"),
+        Metric("in_programme_by_region", "trusts", "stock", "trusts in the programme by region"),
+        Metric("waiting_by_region", "trusts", "stock", "trusts waiting for a place by region"),
+        Metric("referrals_by_region", "trusts", "flow", "referrals by region"),
         Metric("demand_hours", "hours", "flow", "support hours asked for"),
         Metric("capacity_hours", "hours", "flow", "support hours available"),
         Metric("delivered_hours", "hours", "flow", "support hours delivered"),
         Metric("shortfall_hours", "hours", "flow", "support hours asked for and not delivered"),
         Metric("bought_hours", "hours", "flow", "consultancy hours bought for the national team"),
+        Metric("interim_hours", "hours", "flow", "interim appointees' hours for the national team"),
         Metric("utilisation", "share", "ratio", "hours delivered over hours available"),
         Metric("cost", "pounds", "flow", "cost of support"),
         Metric("cost_by_payer", "pounds", "flow", "cost of support by who pays"),
+        Metric("cost_cash", "pounds", "flow", "cost of support in cash terms (inflated)"),
+        Metric(
+            "cost_by_payer_cash", "pounds", "flow",
+            "cost of support by who pays, in cash terms (inflated)",
+        ),
         Metric("cap_reached", "probability", "indicator", "programme full at some time"),
         Metric(
             "national_demand_exceeded", "probability", "indicator",
@@ -196,3 +232,30 @@ HEADLINES: tuple[Headline, ...] = (
     Headline("cost", "total", "Total cost (£m)", 1e-6, "£m"),
 )
 """The six headline figures, in the order every output shows them."""
+
+
+# ------------------------------------------------------------------ plain-English labels
+
+PLAIN_LABELS: dict[str, tuple[str, str]] = {
+    "programme.phases.improvement.support_hours_per_week": (
+        "improvement support per trust", "hours a week"),
+    "programme.phases.diagnostic.support_hours_per_week": (
+        "diagnostic support per trust", "hours a week"),
+    "team.national.productive_hours_per_wte_week": ("productive hours per WTE", "hours a week"),
+    "team.national.vacancy_rate": ("the national team's vacancy rate", ""),
+    "team.nhs_family.hours_per_week": ("NHS-family capacity", "hours a week"),
+    "population.capability_persistence": ("the persistence of board ratings", ""),
+    "population.tables.acute.capability.low_share": (
+        "the share of acute boards rated low capability", ""),
+    "population.tables.non_acute.capability.low_share": (
+        "the share of non-acute boards rated low capability", ""),
+    "population.tables.ambulance.capability.low_share": (
+        "the share of ambulance boards rated low capability", ""),
+    "programme.dose_response.elasticity": ("the dose-response elasticity", ""),
+    "programme.exit_score_gain": ("the lasting score gain at exit", "points"),
+    "programme.relapse_probability": ("the relapse probability", ""),
+    "population.tables.acute.catastrophic_failure_rate_per_year": (
+        "the rate of catastrophic failures", "a trust a year"),
+}  # fmt: skip
+"""Plain-English name and short unit of scenario numbers that outputs speak of (by
+dotted path); others are named from their path."""

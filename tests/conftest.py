@@ -45,7 +45,10 @@ TIERS: dict[str, str] = {
     "test_rationing.py": "unit",
     "test_spells.py": "unit",
     "test_uncertainty.py": "behaviour",
+    "test_workforce.py": "behaviour",
     "test_history_model.py": "unit",
+    "test_regions_prices.py": "unit",
+    "test_discovery.py": "unit",
     # behaviour: the model as a whole against theory, monotonicity, exact zero differences,
     # serial equals parallel, and the stored snapshot of its headline figures
     "test_queueing_theory.py": "behaviour",
@@ -55,10 +58,27 @@ TIERS: dict[str, str] = {
     "test_no_difference.py": "behaviour",
     "test_variants.py": "behaviour",
     "test_snapshot.py": "behaviour",
+    "test_regions_prices.py::test_regions_add_up_to_all_trusts_in_every_replication_and_period": (
+        "behaviour"
+    ),
+    "test_backfill.py": "behaviour",
     "test_slow.py": "behaviour",
     # data: the model against published targets, calibration and validation
     "test_published_targets.py": "data",
     "test_calibration.py": "data",
+    "test_ensemble.py": "data",
+    "test_ensemble.py::test_misfit_is_the_point_fits_and_rejects_missing_statistics": "unit",
+    "test_ensemble.py::test_weighted_quantile": "unit",
+    "test_ensemble.py::test_files_hold_every_path_and_the_report": "unit",
+    "test_ensemble.py::test_calibrate_ensemble_writes_to_out_and_replaces_shipped_only_when_asked": (
+        "end_to_end"
+    ),
+    "test_ensemble.py::test_calibrate_ensemble_refuses_bad_arguments": "end_to_end",
+    "test_ensemble.py::test_particles_need_the_ensemble_and_at_least_ten": "end_to_end",
+    "test_ensemble.py::test_bad_spec_names_file_and_field": "end_to_end",
+    "test_ensemble.py::test_without_pyabc_the_package_runs_and_the_command_says_what_to_install": (
+        "end_to_end"
+    ),
     "test_validation.py": "data",
     "test_backtest.py": "data",
     "test_slow.py::test_calibration_reproduces_the_recorded_fit": "data",

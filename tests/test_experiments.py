@@ -44,7 +44,7 @@ def test_common_random_numbers_isolate_the_change(short):
     results = run_experiment([short, dearer], replications=8, seed=9)
     table = paired_differences(results, short.name)
     moved = table[table["mean_difference"].fillna(0) != 0]
-    assert set(moved["metric"]) == {"cost", "cost_by_payer"}
+    assert set(moved["metric"]) == {"cost", "cost_by_payer", "cost_cash", "cost_by_payer_cash"}
     consultancy = table[(table["metric"] == "cost") & (table["group"] == "consultancy")]
     assert (consultancy["mean_difference"] >= 0).all()
 

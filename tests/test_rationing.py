@@ -7,7 +7,7 @@ import pytest
 from sim.model.rationing import improvement_rate, ration_support
 from sim.vocabulary import ShortfallPolicy
 
-WAIT, DILUTE, BUY = (int(p) for p in ShortfallPolicy)
+WAIT, DILUTE, BUY = int(ShortfallPolicy.WAIT), int(ShortfallPolicy.DILUTE), int(ShortfallPolicy.BUY)
 WEIGHTS = (0.5, 0.3, 0.2)  # national, NHS family, consultancy
 
 

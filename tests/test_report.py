@@ -19,7 +19,9 @@ from sim.outputs.report import write_chart_pack
 from sim.scenario import with_changes
 from tests.conftest import ROOT
 
-EXPECTED_KINDS = {"fan", "distribution", "segments", "team", "cost", "exceedance", "comparison"}
+EXPECTED_KINDS = {
+    "fan", "distribution", "regions", "segments", "team", "cost", "exceedance", "comparison",
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +73,7 @@ def test_pack_has_every_file_and_every_link_resolves(pack):
     page = (pack / "index.html").read_text(encoding="utf-8")
     links = _Links()
     links.feed(page)
-    assert len(links.sources) == 15  # 7 charts per scenario and the comparison
+    assert len(links.sources) == 17  # 8 charts per scenario and the comparison
     assert links.missing_alt == 0
     for target in links.sources + [h for h in links.hrefs if not h.startswith("#")]:
         assert (pack / target).is_file(), target
@@ -148,7 +150,7 @@ def test_report_writes_the_backtest_section_chart_and_tables(backtest_pack):
         assert name.endswith(".png") or f'href="{name}"' in page  # linked from the page
     links = _Links()
     links.feed(page)
-    assert "charts/backtest.png" in links.sources and len(links.sources) == 16
+    assert "charts/backtest.png" in links.sources and len(links.sources) == 18
     # the image box has the chart's own shape (three panels: taller than the others)
     png = (backtest_pack / "charts" / "backtest.png").read_bytes()
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
@@ -262,7 +264,7 @@ def test_page_loads_in_a_headless_browser_with_every_image(which, request):
         )
         assert broken == []
         count = browser.execute_script("return document.images.length;")
-        assert count == 15 + (which == "backtest_pack")  # and the back-test's chart
+        assert count == 17 + (which == "backtest_pack")  # and the back-test's chart
         errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert errors == []
     finally:

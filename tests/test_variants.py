@@ -48,6 +48,7 @@ EXPECTED_CHANGES: dict[str, set[str]] = {
     },
     "policy_dilute": {"team.shortfall_policy"},
     "policy_buy": {"team.shortfall_policy"},
+    "policy_backfill": {"team.shortfall_policy"},
 }
 """Dotted paths (down to mappings' leaves; a list counts as one value) each variant changes."""
 

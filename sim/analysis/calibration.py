@@ -93,6 +93,33 @@ def _with_values(scenario: Scenario, parameters: Sequence[FreeParameter], values
     return with_changes(scenario, changes, note="calibration trial value")
 
 
+def stage_base(
+    scenario: Scenario,
+    stage: Stage,
+    spec: CalibrationSpec,
+    fitted_so_far: dict[str, float] | None = None,
+    own: Scenario | None = None,
+) -> Scenario:
+    """The scenario a stage's trials run, before its own free parameters are set.
+
+    A stage with its own scenario (``stage.scenario``, e.g. the history) runs that one with
+    ``fitted_so_far`` (dotted path to value) applied and keeps its dates, with the stage's
+    horizon if it gives one; ``own`` is that scenario already loaded (read from the file if
+    None). Any other stage runs ``scenario`` (with earlier stages' values already in it)
+    over the stage's horizon, or the spec's. A stage without the programme switches it off.
+    """
+    if stage.scenario is not None:  # its own scenario, with what earlier stages fitted
+        own = own if own is not None else load_scenario(stage.scenario)
+        base = with_changes(own, fitted_so_far or {}, note="fitted by an earlier stage")
+        if stage.horizon_years:
+            base = with_changes(base, {"horizon_years": stage.horizon_years})
+    else:
+        base = with_changes(scenario, {"horizon_years": stage.horizon_years or spec.horizon_years})
+    if not stage.programme:
+        base = with_changes(base, PROGRAMME_OFF)
+    return base
+
+
 Progress = Callable[[str, int], None]
 """Called after each evaluation of the objective with the stage's name and evaluations so far."""
 
@@ -111,15 +138,7 @@ def fit_stage(
     fitted values (the baseline extends them) would otherwise move the starting point, and
     so the answer, every time the fit is re-run and written back.
     """
-    if stage.scenario is not None:  # its own scenario, with what earlier stages fitted
-        own = load_scenario(stage.scenario)
-        base = with_changes(own, fitted_so_far or {}, note="fitted by an earlier stage")
-        if stage.horizon_years:
-            base = with_changes(base, {"horizon_years": stage.horizon_years})
-    else:
-        base = with_changes(scenario, {"horizon_years": stage.horizon_years or spec.horizon_years})
-    if not stage.programme:
-        base = with_changes(base, PROGRAMME_OFF)
+    base = stage_base(scenario, stage, spec, fitted_so_far)
     start = [p.start for p in stage.parameters]
     x0 = np.array([p.to_unbounded(v) for p, v in zip(stage.parameters, start, strict=True)])
     evaluations = 0

@@ -35,6 +35,7 @@ from sim.experiment.layout import (
 )
 from sim.experiment.runner import run_outputs
 from sim.experiment.settings import DEFAULT_SEED, RunSettings
+from sim.experiment.uncertainty import rescale_blends
 from sim.results.statistics import column_means, t_half_width
 from sim.scenario import Scenario, with_changes
 from sim.scenario.annotations import uncertain_values
@@ -177,7 +178,10 @@ def one_way(
     parameters = parameters_of(scenario)
     runs = [scenario]
     for path, _, low, high in parameters:
-        runs += [with_changes(scenario, {path: low}), with_changes(scenario, {path: high})]
+        runs += [
+            with_changes(scenario, rescale_blends(scenario, {path: low})),
+            with_changes(scenario, rescale_blends(scenario, {path: high})),
+        ]
     matrices = run_outputs(runs, output.select, settings=settings)
     base = _per_replication(matrices[0])
     rows = []
@@ -241,7 +245,10 @@ def global_indices(
     else:
         raise ValueError(f"method must be 'sobol' or 'morris', got {method!r}")
     runs = [
-        with_changes(scenario, dict(zip(problem["names"], map(float, row), strict=True)))
+        with_changes(
+            scenario,
+            rescale_blends(scenario, dict(zip(problem["names"], map(float, row), strict=True))),
+        )
         for row in points
     ]
     matrices = run_outputs(runs, output.select, settings=settings)

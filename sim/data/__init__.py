@@ -13,7 +13,7 @@ from importlib import resources
 
 import numpy as np
 
-from sim.vocabulary import LEAGUE_TABLES
+from sim.vocabulary import LEAGUE_TABLES, REGIONS
 
 DATA_FILES = (
     "trusts_by_region_type.csv",
@@ -52,6 +52,14 @@ class TrustRegister:
     @property
     def n_trusts(self) -> int:
         return len(self.table)
+
+    @cached_property
+    def region_index(self) -> np.ndarray:
+        """Each trust's NHS England region as an index of :data:`~sim.vocabulary.REGIONS`
+        (int8, read-only)."""
+        index = np.asarray([REGIONS.index(region) for region in self.region], dtype=np.int8)
+        index.setflags(write=False)
+        return index
 
     def table_size(self, table: int) -> int:
         s = self.table_slices[table]
@@ -92,6 +100,12 @@ def trust_register(counts: tuple[int, ...] | None = None) -> TrustRegister:
     unknown = {r["league_table"] for r in rows} - set(LEAGUE_TABLES)
     if unknown:
         raise ValueError(f"trusts_by_region_type.csv has unknown league tables {unknown}")
+    unknown = {r["region"] for r in rows} - set(REGIONS)
+    if unknown:
+        raise ValueError(
+            f"trusts_by_region_type.csv has regions {sorted(unknown)} that are not NHS England "
+            f"regions ({', '.join(REGIONS)})"
+        )
     tables, types, regions = [], [], []
     for index, name in enumerate(LEAGUE_TABLES):
         published = [

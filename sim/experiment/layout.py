@@ -13,10 +13,16 @@ Aggregation rules (within the replication, before any statistic across replicati
   periods may be part-periods, from the start date and to the horizon);
 * every flow (referrals, admissions, exits, re-entries) is counted in the period that
   contains the exact date of its event, so the assessment on 1 July refers into Q2;
-* stocks (caseload, waiting list, WTE) are the state at the exact end of the period,
-  before any event at that instant (30 June, before the 1 July assessment), except over
-  the whole ``horizon``, where they are averaged over time;
-* hours and costs are integrated exactly over the period;
+* stocks (caseload, waiting list, WTE, improvement directors) are the state at the exact
+  end of the period, before any event at that instant (30 June, before the 1 July
+  assessment), except over the whole ``horizon``, where they are averaged over time;
+* hours and costs are integrated exactly over the period; ``cost`` and ``cost_by_payer``
+  are in the scenario's base-year prices, ``cost_cash`` and ``cost_by_payer_cash`` in cash
+  terms: every period within financial year y carries the factor
+  ``(1 + inflation) ** (y - base year)``, and the horizon's is the sum of its years';
+* ``in_programme_by_region`` and ``waiting_by_region`` (stocks) and
+  ``referrals_by_region`` (a flow) split the all-trusts figures by each trust's NHS England
+  region, from the spells (a merger ends a spell), so the regions add up to the totals;
 * ``utilisation`` is delivered hours over capacity hours within the period;
 * ``cap_reached`` and ``national_demand_exceeded`` are 1 if the programme was full, or
   the national team's demand above its capacity, for any stretch of time in the period,
@@ -54,7 +60,7 @@ from sim.calendar import (
 )
 from sim.model.replication import ModelInputs, ReplicationResult
 from sim.results.keys import RowKeys
-from sim.vocabulary import LEAGUE_TABLES, PAYERS, PHASES, SOURCES
+from sim.vocabulary import INTERIM, LEAGUE_TABLES, PAYERS, PHASES, PROVIDERS, REGIONS, SOURCES
 
 FREQUENCIES = ("month", "quarter", "year", "horizon")
 """``horizon`` is one period covering the whole forecast (label like '2026/27-2030/31')."""
@@ -85,6 +91,12 @@ class Layout(RowKeys):
     the start date: the exact first day of each month, quarter or year, and the horizon."""
     horizon_weeks: float
     cap: int
+    trust_region: np.ndarray
+    """Each trust of the scenario's register by its NHS England region (an index of
+    :data:`~sim.vocabulary.REGIONS`), for the ``*_by_region`` figures."""
+    period_years: dict[str, np.ndarray]
+    """Per frequency except ``horizon``, the calendar year in which each period's financial
+    year starts (2026 for any period of 2026/27), for costs in cash terms."""
 
 
 def period_edges(start: dt.date, end: dt.date, frequency: str) -> tuple[list[str], np.ndarray]:
@@ -103,9 +115,12 @@ def build_layout(inputs: ModelInputs) -> Layout:
     start = inputs.start_date
     end = start + dt.timedelta(days=round(inputs.horizon_weeks * DAYS_PER_WEEK))
     rows: list[tuple[str, str, str, str]] = []
-    edges = {}
+    edges, years = {}, {}
     for frequency in FREQUENCIES:
         periods, edges[frequency] = period_edges(start, end, frequency)
+        if frequency != "horizon":
+            firsts = [start, *period_starts(start, end, frequency)]
+            years[frequency] = np.asarray([int(financial_year(d)[:4]) for d in firsts])
         for metric, groups in programme_metrics():
             for group in groups:
                 rows += [(frequency, p, metric, group) for p in periods]
@@ -126,6 +141,8 @@ def build_layout(inputs: ModelInputs) -> Layout:
         period_edges_weeks=edges,
         horizon_weeks=inputs.horizon_weeks,
         cap=inputs.programme.cap,
+        trust_region=inputs.population.register.region_index.astype(np.intp),
+        period_years=years,
     )
 
 
@@ -136,12 +153,20 @@ def programme_metrics() -> list[tuple[str, tuple[str, ...]]]:
         ("in_programme", ("all",)),
         ("waiting", ("all",)),
         ("national_wte", ("all",)),
+        ("directors_needed", ("all",)),
+        ("directors_from_interim", ("all",)),
         *[(flow, ("all",)) for flow in FLOWS],
+        ("in_programme_by_region", REGIONS),
+        ("waiting_by_region", REGIONS),
+        ("referrals_by_region", REGIONS),
         *[(hours, SOURCES) for hours in HOURS],
         ("bought_hours", ("consultancy",)),
+        ("interim_hours", (INTERIM,)),
         ("utilisation", SOURCES),
-        ("cost", (*SOURCES, "total")),
+        ("cost", (*PROVIDERS, "total")),
         ("cost_by_payer", PAYERS),
+        ("cost_cash", (*PROVIDERS, "total")),
+        ("cost_by_payer_cash", PAYERS),
         ("cap_reached", ("all",)),
         ("national_demand_exceeded", ("all",)),
         ("mean_wait_weeks", ("all",)),
@@ -175,6 +200,8 @@ def reduce_replication(result: ReplicationResult, layout: Layout) -> np.ndarray:
     late = np.where(np.isnan(slippage), np.nan, slippage > 0)
 
     parts: list[np.ndarray] = []
+    yearly: dict[str, np.ndarray] = {}  # what inflation adds to each year's costs
+    by_region = _region_spells(spells, layout.trust_region)
     for frequency in FREQUENCIES:
         edges = layout.period_edges_weeks[frequency]
         figures = timeline.over(edges)
@@ -190,7 +217,9 @@ def reduce_replication(result: ReplicationResult, layout: Layout) -> np.ndarray:
             "in_programme": caseload[:, :3].sum(axis=1),
             "waiting": figures[prefix + "waiting"],
             "national_wte": figures[prefix + "national_wte"],
-            **{name: figures[name] for name in (*FLOWS, *HOURS, "bought_hours")},
+            "directors_needed": figures[prefix + "directors_needed"],
+            "directors_from_interim": figures[prefix + "directors_from_interim"],
+            **{name: figures[name] for name in (*FLOWS, *HOURS, "bought_hours", "interim_hours")},
             "utilisation": utilisation,
             "cost": np.column_stack([cost, cost.sum(axis=1)]),
             "cost_by_payer": figures["cost_by_payer"],
@@ -199,6 +228,17 @@ def reduce_replication(result: ReplicationResult, layout: Layout) -> np.ndarray:
             "mean_wait_weeks": _means_by_period(spells["admission"], [waits], edges)[0],
             "share_waiting_over_13_weeks": _share_waiting_long(spells, edges, layout.horizon_weeks),
         }
+        blocks |= _by_region(by_region, edges, over_time=bool(prefix))
+        # cash terms: base-year prices plus what inflation adds in each financial year; over
+        # the horizon, plus what it adds in each year (FREQUENCIES has years before it)
+        if frequency == "horizon":
+            added = {name: block.sum(axis=0, keepdims=True) for name, block in yearly.items()}
+        else:
+            above = timeline.prices.cash_factor(layout.period_years[frequency]) - 1.0
+            added = {name: blocks[name] * above[:, None] for name in ("cost", "cost_by_payer")}
+            yearly = added if frequency == "year" else yearly
+        blocks["cost_cash"] = blocks["cost"] + added["cost"]
+        blocks["cost_by_payer_cash"] = blocks["cost_by_payer"] + added["cost_by_payer"]
         # three figures by period of exit: one search for all of them
         blocks["mean_stay_weeks"], blocks["mean_slippage_weeks"], blocks["share_exits_late"] = (
             _means_by_period(spells["exit"], [stays, slippage, late], edges)
@@ -231,6 +271,54 @@ def reduce_replication(result: ReplicationResult, layout: Layout) -> np.ndarray:
         result.programme_segment.astype(float),
     ]
     return np.concatenate(parts)
+
+
+def _region_spells(spells: dict, trust_region: np.ndarray) -> tuple:
+    """Per spell, what :func:`_by_region` counts: its trust's region, when it was in the
+    programme and when it waited ((start, end) pairs; NaN end: not yet), and its referral
+    time (NaN for a trust placed in the programme at the start, with no referral event).
+
+    A trust is in the programme from admission until exit, or until a merger ends its
+    spell; it waits from referral until admission, or until it leaves the list.
+    """
+    ended = np.fmin(spells["exit"], np.where(spells["merged"], spells["support_end"], np.nan))
+    waited = np.where(spells["left_list"], spells["support_end"], spells["admission"])
+    stocks = (
+        ("in_programme_by_region", spells["admission"], ended),
+        ("waiting_by_region", spells["referral"], waited),
+    )
+    referred = np.where(spells["listed"], spells["referral"], np.nan)
+    return trust_region[spells["trust"]], stocks, referred
+
+
+def _by_region(prepared: tuple, edges: np.ndarray, over_time: bool) -> dict[str, np.ndarray]:
+    """Trusts in the programme and waiting, and referrals, by region: (P, regions) each,
+    from :func:`_region_spells`.
+
+    Stocks are the state just before each period's end, as for all trusts (or,
+    ``over_time``, their mean over the one period); referrals are counted in the period of
+    their exact date. One ``bincount`` over (period, region) cells per figure: no loop over
+    trusts or periods.
+    """
+    region, stocks, referred = prepared
+    n, periods = len(REGIONS), len(edges) - 1
+    out = {}
+    for name, start, end in stocks:
+        if over_time:
+            first, last = edges[0], edges[-1]
+            begun = np.maximum(np.where(np.isnan(start), last, start), first)
+            time = np.clip(np.fmin(end, last) - begun, 0.0, None)
+            out[name] = np.bincount(region, weights=time, minlength=n) / (last - first)
+            continue
+        ends = edges[None, 1:]  # NaN compares False: never started, or not yet ended
+        spell, period = np.nonzero((start[:, None] < ends) & ~(end[:, None] < ends))
+        out[name] = np.bincount(period * n + region[spell], minlength=periods * n)
+    which = np.searchsorted(edges, referred, side="right") - 1
+    counted = (which >= 0) & (which < periods)
+    out["referrals_by_region"] = np.bincount(
+        which[counted] * n + region[counted], minlength=periods * n
+    )
+    return {name: cells.reshape(periods, n) for name, cells in out.items()}
 
 
 def _means_by_period(

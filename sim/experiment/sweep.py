@@ -17,6 +17,7 @@ import pandas as pd
 from scipy.stats import qmc
 
 from sim.experiment.limits import check_variants
+from sim.experiment.uncertainty import rescale_blends, uncertain_numbers
 from sim.scenario import Scenario, with_changes
 from sim.scenario.annotations import uncertain_values
 from sim.scenario.edits import parse_value
@@ -80,16 +81,18 @@ def sample_variants(
     if not uncertain:
         raise ValueError(f"scenario {scenario.name!r} declares no ranges to sample")
     check_variants(points)
-    sampler = qmc.LatinHypercube(d=len(uncertain), seed=seed)
+    numbers = uncertain_numbers(scenario)  # each with its distribution over its range
+    sampler = qmc.LatinHypercube(d=len(numbers), seed=seed)
     unit = sampler.random(points)
-    lows = [u[2] for u in uncertain]
-    highs = [u[3] for u in uncertain]
-    scaled = qmc.scale(unit, lows, highs)
     width = len(str(points))
     variants, rows = [], []
-    for index, row in enumerate(scaled, start=1):
+    for index, row in enumerate(unit, start=1):
         name = _name(scenario.name, index, width)
-        changes = {u[0]: float(v) for u, v in zip(uncertain, row, strict=True)}
+        changes = {
+            n.path: (int(v) if n.whole else float(v))
+            for n, v in ((n, n.quantile(u)) for n, u in zip(numbers, row, strict=True))
+        }
+        changes = rescale_blends(scenario, changes)  # a phase's shares still add up to 1
         variants.append(
             with_changes(scenario, {"name": name, **changes}, note=f"sweep point {name}")
         )

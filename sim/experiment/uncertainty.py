@@ -151,7 +151,7 @@ class ParameterDraws:
             n.path: (int(v) if n.whole else float(v))
             for n, v in zip(self.numbers, (n.quantile(u) for n, u in zip(self.numbers, row, strict=True)), strict=True)
         }  # fmt: skip
-        return _rescale_blends(self.scenario, drawn)
+        return rescale_blends(self.scenario, drawn)
 
     def table(self) -> dict[str, np.ndarray]:
         """Every replication's draw: one array per path (for scenario discovery)."""
@@ -164,8 +164,11 @@ class ParameterDraws:
         return compile_scenario(changed)
 
 
-def _rescale_blends(scenario: Scenario, drawn: dict[str, float]) -> dict[str, float]:
-    """Scale each phase's blend shares so they add up to 1 when any of them was drawn."""
+def rescale_blends(scenario: Scenario, drawn: dict[str, float]) -> dict[str, float]:
+    """``drawn`` with each phase's blend shares scaled to add up to 1 when any of them was
+    drawn (the shares not drawn take the scenario's values). Shared by every sampler of
+    the assumptions (per-replication draws, sensitivity studies)."""
+    drawn = dict(drawn)
     tree = scenario.model_dump(mode="python", exclude={"notes"})
     phases = {path.split(_BLEND)[0] for path in drawn if _BLEND in path}
     for phase in sorted(phases):

@@ -296,8 +296,19 @@ class ProgrammeInputs:
     family_cost_per_hour: float
     consultancy_hours_per_week: float
     consultancy_cost_per_hour: float
+    interim_hours_per_week: float
+    """Most hours a week interim appointments can cover (used under ``backfill`` only)."""
+    interim_cost_per_hour: float
     policy: int
-    trust_share: tuple[float, float, float]
+    trust_share: tuple[float, float, float, float]
+    """Share of each provider's cost paid by the trusts, in the order of
+    :data:`~sim.vocabulary.PROVIDERS` (national, NHS family, consultancy, interim)."""
+    director_wte_per_trust: float
+    """Improvement director WTE per trust in the programme (an output only)."""
+    price_base_year: int = 0
+    """First calendar year of the financial year the unit costs are priced in."""
+    inflation_per_year: float = 0.0
+    """Rise in unit costs per financial year after it (for costs in cash terms)."""
 
     @property
     def cap(self) -> int:
@@ -418,6 +429,11 @@ def compile_programme(scenario: Scenario, register: TrustRegister | None = None)
         consultancy_hours_per_week=team.consultancy.framework_cap_days_per_week
         * team.consultancy.hours_per_day,
         consultancy_cost_per_hour=team.consultancy.day_rate / team.consultancy.hours_per_day,
+        interim_hours_per_week=team.interim.hours_per_week,
+        interim_cost_per_hour=team.interim.cost_per_hour,
         policy=int(ShortfallPolicy[team.shortfall_policy.upper()]),
-        trust_share=tuple(team.paid_by_trusts.shares()),
+        trust_share=tuple(team.paid_by_trusts.by_provider()),
+        director_wte_per_trust=team.national.director_wte_per_trust,
+        price_base_year=scenario.price_basis().first_year,
+        inflation_per_year=scenario.price_basis().inflation_per_year,
     )

@@ -9,7 +9,7 @@ trust may relapse and come back with a new spell.
 
 :class:`Programme` holds the state of one replication and one handler per event, named
 ``on_<event>``; :mod:`sim.model.replication` schedules the events and calls the handlers.
-Support is shared out by the pure :func:`~sim.model.rationing.ration_support`. This
+Support is shared out by the pure :func:`~sim.model.rationing.ration_with_interim`. This
 module does no I/O, keeps no state outside a :class:`Programme`, and must not import from
 the layers above the model.
 
@@ -54,7 +54,7 @@ import simpy
 
 from sim.model.inputs import EraSettings, ProgrammeInputs
 from sim.model.population import Population
-from sim.model.rationing import improvement_rate, ration_support
+from sim.model.rationing import improvement_rate, ration_with_interim
 from sim.model.routes import draw_route_uniforms, score_linked_referrals, system_referrals
 from sim.model.spells import Spell, spell_arrays
 from sim.model.timeline import NATIONAL, CostRates, Timeline
@@ -521,14 +521,18 @@ class Programme:
             inputs.family_hours_per_week,
             inputs.consultancy_hours_per_week,
         )
-        delivered, bought, _, dose = ration_support(
-            demand, capacity, inputs.policy, self.era.improvement_weights
+        delivered, bought, interim, _, dose = ration_with_interim(
+            demand,
+            capacity,
+            inputs.interim_hours_per_week,
+            inputs.policy,
+            self.era.improvement_weights,
         )
         if dose != self._dose:  # usually unchanged (full support): skip the power
             self._dose = dose
             self._rate = improvement_rate(dose, self.era.elasticity)
         # a plain tuple, not a named one: built at every event
-        self.support = (*demand, *capacity, *delivered, bought, self._wte_in_post, dose)
+        self.support = (*demand, *capacity, *delivered, bought, interim, self._wte_in_post, dose)
         self._record()
         self._reschedule_improvement()
 
@@ -571,11 +575,15 @@ class Programme:
             },
             horizon_weeks,
             prices=CostRates(
-                inputs.cost_per_wte_week,
-                inputs.family_cost_per_hour,
-                inputs.consultancy_cost_per_hour,
-                tuple(inputs.trust_share),
+                cost_per_wte_week=inputs.cost_per_wte_week,
+                family_cost_per_hour=inputs.family_cost_per_hour,
+                consultancy_cost_per_hour=inputs.consultancy_cost_per_hour,
+                interim_cost_per_hour=inputs.interim_cost_per_hour,
+                trust_share=tuple(inputs.trust_share),
+                price_base_year=inputs.price_base_year,
+                inflation_per_year=inputs.inflation_per_year,
             ),
+            director_wte_per_trust=inputs.director_wte_per_trust,
         )
 
     def spells(self) -> dict[str, np.ndarray]:

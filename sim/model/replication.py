@@ -132,7 +132,9 @@ class ReplicationResult:
     (admission plus the target duration), ``exit`` (formal exit to transitional support),
     ``support_end`` (weeks; NaN if not reached, negative if before the start),
     ``catastrophic`` and ``reentry`` flags, and ``left_list`` (the trust left the waiting
-    list unadmitted, at ``support_end``, when no longer eligible)."""
+    list unadmitted, at ``support_end``, when no longer eligible), ``route``, ``merged``
+    (a merger ended the spell, at ``support_end``) and ``listed`` (began with a referral
+    event; False for a trust placed in the programme at the start)."""
 
     @cached_property
     def weekly(self) -> dict[str, np.ndarray]:

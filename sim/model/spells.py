@@ -14,10 +14,10 @@ import numpy as np
 
 SPELL_COLUMNS = (
     "trust", "referral", "admission", "target_exit", "exit", "support_end",
-    "catastrophic", "reentry", "left_list", "route", "merged",
+    "catastrophic", "reentry", "left_list", "route", "merged", "listed",
 )  # fmt: skip
 """Columns of :func:`spell_arrays`, in order."""
-_TYPES = (np.int32, float, float, float, float, float, bool, bool, bool, np.int8, bool)
+_TYPES = (np.int32, float, float, float, float, float, bool, bool, bool, np.int8, bool, bool)
 
 
 class Spell:

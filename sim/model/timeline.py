@@ -8,9 +8,10 @@ by their edges in weeks since the start date (:meth:`Timeline.over`):
 
 * a flow (referrals, admissions, exits, re-entries) is counted in the period containing
   the exact time of its event: an event at a period's first instant belongs to it;
-* a stock (caseload, waiting list, WTE in post, dose) is the state in force at the exact
-  end of the period, before any event at that instant (so the quarter to 30 June ends
-  before the assessment on 1 July); ``mean_*`` is its time-weighted mean over the period;
+* a stock (caseload, waiting list, WTE in post, improvement directors, dose) is the state
+  in force at the exact end of the period, before any event at that instant (so the
+  quarter to 30 June ends before the assessment on 1 July); ``mean_*`` is its
+  time-weighted mean over the period;
 * hours and costs are integrated exactly over the period;
 * ``cap_reached`` and ``national_short`` are 1 if the condition held for any stretch of
   time of positive length inside the period (a state passed through within one instant,
@@ -39,13 +40,16 @@ SUPPORT_FIELDS = (
     *(f"capacity_{source}" for source in SOURCES),
     *(f"delivered_{source}" for source in SOURCES),
     "bought_hours",
+    "interim_hours",
     "national_wte_in_post",
     "dose",
 )
 """Support in force between two events: hours per week asked of, available from and
 delivered by each source (consultancy delivered includes hours bought), consultancy hours
-bought for the national team (policy ``buy``), national WTE in post, and the dose (the
-blend-weighted share of needed improvement support delivered, 0 to 1)."""
+bought for the national team (policies ``buy`` and ``backfill``), interim appointments'
+hours for the national team (policy ``backfill``; not part of any source's delivered
+hours), national WTE in post, and the dose (the blend-weighted share of needed improvement
+support delivered, 0 to 1)."""
 LOG_FIELDS = ("time", *PHASES, "waiting", "cap", *SUPPORT_FIELDS)
 """Columns of the programme's state log, one row per change of state: time (weeks), trusts
 in each phase, trusts waiting, the cap in force (the number of trusts when there is none),
@@ -54,21 +58,36 @@ then :data:`SUPPORT_FIELDS`. The programme writes rows as
 _COLUMN = {name: i for i, name in enumerate(LOG_FIELDS)}
 _CASELOAD = slice(_COLUMN["diagnostic"], _COLUMN["transitional"] + 1)
 _RATES = slice(_COLUMN["demand_national"], _COLUMN["national_wte_in_post"] + 1)
-"""Demand (3), capacity (3), delivered (3), bought, WTE in post: hours (WTE) per week."""
+"""Demand (3), capacity (3), delivered (3), bought, interim, WTE in post: hours (WTE) per
+week."""
 SHORT_TOLERANCE_HOURS = 1e-9
 """Demand above capacity by less than this (hours a week) is rounding, not a shortfall."""
 
 
 @dataclass(frozen=True)
 class CostRates:
-    """Prices that turn support into money."""
+    """Prices that turn support into money, in the prices of one financial year (the
+    scenario's price base); :meth:`cash_factor` turns them into cash terms."""
 
     cost_per_wte_week: float
     """National team, pounds per WTE in post per week."""
     family_cost_per_hour: float
     consultancy_cost_per_hour: float
-    trust_share: tuple[float, float, float]
-    """Share of each source's cost paid by the trusts (the rest by NHS England)."""
+    interim_cost_per_hour: float
+    trust_share: tuple[float, float, float, float]
+    """Share of each provider's cost paid by the trusts (the rest by NHS England), in the
+    order of :data:`~sim.vocabulary.PROVIDERS` (the three sources, then interim)."""
+    price_base_year: int = 0
+    """First calendar year of the financial year the prices are in (2025 for 2025/26)."""
+    inflation_per_year: float = 0.0
+    """Rise in prices per financial year after the base year (0.025 is 2.5%)."""
+
+    def cash_factor(self, years: np.ndarray) -> np.ndarray:
+        """Multiplier from base-year prices to cash terms for costs incurred in the
+        financial years starting in calendar ``years``: ``(1 + inflation) ** (y - base)``
+        (exactly 1 with no inflation)."""
+        years = np.asarray(years, dtype=float)
+        return (1.0 + self.inflation_per_year) ** (years - self.price_base_year)
 
 
 @dataclass(frozen=True)
@@ -81,6 +100,8 @@ class Timeline:
     """Exact times of ``referrals``, ``admissions``, ``exits`` and ``reentries``."""
     horizon_weeks: float
     prices: CostRates
+    director_wte_per_trust: float
+    """Improvement director WTE each trust in the programme needs (an output only)."""
 
     @classmethod
     def from_rows(
@@ -89,13 +110,14 @@ class Timeline:
         event_times: dict[str, list[float]],
         horizon_weeks: float,
         prices: CostRates,
+        director_wte_per_trust: float,
     ) -> Timeline:
         """Build from the programme's list of log tuples and lists of event times."""
         log = np.fromiter(
             itertools.chain.from_iterable(rows), dtype=float, count=len(rows) * len(LOG_FIELDS)
         ).reshape(len(rows), len(LOG_FIELDS))
         events = {name: np.asarray(times, dtype=float) for name, times in event_times.items()}
-        return cls(log, events, float(horizon_weeks), prices)
+        return cls(log, events, float(horizon_weeks), prices, float(director_wte_per_trust))
 
     def since(self, offset: float) -> Timeline:
         """The same timeline from ``offset`` weeks on, with times shifted so that
@@ -106,7 +128,9 @@ class Timeline:
         log = self.log[first:].copy()
         log[:, 0] = np.maximum(log[:, 0] - offset, 0.0)
         events = {name: t[t >= offset] - offset for name, t in self.event_times.items()}
-        return Timeline(log, events, self.horizon_weeks - offset, self.prices)
+        return Timeline(
+            log, events, self.horizon_weeks - offset, self.prices, self.director_wte_per_trust
+        )
 
     # ------------------------------------------------------------------ helpers
     # Everything that does not depend on the periods asked for is computed once per
@@ -125,34 +149,48 @@ class Timeline:
 
     @cached_property
     def _rates(self) -> np.ndarray:
-        """(R, 19) what is integrated over time: caseload by phase (4) and waiting list,
-        then demand, capacity and delivered hours by source (9), bought hours, WTE in post,
-        then shortfall hours by source (3): demand not met by the source itself or by
-        consultancy bought for it."""
+        """(R, 21) what is integrated over time: caseload by phase (4) and waiting list,
+        then demand, capacity and delivered hours by source (9), bought hours, interim
+        hours, WTE in post, then shortfall hours by source (3): demand not met by the
+        source itself, by consultancy bought for it or by interim appointments; then
+        improvement director WTE the WTE in post cannot cover."""
         log = self.log
         rates = log[:, _RATES]
         met = rates[:, 6:9].copy()
         met[:, CONSULTANCY] -= rates[:, 9]
         met[:, NATIONAL] += rates[:, 9]
+        met[:, NATIONAL] += rates[:, 10]
         return np.column_stack(
             [
                 log[:, _CASELOAD],
                 log[:, _COLUMN["waiting"]],
                 rates,
                 np.maximum(rates[:, 0:3] - met, 0.0),
+                self._directors_from_interim(self.log),
             ]
         )
 
+    def _directors_needed(self, rows: np.ndarray) -> np.ndarray:
+        """Improvement director WTE needed in each of the log ``rows``: one director per
+        trust in the programme, times the WTE per trust."""
+        return rows[:, _CASELOAD][:, :3].sum(axis=1) * self.director_wte_per_trust
+
+    def _directors_from_interim(self, rows: np.ndarray) -> np.ndarray:
+        """Improvement director WTE in each of the log ``rows`` the national team's WTE in
+        post cannot cover (interim appointments): ``max(0, needed - WTE in post)``."""
+        wte = rows[:, _COLUMN["national_wte_in_post"]]
+        return np.maximum(self._directors_needed(rows) - wte, 0.0)
+
     @cached_property
     def _cumulative(self) -> np.ndarray:
-        """(R + 1, 19) integral of :attr:`_rates` from time 0 to each row's start."""
+        """(R + 1, 21) integral of :attr:`_rates` from time 0 to each row's start."""
         rates = self._rates
         return np.vstack(
             [np.zeros((1, rates.shape[1])), np.cumsum(rates * self._durations[:, None], axis=0)]
         )
 
     def _integrate(self, edges: np.ndarray) -> np.ndarray:
-        """(P, 19) integral of :attr:`_rates` over each period between ``edges``."""
+        """(P, 21) integral of :attr:`_rates` over each period between ``edges``."""
         times, rates = self.times, self._rates
         row = np.maximum(np.searchsorted(times, edges, side="right") - 1, 0)
         at_edges = self._cumulative[row] + rates[row] * (edges - times[row])[:, None]
@@ -206,14 +244,23 @@ class Timeline:
         """Figures for the periods ``[edges[i], edges[i + 1])`` (weeks since the start).
 
         Returns, with P = len(edges) - 1: ``caseload`` (P, 4) by phase (diagnostic,
-        improvement, exit, transitional), ``waiting``, ``national_wte`` and ``dose`` (P,)
-        at each period's end; ``mean_caseload`` (P, 4), ``mean_waiting`` and
-        ``mean_national_wte`` (P,) averaged over time; ``referrals``, ``admissions``,
-        ``exits``, ``reentries`` (P,) counts; ``demand_hours``, ``capacity_hours``,
-        ``delivered_hours``, ``shortfall_hours`` (P, 3) by source (national, nhs_family,
-        consultancy); ``bought_hours`` (P,) consultancy hours bought to cover the national
-        team; ``wte_weeks`` (P,); ``cost_by_source`` (P, 3) and ``cost_by_payer`` (P, 2:
-        trusts, NHS England) in pounds; ``cap_reached`` and ``national_short`` (P,) 0 or 1.
+        improvement, exit, transitional), ``waiting``, ``national_wte``,
+        ``directors_needed``, ``directors_from_interim`` and ``dose`` (P,) at each period's
+        end; ``mean_caseload`` (P, 4), ``mean_waiting``, ``mean_national_wte``,
+        ``mean_directors_needed`` and ``mean_directors_from_interim`` (P,) averaged over
+        time; ``referrals``, ``admissions``, ``exits``, ``reentries`` (P,) counts;
+        ``demand_hours``, ``capacity_hours``, ``delivered_hours``, ``shortfall_hours``
+        (P, 3) by source (national, nhs_family, consultancy); ``bought_hours`` (P,)
+        consultancy hours bought to cover the national team; ``interim_hours`` (P,) interim
+        appointments' hours covering it; ``wte_weeks`` (P,); ``cost_by_source`` (P, 4, by
+        :data:`~sim.vocabulary.PROVIDERS`: the three sources, then interim) and
+        ``cost_by_payer`` (P, 2: trusts, NHS England) in pounds; ``cap_reached`` and
+        ``national_short`` (P,) 0 or 1.
+
+        Improvement directors (WTE) are one per trust in the programme (diagnostic,
+        improvement, exit) times the scenario's WTE per trust; those the national team's
+        WTE in post cannot cover are ``directors_from_interim``. They are outputs only:
+        support hours do not depend on them.
         """
         edges = np.asarray(edges, dtype=float)
         log, times = self.log, self.times
@@ -224,18 +271,23 @@ class Timeline:
         integrals = self._integrate(edges)
         stock_time = integrals[:, 0:5]
         demand, capacity, delivered = integrals[:, 5:8], integrals[:, 8:11], integrals[:, 11:14]
-        bought, wte_weeks = integrals[:, 14], integrals[:, 15]
-        shortfall = integrals[:, 16:19]
+        bought, interim, wte_weeks = integrals[:, 14], integrals[:, 15], integrals[:, 16]
+        shortfall = integrals[:, 17:20]
+        director_wte_weeks = integrals[:, 20]  # from interim appointments
 
         prices = self.prices
-        cost = np.column_stack(
+        by_source = np.column_stack(
             [
                 wte_weeks * prices.cost_per_wte_week,
                 delivered[:, FAMILY] * prices.family_cost_per_hour,
                 delivered[:, CONSULTANCY] * prices.consultancy_cost_per_hour,
             ]
         )
-        paid_by_trusts = cost @ np.asarray(prices.trust_share)
+        interim_cost = interim * prices.interim_cost_per_hour
+        # the sources as before, then interim: adds nothing when no interim hours are used
+        paid_by_trusts = by_source @ np.asarray(prices.trust_share[:3])
+        paid_by_trusts += interim_cost * prices.trust_share[3]
+        cost = np.column_stack([by_source, interim_cost])
 
         def per_period(name: str) -> np.ndarray:
             which = np.searchsorted(edges, self.event_times[name], side="right") - 1
@@ -248,10 +300,14 @@ class Timeline:
             "caseload": log[at_end, _CASELOAD].astype(np.int32),
             "waiting": log[at_end, _COLUMN["waiting"]].astype(np.int32),
             "national_wte": log[at_end, _COLUMN["national_wte_in_post"]],
+            "directors_needed": self._directors_needed(log[at_end]),
+            "directors_from_interim": self._directors_from_interim(log[at_end]),
             "dose": log[at_end, _COLUMN["dose"]],
             "mean_caseload": means[:, :4],
             "mean_waiting": means[:, 4],
             "mean_national_wte": wte_weeks / lengths,
+            "mean_directors_needed": means[:, :3].sum(axis=1) * self.director_wte_per_trust,
+            "mean_directors_from_interim": director_wte_weeks / lengths,
             **{
                 name: per_period(name) for name in ("referrals", "admissions", "exits", "reentries")
             },
@@ -260,6 +316,7 @@ class Timeline:
             "delivered_hours": delivered,
             "shortfall_hours": shortfall,
             "bought_hours": bought,
+            "interim_hours": interim,
             "wte_weeks": wte_weeks,
             "cost_by_source": cost,
             "cost_by_payer": np.column_stack([paid_by_trusts, cost.sum(axis=1) - paid_by_trusts]),

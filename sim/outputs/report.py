@@ -404,9 +404,10 @@ def _stress_des(results: Results) -> str:
          "for the national team, the wider NHS and consultancy in hours and money, under different "
          "capacity, staffing and support assumptions. Outputs: trusts per segment by league table; "
          "programme caseload by phase; waiting list, waiting times and lengths of stay; referrals, "
-         "admissions, exits and re-entries; support demand, capacity, delivery and shortfall by "
-         "source; cost by source and payer; probabilities that the programme is full or the national "
-         "team short. Experimentation aims: compare scenarios with paired differences under common "
+         "admissions, exits and re-entries; trusts in the programme, waiting and referred by NHS "
+         "England region; support demand, capacity, delivery and shortfall by source; cost by "
+         "source and payer, in the scenario's base-year prices and in cash terms; probabilities "
+         "that the programme is full or the national team short. Experimentation aims: compare scenarios with paired differences under common "
          "random numbers."),
         ("2. Logic",
          "Entities are the 205 NHS trusts. Each has a latent average metric score (a slowly "
@@ -422,7 +423,8 @@ def _stress_des(results: Results) -> str:
          "asks for weekly support hours from three sources; when a source is short, every trust gets "
          "the same share of its need, and improvement slows in proportion to the support delivered "
          "(dose-response). Under 'buy', consultancy covers the national team's gap within its "
-         "framework cap. Trusts may relapse and be referred again."),
+         "framework cap; under 'backfill', interim appointments cover it within their hours, "
+         "then consultancy. Trusts may relapse and be referred again."),
         ("3. Data",
          "Published figures (shipped with the model with their sources): trusts by region and "
          "league table; segment distributions and deficit counts for 2025/26; churn between Q1 and Q2 "

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 import textwrap
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from sim.calendar import date_at
-from sim.vocabulary import HEADLINES, LEAGUE_TABLES
+from sim.vocabulary import HEADLINES, LEAGUE_TABLES, PAYERS, REGIONS
+
+if TYPE_CHECKING:
+    from sim.scenario.schema import Prices
 
 YEARLY = (
     ("in_programme", "all", "in programme at year end", "{:.0f}"),
@@ -25,8 +29,11 @@ YEARLY = (
     ("utilisation", "national", "national team utilisation", "{:.0%}"),
     ("cost", "total", "cost, £m", "{:.1f}"),
     ("cost_by_payer", "trusts", "  of which paid by trusts, £m", "{:.1f}"),
+    ("cost_cash", "total", "cost in cash terms, £m", "{:.1f}"),
 )
-MILLIONS = {"cost", "cost_by_payer"}
+MILLIONS = {"cost", "cost_by_payer", "cost_cash", "cost_by_payer_cash"}
+PAYER_WORDS = {"trusts": "trusts", "nhs_england": "NHS England"}
+REGION_STOCKS = (("in_programme_by_region", "in programme"), ("waiting_by_region", "waiting"))
 
 
 FIRST_EVENTS = (
@@ -41,13 +48,17 @@ def format_summary(
     seed: int,
     start_dates: dict[str, dt.date] | None = None,
     regimes: dict[str, list[dict]] | None = None,
+    prices: dict[str, Prices] | None = None,
 ) -> str:
-    """Median (5% to 95% range) of the main yearly figures per scenario, and segments.
+    """Median (5% to 95% range) of the main yearly figures per scenario, costs over the
+    horizon by payer, trusts by region at the horizon's end, and segments.
 
     With ``start_dates`` (scenario name to start date) it also gives the dates on which
     the programme first fills and the national team is first short of hours; with
     ``regimes`` (from :meth:`Scenario.regimes`) the programme and framework of each
-    period, when they change during the run.
+    period, when they change during the run; with ``prices`` (from
+    :meth:`Scenario.price_basis`) the price base of the costs and the inflation that turns
+    them into cash terms (without it, costs are said to be in the scenario's prices).
     """
     lines = [f"{replications} replications, seed {seed}: median (5%-95% across replications)"]
     for scenario, rows in summary.groupby("scenario", sort=False, observed=True):
@@ -67,7 +78,11 @@ def format_summary(
                 match = (yearly["metric"] == metric) & (yearly["group"] == group)
                 row = yearly[match & (yearly["period"] == year)]
                 cells.append(_cell(row, fmt, 1e-6 if metric in MILLIONS else 1.0))
+            if metric == "cost":
+                label = f"{label}, {_price_words(prices, scenario)}"
             lines.append(f"  {label:<38}" + "".join(f"{c:>16}" for c in cells))
+        lines += _horizon_cost_lines(rows, prices, scenario)
+        lines += _region_lines(rows, years[-1] if years else "")
 
         if start_dates and scenario in start_dates:
             lines += _first_event_lines(rows, replications, start_dates[scenario])
@@ -108,6 +123,57 @@ def _first_event_lines(rows: pd.DataFrame, replications: int, start: dt.date) ->
             f"  {label}: in {share:.0%} of replications; median {q50:%d %b %Y} "
             f"(5%-95%: {q05:%d %b %Y} to {q95:%d %b %Y})"
         )
+    return lines
+
+
+def _price_words(prices: dict[str, Prices] | None, scenario: str, cash: bool = False) -> str:
+    """'2025/26 prices', or 'cash terms (+2.5% a year from 2025/26)'."""
+    basis = (prices or {}).get(scenario)
+    if basis is None:
+        return "cash terms" if cash else "scenario's prices"
+    if cash:
+        return f"cash terms (+{basis.inflation_per_year:.1%} a year from {basis.base_year})"
+    return f"{basis.base_year} prices"
+
+
+def _horizon_cost_lines(rows: pd.DataFrame, prices: dict | None, scenario: str) -> list[str]:
+    """Cost over the whole horizon, in total and by payer, in base-year prices and in cash
+    terms: median (5%-95%)."""
+    horizon = rows[rows["frequency"] == "horizon"]
+    if horizon[horizon["metric"] == "cost_by_payer_cash"].empty:
+        return []  # results from before costs in cash terms were recorded
+    period = horizon["period"].iloc[0]
+    heads = (_price_words(prices, scenario), _price_words(prices, scenario, cash=True))
+    lines = [f"  {f'cost over {period}, £m':<38}{heads[0]:>20}{heads[1]:>40}"]
+    for label, group, metrics in (
+        ("total", "total", ("cost", "cost_cash")),
+        *((f"  of which paid by {PAYER_WORDS[p]}", p, ("cost_by_payer", "cost_by_payer_cash"))
+          for p in PAYERS),
+    ):  # fmt: skip
+        cells = [
+            _cell(horizon[(horizon["metric"] == m) & (horizon["group"] == group)], "{:.1f}", 1e-6)
+            for m in metrics
+        ]
+        lines.append(f"    {label:<36}{cells[0]:>20}{cells[1]:>40}")
+    return lines
+
+
+def _region_lines(rows: pd.DataFrame, last_year: str) -> list[str]:
+    """Trusts in the programme and waiting by NHS England region at the end of the last
+    financial year (the horizon's end): median (5%-95%)."""
+    yearly = rows[(rows["frequency"] == "year") & (rows["period"] == last_year)]
+    if yearly[yearly["metric"] == REGION_STOCKS[0][0]].empty:
+        return []  # results from before regions were recorded
+    lines = [
+        f"  trusts by NHS England region at the end of {last_year}",
+        f"    {'region':<36}" + "".join(f"{words:>16}" for _, words in REGION_STOCKS),
+    ]
+    for region in REGIONS:
+        cells = [
+            _cell(yearly[(yearly["metric"] == metric) & (yearly["group"] == region)], "{:.0f}", 1)
+            for metric, _ in REGION_STOCKS
+        ]
+        lines.append(f"    {region:<36}" + "".join(f"{c:>16}" for c in cells))
     return lines
 
 
@@ -300,6 +366,38 @@ def format_fit(result) -> str:
         for t in stage.targets:
             mark = "yes" if t["within_tolerance"] else "no"
             lines.append(f"  {t['name']:<48}{t['target']:>12.4g}{t['simulated']:>12.4g}  {mark}")
+    return "\n".join(lines)
+
+
+def format_ensemble(report: dict) -> str:
+    """A calibration ensemble (the report of :func:`sim.analysis.ensemble.ensemble_report`):
+    per stage how the ABC ran, each parameter's prior range and posterior, each target
+    against the ensemble's simulated mean and 90% range."""
+    settings = report["settings"]
+    lines = [f"Calibration ensemble of {report['date']}: {report['particles']} particles "
+             f"(effective {report['effective_sample_size']:.0f}), {settings['replications']} "
+             f"replications per simulation, seed {settings['seed']}"]  # fmt: skip
+    parameters, targets = report["parameters"], report["targets"]
+    for stage in report["stages"]:
+        floor = "reached" if stage["reached_floor"] else "not reached"
+        lines.append(f"\nstage {stage['name']}: {len(stage['generations'])} generations, "
+                     f"{stage['simulations']} simulations, threshold {stage['epsilon']:.3g} "
+                     f"(floor {stage['epsilon_floor']:.3g}, {floor}), {stage['seconds']:.0f} s")  # fmt: skip
+        lines.append(f"  {'parameter':<30}{'prior':>18}{'posterior median [5%-95%]':>32}  point fit")
+        for p in (p for p in parameters if p["stage"] == stage["name"]):
+            post = p["posterior"]
+            prior = f"{p['prior']['low']:.4g} to {p['prior']['high']:.4g}"
+            band = f"{post['median']:.4g} [{post['q05']:.4g}-{post['q95']:.4g}]"
+            point = ""
+            if "point_fit" in p:
+                where = "inside" if p["point_fit_in_range"] else "OUTSIDE"
+                point = f"{p['point_fit']:.4g} ({where})"
+            lines.append(f"  {p['name']:<30}{prior:>18}{band:>32}  {point}")
+        lines.append(f"  {'target':<48}{'published':>10}{'ensemble mean [90% range]':>30}")
+        for t in (t for t in targets if t["stage"] == stage["name"]):
+            sim = t["simulated"]
+            band = f"{sim['mean']:.4g} [{sim['q05']:.4g}-{sim['q95']:.4g}]"
+            lines.append(f"  {t['name'][:47]:<48}{t['target']:>10.4g}{band:>30}")
     return "\n".join(lines)
 
 

@@ -64,6 +64,9 @@ def with_changes(
             raise ScenarioError(WHAT_IF, dotted, "no such field")
         if isinstance(parent, list) and not (isinstance(last, int) and last < len(parent)):
             raise ScenarioError(WHAT_IF, dotted, "index out of range")
+        if value is None:  # a section taken away (``team.prices``): so are its inner notes
+            for path in [p for p in notes if p.startswith((f"{dotted}.", f"{dotted}["))]:
+                del notes[path]
         if isinstance(value, dict | list) and not is_annotated(value):
             # a whole section replaced: notes about what was inside it no longer apply
             for path in [

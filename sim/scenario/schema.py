@@ -26,7 +26,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from sim.calendar import financial_year
 from sim.scenario.bounds import (
+    EARLIEST_DATE,
+    LATEST_DATE,
     MAX_HORIZON_YEARS,
     MAX_HOURS_PER_WEEK,
     MAX_TRUSTS,
@@ -341,6 +344,11 @@ class NationalTeam(FrozenModel):
     vacancy_rate: Annotated[float, Field(ge=0.0, lt=1.0)]
     cost_per_wte_year: Pounds
     """Employment cost per WTE in post, pounds per year."""
+    director_wte_per_trust: Annotated[float, Field(ge=0.0, le=10.0)]
+    """WTE of improvement director each trust in the programme (diagnostic, improvement
+    and exit) needs: an output only, set against the WTE in post (``directors_needed``,
+    ``directors_from_interim``); it does not change support hours. At most 10 (one
+    director is at most 1 WTE)."""
 
     _dates_in_order = steps_in_date_order("wte_schedule")
 
@@ -361,8 +369,71 @@ class Consultancy(FrozenModel):
     hours_per_day: Annotated[float, Field(gt=0.0, le=24.0)]
 
 
+class Interim(FrozenModel):
+    """Interim appointments: senior figures from outside NHS England on temporary contracts,
+    who take the national team's unmet hours under the ``backfill`` policy (unused under
+    the others)."""
+
+    hours_per_week: HoursPerWeek
+    """Most hours a week interim appointees can give the programme."""
+    cost_per_hour: Pounds
+    """Pounds per hour delivered."""
+
+
 class TrustShare(PerSource):
-    """Share of each source's cost paid by the trusts supported (the rest by NHS England)."""
+    """Share of each source's cost paid by the trusts supported (the rest by NHS England),
+    and of interim appointments' cost."""
+
+    interim: Probability
+
+    def by_provider(self) -> list[float]:
+        """Shares in the order of :data:`~sim.vocabulary.PROVIDERS` (the sources, then
+        interim appointments)."""
+        return [*self.shares(), self.interim]
+
+
+MAX_INFLATION_PER_YEAR = 0.5
+"""Prices may rise by at most 50% a year (and fall by at most 20%): about twice the highest
+UK inflation since the Second World War (about 25%, in 1975), and small enough that 200
+years of it stay finite."""
+
+
+class Prices(FrozenModel):
+    """The price base of the team's unit costs, and how prices rise after it.
+
+    Every unit cost of :class:`Team` (WTE cost, hourly cost, day rate) is in the prices of
+    ``base_year``. Costs are reported both in those prices (``cost``, ``cost_by_payer``)
+    and in cash terms (``cost_cash``, ``cost_by_payer_cash``), where every period within
+    financial year ``y`` carries the factor ``(1 + inflation_per_year) ** (y - base)``
+    (years counted by their first calendar year: 2027/28 is two years after 2025/26).
+    """
+
+    base_year: Annotated[str, Field(pattern=r"^[0-9]{4}/[0-9]{2}$")]
+    """NHS financial year whose prices the unit costs are in, written '2025/26'."""
+    inflation_per_year: Annotated[float, Field(ge=-0.2, le=MAX_INFLATION_PER_YEAR)]
+    """Rise in the unit costs from one financial year to the next (0.025 is 2.5%)."""
+
+    @model_validator(mode="after")
+    def _a_financial_year(self) -> Prices:
+        first, second = int(self.base_year[:4]), int(self.base_year[5:])
+        if second != (first + 1) % 100:
+            raise field_error(
+                "base_year",
+                f"{self.base_year!r} is not a financial year: write it as "
+                f"'{first}/{(first + 1) % 100:02d}' (April {first} to March {first + 1})",
+            )
+        if not EARLIEST_DATE.year <= first <= LATEST_DATE.year:
+            raise field_error(
+                "base_year",
+                f"{self.base_year!r} is outside the years a scenario may give "
+                f"({EARLIEST_DATE.year} to {LATEST_DATE.year})",
+            )
+        return self
+
+    @property
+    def first_year(self) -> int:
+        """The calendar year the base financial year starts in (2025 for '2025/26')."""
+        return int(self.base_year[:4])
 
 
 class Team(FrozenModel):
@@ -371,10 +442,16 @@ class Team(FrozenModel):
     national: NationalTeam
     nhs_family: NhsFamily
     consultancy: Consultancy
+    interim: Interim
     shortfall_policy: ShortfallPolicyName
     """When the national team is full: ``wait`` delays admissions; ``dilute`` spreads
-    support thinner (slower improvement); ``buy`` fills the gap with consultancy."""
+    support thinner (slower improvement); ``buy`` fills the gap with consultancy;
+    ``backfill`` fills it with interim appointments, then consultancy."""
     paid_by_trusts: TrustShare
+    prices: Prices | None = None
+    """The price base of the unit costs and inflation after it; ``None``: the prices of
+    the forecast's first financial year, with no inflation (see
+    :meth:`Scenario.price_basis`)."""
 
 
 # ----------------------------------------------------------------------------- scenario
@@ -479,6 +556,13 @@ class Scenario(FrozenModel):
             }:
                 out.append(entry)
         return out
+
+    def price_basis(self) -> Prices:
+        """The prices costs are stated in: ``team.prices``, or when a scenario gives none,
+        the prices of the financial year of ``start_date`` with no inflation."""
+        if self.team.prices is not None:
+            return self.team.prices
+        return Prices(base_year=financial_year(self.start_date), inflation_per_year=0.0)
 
     @property
     def end_date(self) -> dt.date:

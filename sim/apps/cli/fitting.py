@@ -1,7 +1,8 @@
 """``calibrate``, ``validation`` and ``theory``: the model against published data and
 queueing theory.
 
-Handlers parse, call :mod:`sim.analysis.calibration`, :mod:`sim.analysis.validation` or
+Handlers parse, call :mod:`sim.analysis.calibration` (or, with ``calibrate --ensemble``,
+:mod:`sim.analysis.ensemble`), :mod:`sim.analysis.validation` or
 :mod:`sim.analysis.verification`, and print. Checks of the calibration spec itself (its
 stages) live in the analysis layer, not here. The layers below (analysis, outputs, results,
 scenario) are imported inside the handlers so that ``python -m sim --help`` stays quick.
@@ -53,7 +54,8 @@ def add_calibrate(commands: argparse._SubParsersAction) -> None:
         "--out",
         type=Path,
         default=None,
-        help="new folder for fitted.yaml and fit.json (default results/calibrate-<date-time>)",
+        help="new folder for fitted.yaml and fit.json, or with --ensemble ensemble.csv and "
+        "ensemble.json (default results/calibrate-<date-time>)",
     )
     calibrate.add_argument("--force", action="store_true", help="replace an existing --out folder")
     calibrate.add_argument(
@@ -66,9 +68,36 @@ def add_calibrate(commands: argparse._SubParsersAction) -> None:
         "--replace-shipped",
         action="store_true",
         help="also replace fitted.yaml and fit.json beside the spec (scenarios/calibration/, "
-        "which the baseline extends); needs every stage",
+        "which the baseline extends), or with --ensemble ensemble.csv and ensemble.json; "
+        "needs every stage",
+    )
+    calibrate.add_argument(
+        "--ensemble",
+        action="store_true",
+        help="fit an ensemble of plausible parameter sets by approximate Bayesian computation "
+        "(ABC-SMC, needs the extra: python -m pip install '.[ensemble]'), not one point",
+    )
+    calibrate.add_argument(
+        "--particles",
+        type=particle_count,
+        default=None,
+        metavar="N",
+        help=f"parameter sets in the ensemble, at least {MIN_PARTICLES} (default 200); "
+        "with --ensemble",
     )
     progress_options(calibrate)
+
+
+MIN_PARTICLES = 10
+"""Fewest --particles (sim.analysis.ensemble.EnsembleSettings checks the same; not imported,
+so that --help stays quick)."""
+
+
+def particle_count(text: str) -> int:
+    value = positive_int(text)
+    if value < MIN_PARTICLES:
+        raise argparse.ArgumentTypeError(f"must be at least {MIN_PARTICLES}, got {value}")
+    return value
 
 
 class FitProgress:
@@ -78,8 +107,9 @@ class FitProgress:
     early ends short of it.
     """
 
-    def __init__(self, limit: int, show: bool | None):
+    def __init__(self, limit: int | None, show: bool | None, unit: str = "evaluation"):
         self.limit = limit
+        self.unit = unit
         self.show = sys.stderr.isatty() if show is None else show
         self._bar = None
         self._stage = None
@@ -95,7 +125,7 @@ class FitProgress:
 
             self.__exit__()
             self._stage = stage
-            self._bar = tqdm(total=self.limit, desc=f"stage {stage}", unit="evaluation",
+            self._bar = tqdm(total=self.limit, desc=f"stage {stage}", unit=self.unit,
                              file=sys.stderr, leave=False)  # fmt: skip
         self._bar.update(evaluations - self._bar.n)
 
@@ -123,9 +153,14 @@ def run_calibration(args: argparse.Namespace) -> int:
         raise ScenarioError("<command line>", "--replace-shipped",
                             "the shipped files hold every stage's fit, so they are replaced only "
                             "by a full calibration; drop --stage")  # fmt: skip
+    if args.particles is not None and not args.ensemble:
+        raise ScenarioError("<command line>", "--particles", "sets the size of an ensemble; "
+                            "add --ensemble")  # fmt: skip
     scenario = load_scenario(args.scenario)
     out = output_folder(args, "calibrate")
     check_output_folder(out, args.force)  # before spending minutes on the fit
+    if args.ensemble:
+        return _run_ensemble(args, spec, scenario, out)
     try:
         with FitProgress(spec.max_evaluations, args.progress) as bar:
             result = calibration.calibrate(scenario, spec, stages=args.stage, progress=bar)
@@ -147,6 +182,37 @@ def run_calibration(args: argparse.Namespace) -> int:
           f"Replaced the shipped calibration: {fitted} (which {args.scenario} and every "
           f"scenario extending it build on) and {record}.")  # fmt: skip
     _print_changes(before, result.fitted_values())
+    return 0
+
+
+def _run_ensemble(args: argparse.Namespace, spec, scenario, out: Path) -> int:
+    """Fit the ensemble (ABC-SMC), write it to --out and, if asked, over the shipped one."""
+    from sim.analysis import calibration, ensemble
+    from sim.outputs.summary import format_ensemble
+    from sim.results import atomic_folder
+
+    settings = ensemble.EnsembleSettings(
+        **({"particles": args.particles} if args.particles is not None else {})
+    )
+    try:
+        with FitProgress(None, args.progress, unit="simulation") as bar:
+            result = ensemble.fit_ensemble(scenario, spec, args.stage, settings, progress=bar)
+    except KeyboardInterrupt:
+        print("interrupted: nothing was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    shipped = args.spec.parent
+    point = calibration.recorded_values(shipped / "fit.json")  # the shipped point fit, if any
+    with atomic_folder(out, args.force, "calibration ensemble") as staging:
+        ensemble.write_ensemble(result, staging, point)
+    print(format_ensemble(ensemble.ensemble_report(result, point)))
+    if not args.replace_shipped:
+        print(f"\nEnsemble (ensemble.csv) and fit report (ensemble.json) written to {out}/. "
+              f"The shipped ensemble in {shipped}/ was not changed; to replace it, run again "
+              "with --replace-shipped.")  # fmt: skip
+        return 0
+    table, report = ensemble.write_ensemble(result, shipped, point)
+    print(f"\nEnsemble and fit report written to {out}/.\n"
+          f"Replaced the shipped ensemble: {table} and {report}.")  # fmt: skip
     return 0
 
 

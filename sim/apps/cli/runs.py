@@ -108,7 +108,8 @@ def run_scenarios(args: argparse.Namespace) -> int:
     start_dates = {s.name: s.start_date for s in scenarios}
     regimes = {s.name: s.regimes() for s in scenarios}
     summary = pd.read_csv(folder / SUMMARY_FILE)
-    print(format_summary(summary, args.reps, args.seed, start_dates, regimes))
+    prices = {s.name: s.price_basis() for s in scenarios}
+    print(format_summary(summary, args.reps, args.seed, start_dates, regimes, prices))
     if len(scenarios) > 1:  # say plainly which outputs a variant leaves exactly as they were
         tidy = pd.read_parquet(
             folder / TABLE_FILE, filters=[("metric", "in", list(NO_DIFFERENCE_METRICS))]
@@ -119,6 +120,7 @@ def run_scenarios(args: argparse.Namespace) -> int:
         from sim.outputs.summary import format_variance_split
 
         print(format_variance_split(pd.read_csv(folder / VARIANCE_FILE)))
+        print(_workforce_lines(folder / TABLE_FILE, scenarios, args.seed, args.reps))
     print(format_adequacy(pd.read_csv(folder / ADEQUACY_FILE), args.precision))
     manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     resumed = (
@@ -131,6 +133,24 @@ def run_scenarios(args: argparse.Namespace) -> int:
         f"{manifest['jobs']} worker(s), {manifest['backend']} backend{resumed})"
     )
     return 0
+
+
+def _workforce_lines(table: Path, scenarios, seed: int, replications: int) -> str:
+    """The workforce question per scenario: how often the national team is short, by how
+    much, and when (scenario discovery over the drawn assumptions)."""
+    import pandas as pd
+
+    from sim.analysis.workforce import workforce_answer
+
+    wanted = [("metric", "in", ["national_demand_exceeded", "shortfall_hours"]),
+              ("frequency", "==", "horizon")]  # fmt: skip
+    tidy = pd.read_parquet(table, filters=wanted)
+    lines = ["\nThe workforce question, across plausible futures:"]
+    for scenario in scenarios:
+        answer = workforce_answer(tidy, scenario, seed, replications)
+        lines.append(f"  {scenario.name}: {answer.sentence()} Mean national shortfall over the "
+                     f"forecast: {answer.mean_shortfall_hours:,.0f} hours.")  # fmt: skip
+    return "\n".join(lines)
 
 
 def stopped(out: Path, stats) -> int:

@@ -234,5 +234,6 @@ _POLICY_WORDS = {
     "wait": "wait: delay admissions",
     "dilute": "dilute: admit, spread support thinner",
     "buy": "buy: consultancy covers the gap",
+    "backfill": "backfill: interim appointments, then consultancy",
 }
 """The shortfall policy drop-down's words, by policy name (:data:`SHORTFALL_POLICIES`)."""

@@ -1,10 +1,12 @@
 """Charts: what each shows and means, and drawing it.
 
 Chart data and words (no matplotlib): :mod:`~sim.outputs.charts.data` (the shared record and
-words), :mod:`~sim.outputs.charts.forecast` (one scenario's charts),
+words), :mod:`~sim.outputs.charts.forecast` (one scenario's charts, with
+:mod:`~sim.outputs.charts.regions` for the chart by region),
 :mod:`~sim.outputs.charts.comparison` (against a baseline), :mod:`~sim.outputs.charts.analysis`
 (sensitivity, planner, validation, back-test) and :mod:`~sim.outputs.charts.pack` (the chart pack);
-:mod:`~sim.outputs.charts.draw` draws them as matplotlib Figures. Imported separately from
+:mod:`~sim.outputs.charts.draw` (with :mod:`~sim.outputs.charts.draw_regions`) draws them as
+matplotlib Figures. Imported separately from
 the model so that running simulations never loads matplotlib."""
 
 from pathlib import Path
@@ -22,6 +24,7 @@ from sim.outputs.charts.forecast import (
     waiting_times,
 )
 from sim.outputs.charts.pack import chart_set
+from sim.outputs.charts.regions import regions
 
 PNG_DPI = 150
 
@@ -33,6 +36,7 @@ __all__ = [
     "cost",
     "draw",
     "exceedance",
+    "regions",
     "save",
     "segments",
     "team_demand",

@@ -40,6 +40,7 @@ SOURCE_LABELS = {
     "national": "National PIP team",
     "nhs_family": "Wider NHS",
     "consultancy": "Consultancy",
+    "interim": "Interim appointments",
 }
 TABLE_LABELS = {
     "acute": "Acute",

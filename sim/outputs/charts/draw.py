@@ -23,7 +23,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from sim.outputs.charts.data import SOURCE_LABELS, TABLE_LABELS, ChartData
-from sim.vocabulary import LEAGUE_TABLES, SOURCES
+from sim.vocabulary import LEAGUE_TABLES, PAYERS, PROVIDERS, SOURCES
 
 # Okabe-Ito, ordered dark to light so neighbouring series differ in greyscale too
 BLUE, VERMILLION, GREEN, ORANGE, SKY, YELLOW, PURPLE, BLACK = (
@@ -31,8 +31,8 @@ BLUE, VERMILLION, GREEN, ORANGE, SKY, YELLOW, PURPLE, BLACK = (
 )  # fmt: skip
 SEGMENT_COLOURS = (SKY, GREEN, YELLOW, VERMILLION, BLUE)
 SEGMENT_HATCHES = ("", "//", "", "\\\\", "xx")
-SOURCE_COLOURS = {"national": BLUE, "nhs_family": ORANGE, "consultancy": VERMILLION}
-SOURCE_HATCHES = {"national": "", "nhs_family": "//", "consultancy": ".."}
+SOURCE_COLOURS = {"national": BLUE, "nhs_family": ORANGE, "consultancy": VERMILLION, "interim": SKY}
+SOURCE_HATCHES = {"national": "", "nhs_family": "//", "consultancy": "..", "interim": "xx"}
 PAYER_COLOURS = {"trusts": VERMILLION, "nhs_england": BLUE}
 PAYER_LABELS = {"trusts": "Trusts supported", "nhs_england": "NHS England"}
 WIDTH_INCHES, HEIGHT_INCHES = 10.0, 6.2
@@ -50,11 +50,11 @@ PANEL_INCHES = 2.4
 """Height added to a stacked chart for each panel after the first, inches."""
 
 
-def _figure(chart: ChartData, ncols: int = 1, sharey: bool = False):
+def _figure(chart: ChartData, ncols: int = 1, sharey: bool = False, caption_inches=None):
     fig = Figure(figsize=(WIDTH_INCHES, HEIGHT_INCHES))
     axes = fig.subplots(1, ncols, sharey=sharey, squeeze=False)
     fig.subplots_adjust(left=0.08, right=0.98, top=0.84, bottom=0.32, wspace=0.25)
-    _frame_text(fig, chart)
+    _frame_text(fig, chart, caption_inches or CAPTION_INCHES)
     for ax in axes.ravel():
         ax.spines[["top", "right"]].set_visible(False)
         ax.grid(axis="y", color="#dddddd", linewidth=0.6)
@@ -252,34 +252,56 @@ def draw_team(chart: ChartData) -> Figure:
 
 
 def draw_cost(chart: ChartData) -> Figure:
-    fig, axes = _figure(chart, ncols=2, sharey=True)
-    for ax, split, groups, colours, labels, hatches in (
-        (axes[0], "source", SOURCES, SOURCE_COLOURS, SOURCE_LABELS, SOURCE_HATCHES),
-        (axes[1], "payer", ("trusts", "nhs_england"), PAYER_COLOURS, PAYER_LABELS,
-         {"trusts": "//", "nhs_england": ""}),
-    ):  # fmt: skip
-        rows = chart.table[chart.table["split"] == split]
-        periods = list(dict.fromkeys(rows["period"]))
-        x = np.arange(len(periods))
-        bottom = np.zeros(len(periods))
-        for group in groups:
-            values = (
-                rows[rows["group"] == group]
-                .set_index("period")
-                .reindex(periods)["mean_cost_millions"]
-            )
-            ax.bar(x, values, bottom=bottom, color=colours[group], hatch=hatches[group],
-                   edgecolor="white", width=0.65, label=labels[group])  # fmt: skip
-            bottom += values.fillna(0).to_numpy()
+    """Bars of mean cost, by provider stacked to the total (left) and by payer side by side
+    (right), each total and payer with its median as a dot and its middle 50% and 90% of
+    replications as thick and thin lines; when prices rise, the mean total in cash terms as
+    a hollow diamond."""
+    fig, (left, right) = _figure(chart, ncols=2, caption_inches=1.25)  # a five-line caption
+    fig.subplots_adjust(bottom=0.38)
+    table = chart.table
+    periods = list(dict.fromkeys(table["period"]))
+    x = np.arange(len(periods))
+
+    def series(split: str, group: str):
+        rows = table[(table["split"] == split) & (table["group"] == group)]
+        return rows.set_index("period").reindex(periods)
+
+    bottom = np.zeros(len(periods))
+    for group in PROVIDERS:
+        values = series("source", group)["mean_cost_millions"]
+        left.bar(x, values, bottom=bottom, color=SOURCE_COLOURS[group], hatch=SOURCE_HATCHES[group],
+                 edgecolor="white", width=0.65, label=SOURCE_LABELS[group])  # fmt: skip
+        bottom += values.fillna(0).to_numpy()
+    _ranges(left, x, series("total", "total"), "Total: median, 50% and 90% ranges")
+    if chart.meta.get("inflation"):
+        left.plot(x + 0.22, series("cash", "total")["mean_cost_millions"], linestyle="none",
+                  marker="D", markersize=6, color=BLACK, markerfacecolor="white",
+                  label="Total in cash terms (mean)")  # fmt: skip
+    for k, group in enumerate(PAYERS):
+        rows = series("payer", group)
+        right.bar(x + (k - 0.5) * 0.36, rows["mean_cost_millions"], width=0.34,
+                  color=PAYER_COLOURS[group], hatch=("//", "")[k], edgecolor="white",
+                  label=PAYER_LABELS[group])  # fmt: skip
+        _ranges(right, x + (k - 0.5) * 0.36, rows, "Median, 50% and 90% ranges" if k else None)
+    for ax, title in ((left, "By provider of support"), (right, "By who pays")):
         ax.set_xticks(x, periods)
         ax.set_xlabel("NHS financial year")
-        ax.set_title("By source of support" if split == "source" else "By who pays", fontsize=10)
+        ax.set_title(title, fontsize=10)
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"£{v:.1f}m"))
-        ax.legend(
-            loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3, frameon=False, fontsize=8.5
-        )
-    axes[0].set_ylabel(chart.y_label)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2 if ax is left else 1,
+                  frameon=False, fontsize=8)  # fmt: skip
+    left.set_ylabel(chart.y_label)
     return fig
+
+
+def _ranges(ax, x, rows, label: str | None) -> None:
+    """Median dots, with a thick line over the middle 50% of replications and a thin one,
+    capped, over 90%."""
+    ax.errorbar(x, rows["median"], yerr=[rows["median"] - rows["q05"], rows["q95"] - rows["median"]],
+                fmt="none", ecolor=BLACK, elinewidth=1.1, capsize=4, zorder=3)  # fmt: skip
+    ax.vlines(x, rows["q25"], rows["q75"], color=BLACK, linewidth=4, zorder=3)
+    ax.plot(x, rows["median"], linestyle="none", marker="o", markersize=5, color=BLACK,
+            markeredgecolor="white", zorder=4, label=label)  # fmt: skip
 
 
 def draw_exceedance(chart: ChartData) -> Figure:
@@ -552,4 +574,8 @@ DRAWERS = {
 
 def draw(chart: ChartData) -> Figure:
     """Draw any chart by its kind."""
+    if chart.kind == "regions":  # in a module of its own, which uses the helpers above
+        from sim.outputs.charts.draw_regions import draw_regions
+
+        return draw_regions(chart)
     return DRAWERS[chart.kind](chart)

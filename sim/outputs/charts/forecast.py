@@ -29,8 +29,9 @@ from sim.outputs.charts.data import (
     time_meta,
     with_dates,
 )
+from sim.outputs.charts.regions import regions
 from sim.results.tables import Results
-from sim.vocabulary import SOURCES
+from sim.vocabulary import PAYERS, PROVIDERS, SOURCES
 
 
 def caseload_fan(results: Results, summary: pd.DataFrame, scenario: str) -> ChartData:
@@ -327,20 +328,36 @@ def _cuts(results: Results, scenario: str) -> list[dict]:
     return out
 
 
+COST_SERIES = (
+    *(("source", group, "cost") for group in PROVIDERS),
+    *(("payer", group, "cost_by_payer") for group in PAYERS),
+    ("total", "total", "cost"),
+    ("cash", "total", "cost_cash"),
+)
+"""(split, group, metric) of each series the cost chart draws: by provider and by payer in
+base-year prices, the total in those prices and the total in cash terms."""
+COST_QUANTILES = {"q05": "q05", "q25": "q25", "q50": "median", "q75": "q75", "q95": "q95"}
+
+
 def cost(results: Results, summary: pd.DataFrame, scenario: str) -> ChartData:
-    """Average cost per financial year by source and by payer, in millions of pounds."""
-    rows = []
-    for group in (*SOURCES, "trusts", "nhs_england"):
-        metric = "cost" if group in SOURCES else "cost_by_payer"
+    """Cost per financial year in millions of pounds, in the scenario's base-year prices:
+    mean by provider and by payer, and the median, 50% and 90% ranges across replications
+    of each payer's cost and of the total; the mean total in cash terms beside them."""
+    frames = []
+    for split, group, metric in COST_SERIES:
         series = summary_rows(summary, scenario, metric, "year", group)
-        for period, mean in zip(series["period"], series["mean"], strict=True):
-            rows.append({"period": period, "split": "source" if group in SOURCES else "payer",
-                         "group": group, "mean_cost_millions": mean / 1e6})  # fmt: skip
-    table = with_dates(pd.DataFrame(rows), results, scenario)
+        frame = series[["period", "mean", *COST_QUANTILES]].rename(columns=COST_QUANTILES)
+        frame[frame.columns[1:]] = frame[frame.columns[1:]] / 1e6
+        frames.append(frame.rename(columns={"mean": "mean_cost_millions"})
+                      .assign(split=split, group=group))  # fmt: skip
+    table = pd.concat(frames, ignore_index=True)
+    table = with_dates(table[["period", "split", "group", "mean_cost_millions",
+                              *COST_QUANTILES.values()]], results, scenario)  # fmt: skip
     by_year = (
         table[table["split"] == "source"].groupby("period", sort=False)["mean_cost_millions"].sum()
     )
     trusts = table[(table["group"] == "trusts")].set_index("period")["mean_cost_millions"]
+    cash = table[table["split"] == "cash"].set_index("period")["mean_cost_millions"]
     # the title's typical year: whole financial years only (a part-year costs less)
     whole = [p for p in by_year.index if (period_dates(p) == period_dates(
         p, forecast_start(results, scenario), forecast_end(results, scenario)))]  # fmt: skip
@@ -348,28 +365,47 @@ def cost(results: Results, summary: pd.DataFrame, scenario: str) -> ChartData:
     typical = by_year[years].mean()
     share = trusts[years].sum() / by_year[years].sum()
     span = years[0] if len(years) == 1 else f"{years[0]} to {years[-1]}"
+    prices = results.scenarios[scenario].price_basis()
+    base, inflation = prices.base_year, prices.inflation_per_year
+    total = table[table["split"] == "total"]
+    widest = float((total["q95"] - total["q05"]).max())
+    if cash.empty:  # results written before costs in cash terms were recorded
+        in_cash, inflation = "", 0.0
+    elif inflation:
+        in_cash = (
+            f"Diamonds: mean total in cash terms, prices rising {inflation:.1%} a year from "
+            f"{base} (£{cash[years].mean():.1f}m a year over {span})."
+        )
+    else:
+        in_cash = f"No inflation is assumed: cash terms are {base} prices."
     return ChartData(
         key=f"{scenario}-cost",
         kind="cost",
         title=(
-            f"Support costs about £{typical:.1f}m a year on average, {share:.0%} of it paid by "
-            "the trusts supported"
+            f"Support costs about £{typical:.1f}m a year on average in {base} prices, {share:.0%} "
+            "of it paid by the trusts supported"
         ),
         caption=(
-            "Mean cost per financial year across replications, by source of support (left) and "
-            "by who pays (right). National team cost is the employment cost of staff in post; "
-            "other support is costed by hours delivered. The title's yearly figure and share are "
-            f"over the {'whole ' if whole else ''}financial years {span}."
+            f"Cost per financial year in {base} prices. Bars: mean cost by provider (left, "
+            "stacked) and by payer (right); national team cost is the employment cost of staff "
+            "in post, other support is costed by hours delivered. Dots: medians; thick and thin "
+            "lines: the middle 50% and 90% of replications (for the total, at most "
+            f"£{widest:.2f}m wide in any year). " + (f"{in_cash} " if in_cash else "")
+            + f"The title's figures are means over the {'whole ' if whole else ''}financial "
+            f"years {span}."
         ),
         alt_text=(
-            "Two stacked bar charts of mean cost in millions of pounds per financial year: by "
-            "source (national team, wider NHS, consultancy) and by payer (trusts, NHS England). "
-            f"Mean £{typical:.1f}m a year over {span}, {share:.0%} paid by trusts."
+            f"Bar and range charts of cost in millions of pounds in {base} prices per financial "
+            "year: mean cost by provider (national team, wider NHS, consultancy, interim "
+            "appointments) with the total's median and ranges, and each payer's median and "
+            f"ranges (trusts, NHS England). Mean £{typical:.1f}m a year over {span}, "
+            f"{share:.0%} paid by trusts"
+            + (f"; £{cash[years].mean():.1f}m a year in cash terms." if inflation else ".")
         ),
         footnote=footnote(results, scenario),
         table=table,
-        y_label="£ million",
-        meta={"title_years": years},
+        y_label=f"£ million, {base} prices",
+        meta={"title_years": years, "base_year": base, "inflation": inflation},
     )
 
 
@@ -430,5 +466,7 @@ def exceedance(results: Results, summary: pd.DataFrame, scenario: str) -> ChartD
     )
 
 
-SCENARIO_CHARTS = (caseload_fan, waiting_fan, waiting_times, segments, team_demand, cost, exceedance)
+SCENARIO_CHARTS = (
+    caseload_fan, waiting_fan, regions, waiting_times, segments, team_demand, cost, exceedance,
+)  # fmt: skip
 """Each scenario's charts in a chart pack, in the order they are shown."""

@@ -30,7 +30,9 @@ def chart_set(results: Results, baseline: str | None = None) -> list[ChartData]:
     charts = []
     for scenario in shown:
         for build in SCENARIO_CHARTS:
-            charts.append(build(results, summary, scenario))
+            chart = build(results, summary, scenario)
+            if chart is not None:  # None: the results do not hold what it draws
+                charts.append(chart)
     if len(names) > 1:
         charts.append(comparison(results.only(*compared), baseline))
     return charts

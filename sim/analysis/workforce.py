@@ -1,0 +1,67 @@
+"""The workforce question as a probability, with the reason.
+
+Across the plausible futures of a parameter-uncertainty run (each replication draws the
+uncertain assumptions, :mod:`sim.experiment.uncertainty`): how often is the national team
+short of hours at some time over the forecast, how many hours short on average, and under
+which assumptions does it happen (scenario discovery, :mod:`sim.analysis.discovery`)?
+Reads a run's tidy per-replication table; runs nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sim.analysis.discovery import Discovery, discover
+from sim.experiment.uncertainty import ParameterDraws
+from sim.scenario import Scenario
+from sim.vocabulary import PLAIN_LABELS
+
+EVENT = "the national team is short of hours at some time"
+EVENT_AGAIN = "the team is short"
+
+
+@dataclass(frozen=True)
+class WorkforceAnswer:
+    """One scenario's answer: the probability that the national team is short at some
+    time over the horizon, the mean shortfall (hours over the horizon, across all
+    futures), and the rule that says when it happens."""
+
+    scenario: str
+    probability: float
+    mean_shortfall_hours: float
+    discovery: Discovery
+
+    def sentence(self) -> str:
+        return self.discovery.sentence(EVENT, event_again=EVENT_AGAIN)
+
+
+def _per_replication(tidy: pd.DataFrame, scenario: str, metric: str, group: str) -> pd.Series:
+    rows = tidy[
+        (tidy["scenario"] == scenario)
+        & (tidy["frequency"] == "horizon")
+        & (tidy["metric"] == metric)
+        & (tidy["group"] == group)
+    ]
+    return rows.set_index("replication")["value"].sort_index()
+
+
+def workforce_answer(
+    tidy: pd.DataFrame, scenario: Scenario, seed: int, replications: int
+) -> WorkforceAnswer:
+    """The workforce question for ``scenario`` from a parameter-uncertainty run's tidy
+    per-replication table (columns scenario, replication, frequency, period, metric,
+    group, value), with the run's ``seed`` and ``replications`` to recover each
+    replication's draw."""
+    short = _per_replication(tidy, scenario.name, "national_demand_exceeded", "all")
+    hours = _per_replication(tidy, scenario.name, "shortfall_hours", "national")
+    draws = ParameterDraws(scenario, seed, replications)
+    table = pd.DataFrame(draws.table()).iloc[short.index.to_numpy()]
+    paths = [n.path for n in draws.numbers]
+    labels = {p: PLAIN_LABELS[p][0] for p in paths if p in PLAIN_LABELS}
+    units = {p: PLAIN_LABELS[p][1] if p in PLAIN_LABELS else scenario.notes[p].unit or ""
+             for p in paths}  # fmt: skip
+    found = discover(table, short.to_numpy() > 0, labels=labels, units=units)
+    return WorkforceAnswer(scenario.name, float(np.mean(short > 0)), float(hours.mean()), found)
