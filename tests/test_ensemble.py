@@ -60,6 +60,7 @@ def _fit(*args, **kwargs):
     return fit_ensemble(*args, **kwargs)
 
 
+@pytest.mark.slow  # an ABC-SMC fit: about 7 s
 def test_abc_recovers_known_parameters_within_its_posterior_range(baseline):
     """Targets made by simulating known values (as the point fit's recovery test does): the
     posterior's 5%-95% range holds each known value and is far narrower than the prior."""

@@ -82,10 +82,15 @@ def test_target_parsing():
 
 
 def _with_ranges(queue):
-    """The queue with three uncertain assumptions: only the length of stay can matter
-    (exogenous referrals ignore catastrophic failures; no support hours means no dose)."""
+    """The queue with three uncertain assumptions, and no others (the baseline's ranges are
+    dropped): only the length of stay can matter (exogenous referrals ignore catastrophic
+    failures; no support hours means no dose)."""
+    unranged = {
+        path: note.model_copy(update={"range": None, "distribution": None})
+        for path, note in queue.notes.items()
+    }
     return with_changes(
-        queue,
+        queue.model_copy(update={"notes": unranged}),
         {
             "programme.phases.improvement.duration.mean_weeks": {
                 "value": 10.0, "range": [8.0, 12.0], "assumption": "test"},
@@ -151,5 +156,5 @@ def test_sobol_ranks_the_dominant_parameter_first(queue):
     )  # fmt: skip
     assert indices["parameter"].iloc[0] == "programme.phases.improvement.duration.mean_weeks"
     assert indices["total"].iloc[0] > 0.5
-    k = len(uncertain_values(_with_ranges(queue)))  # the test's three and the baseline's
-    assert diagnostics["sample_points"] == 16 * (k + 2)  # Saltelli: N (k + 2) points
+    assert len(uncertain_values(_with_ranges(queue))) == 3
+    assert diagnostics["sample_points"] == 16 * (3 + 2)  # Saltelli: N (k + 2) points
