@@ -94,7 +94,7 @@ def test_every_declared_range_is_sampled_and_draws_differ_by_replication(baselin
 
 
 def test_zero_width_ranges_give_the_noise_forecast_exactly(short):
-    pinned = short
+    pinned = with_changes(short, {"calibration_ensemble": None})  # the fit's spread too
     for path, note in short.notes.items():
         if note.range is not None:
             value = ParameterDraws(short, 0, 1).numbers  # the values as written
@@ -183,3 +183,24 @@ def test_a_parameter_run_writes_the_variance_split(short, tmp_path):
     noise_folder, _ = run_to_folder([short], tmp_path / "n", settings=RunSettings(
         8, seed=1, progress=False))  # fmt: skip
     assert not (noise_folder / VARIANCE_FILE).exists()
+
+
+MEDIAN = "programme.phases.improvement.duration.median_weeks"
+
+
+def test_calibrated_numbers_are_drawn_from_the_ensemble_particles(baseline):
+    assert baseline.calibration_ensemble is not None
+    particles = pd.read_csv(baseline.calibration_ensemble)
+    draws = ParameterDraws(baseline, seed=5, replications=40)
+    medians = {draws.values(r)[MEDIAN] for r in range(40)}
+    assert medians <= set(particles[MEDIAN]) and len(medians) > 5
+    # every scenario of a run gets the same particle for draw k (common random numbers)
+    other = with_changes(baseline, {"name": "cap_20", "programme.cap": 20})
+    assert [ParameterDraws(other, 5, 40).values(r)[MEDIAN] for r in range(40)] == [
+        draws.values(r)[MEDIAN] for r in range(40)
+    ]
+    # a value a variant sets itself is its own, not the calibration's: the ensemble leaves it
+    what_if = with_changes(baseline, {MEDIAN: 100.0})
+    assert {ParameterDraws(what_if, 5, 40).values(r).get(MEDIAN, 100.0) for r in range(40)} == {
+        100.0
+    }

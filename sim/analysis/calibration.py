@@ -42,6 +42,7 @@ from sim.errors import OutputError, ScenarioError
 from sim.experiment.runner import RunSettings, replicate
 from sim.model import compile_scenario
 from sim.scenario import Scenario, load_scenario, with_changes
+from sim.scenario.annotations import FITTED_NOTE
 from sim.scenario.paths import parse_path
 
 log = logging.getLogger(__name__)
@@ -272,7 +273,7 @@ def write_fitted(
                 _set(trees[parameter.file], dotted, {
                     "value": value,
                     "assumption": (
-                        f"fitted by `python -m sim calibrate` on {result.date} (stage {fit.name}, "
+                        f"{FITTED_NOTE} on {result.date} (stage {fit.name}, "
                         f"bounds {parameter.low} to {parameter.high}) to published targets: {names}; "
                         "see fit.json for the quality of fit"
                     ),

@@ -23,6 +23,7 @@ phase's three shares still add up to 1. Whole-number fields (a cap, a count) are
 
 from __future__ import annotations
 
+import csv
 import math
 import warnings
 import zlib
@@ -34,7 +35,7 @@ from scipy import special
 
 from sim.model.replication import ModelInputs, compile_scenario
 from sim.scenario import Scenario, with_changes
-from sim.scenario.annotations import value_at
+from sim.scenario.annotations import is_fitted, value_at
 from sim.vocabulary import SOURCES
 
 _BLEND = ".blend."
@@ -143,14 +144,40 @@ class ParameterDraws:
         columns = [hypercube(self.seed, self.draws, n.path) for n in self.numbers]
         return np.column_stack(columns) if columns else np.zeros((self.draws, 0))
 
+    @cached_property
+    def _ensemble(self) -> tuple[list[str], np.ndarray]:
+        """(paths, draws x paths values): one calibration particle per draw, resampled by
+        weight (keyed by the seed only, so every scenario of a run gets the same ones),
+        for the ensemble's paths whose value in this scenario is the calibration's (a value
+        a variant sets itself, or one the scenario does not use, stays as it is)."""
+        path = self.scenario.calibration_ensemble
+        if path is None:
+            return [], np.zeros((self.draws, 0))
+        with open(path, encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        tree = self.scenario.model_dump(mode="python", exclude={"notes"})
+        paths = [
+            p for p in (rows[0] if rows else {})
+            if p != "weight" and _is_number_at(tree, p) and is_fitted(self.scenario.notes.get(p))
+        ]  # fmt: skip
+        weights = np.array([float(r.get("weight") or 1.0) for r in rows])
+        rng = np.random.default_rng([self.seed, 0xE45E])
+        chosen = rng.choice(len(rows), size=self.draws, p=weights / weights.sum())
+        values = np.array([[float(rows[i][p]) for p in paths] for i in chosen])
+        return paths, values.reshape(self.draws, len(paths))
+
     def values(self, replication: int) -> dict[str, float]:
         """The draw of every uncertain number for ``replication`` (blends rescaled):
-        replications 2k and 2k + 1 share draw k."""
-        row = self._quantiles[(replication // 2) % self.draws]
+        replications 2k and 2k + 1 share draw k. Numbers the calibration ensemble holds
+        take the draw's particle (the ensemble, not the range, says what fits the data)."""
+        k = (replication // 2) % self.draws
+        paths, particles = self._ensemble
+        row = self._quantiles[k]
         drawn = {
             n.path: (int(v) if n.whole else float(v))
             for n, v in zip(self.numbers, (n.quantile(u) for n, u in zip(self.numbers, row, strict=True)), strict=True)
         }  # fmt: skip
+        drawn |= dict(zip(paths, particles[k].tolist(), strict=True))
         return rescale_blends(self.scenario, drawn)
 
     def table(self) -> dict[str, np.ndarray]:
@@ -209,3 +236,12 @@ def variance_split(values: np.ndarray) -> dict[str, np.ndarray]:
         share = np.clip(1.0 - noise / total, 0.0, 1.0)
     share[(total <= 0) | ~np.isfinite(total) | (pairs < 2)] = np.nan
     return {"total": total, "noise": noise, "assumptions_share": share}
+
+
+def _is_number_at(tree: dict, path: str) -> bool:
+    """Whether ``tree`` holds a number (not a flag) at dotted ``path``."""
+    try:
+        value = value_at(tree, path)
+    except (KeyError, IndexError, TypeError, ValueError):
+        return False
+    return isinstance(value, int | float) and not isinstance(value, bool)

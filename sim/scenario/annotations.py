@@ -33,6 +33,16 @@ ANNOTATION_KEYS = frozenset(
 """The keys of an annotated value; a mapping with ``value`` and only these is one."""
 
 
+FITTED_NOTE = "fitted by `python -m sim calibrate`"
+"""How the note of every value the calibration wrote begins (``fitted.yaml``); a value a
+scenario sets itself has another note."""
+
+
+def is_fitted(note: Annotation | None) -> bool:
+    """Whether a value's note says the calibration fitted it (not set by hand or a variant)."""
+    return bool(note and note.assumption and note.assumption.startswith(FITTED_NOTE))
+
+
 def is_annotated(node: Any) -> bool:
     """True if ``node`` is an annotated value (``{value: ..., unit: ..., ...}``)."""
     return isinstance(node, dict) and "value" in node and set(node) <= ANNOTATION_KEYS

@@ -96,18 +96,20 @@ def load_scenario(path: str | Path) -> Scenario:
         Naming the file, the field path and the reason, for any problem in the file.
     """
     raw, origins = resolve_file(Path(path))
-    if isinstance(raw.get("warm_start"), str):
-        raw = raw | {"warm_start": _history_path(raw["warm_start"], origins)}
+    for key in ("warm_start", "calibration_ensemble"):  # files named relative to their file
+        if isinstance(raw.get(key), str):
+            raw = raw | {key: _named_file(key, raw[key], origins)}
     return build_scenario(raw, origins, top=Path(path).resolve())
 
 
-def _history_path(written: str, origins: Mapping[PathKey, Path]) -> str:
-    """The absolute path of a ``warm_start`` file, which is written relative to the file
-    that names it; a missing file is an error naming that file and field."""
-    where = origin_of(origins, ("warm_start",))
+def _named_file(key: str, written: str, origins: Mapping[PathKey, Path]) -> str:
+    """The absolute path of a file a scenario names (``warm_start``,
+    ``calibration_ensemble``), written relative to the file that names it; a missing file
+    is an error naming that file and field."""
+    where = origin_of(origins, (key,))
     path = (Path(where).parent / written).resolve()
     if not path.is_file():
-        raise ScenarioError(where, "warm_start", f"history scenario {written!r} not found ({path})")
+        raise ScenarioError(where, key, f"file {written!r} not found ({path})")
     return str(path)
 
 

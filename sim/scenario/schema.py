@@ -474,6 +474,12 @@ class Scenario(FrozenModel):
     segmentation: Segmentation
     programme: Programme
     team: Team
+    calibration_ensemble: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
+    """A calibration ensemble (``calibrate --ensemble``: one row per plausible parameter
+    set, a column per dotted path, and ``weight``), relative to this file when written; the
+    loader stores the absolute path. With parameter uncertainty each draw takes one set,
+    resampled by weight, for the numbers the scenario has (:mod:`sim.experiment.uncertainty`);
+    ``null``: calibrated numbers keep their fitted values."""
     warm_start: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
     """A history scenario file to start from (relative to this file when written; the
     loader stores the absolute path): the run begins at the history's start, follows it up
