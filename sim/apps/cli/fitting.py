@@ -104,7 +104,8 @@ class FitProgress:
     """A tqdm bar per calibration stage on standard error (by default only on a terminal).
 
     Counts evaluations of the objective against the spec's limit; a stage that converges
-    early ends short of it.
+    early ends short of it. The ensemble's bar (``limit`` None) counts simulations, with no
+    limit known in advance.
     """
 
     def __init__(self, limit: int | None, show: bool | None, unit: str = "evaluation"):
@@ -195,7 +196,7 @@ def _run_ensemble(args: argparse.Namespace, spec, scenario, out: Path) -> int:
         **({"particles": args.particles} if args.particles is not None else {})
     )
     try:
-        with FitProgress(None, args.progress, unit="simulation") as bar:
+        with FitProgress(None, args.progress, unit=" simulations") as bar:
             result = ensemble.fit_ensemble(scenario, spec, args.stage, settings, progress=bar)
     except KeyboardInterrupt:
         print("interrupted: nothing was written", file=sys.stderr)
