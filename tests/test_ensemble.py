@@ -40,6 +40,7 @@ from sim.analysis.ensemble import (
 from sim.apps.cli import main
 from sim.scenario import with_changes
 from tests.conftest import ROOT, SCENARIOS
+from tests.test_calibration import GOOD_STAGE
 
 TABLES = ("acute", "non_acute", "ambulance")
 WITHIN_SD = FreeParameter("within_trust_sd",
@@ -219,17 +220,7 @@ def test_shipped_ensemble_matches_the_spec():
 
 # --------------------------------------------------------------------- command line
 
-SPEC = """
-settings: {replications: 2, seed: 1, horizon_years: 1, max_evaluations: 3}
-stages:
-  - name: quick
-    programme: false
-    parameters:
-      - {name: sd, paths: [population.tables.acute.score.within_trust_sd], low: 0.05, high: 0.4,
-         start: 0.17}
-    targets:
-      - {name: churn, statistic: churn_per_quarter, value: 38, tolerance: 2, source: NHS England}
-"""
+SPEC = GOOD_STAGE  # the point fit's one-stage spec: the same quick stage
 
 
 def _command(tmp_path, *extra):

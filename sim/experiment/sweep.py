@@ -88,10 +88,7 @@ def sample_variants(
     variants, rows = [], []
     for index, row in enumerate(unit, start=1):
         name = _name(scenario.name, index, width)
-        changes = {
-            n.path: (int(v) if n.whole else float(v))
-            for n, v in ((n, n.quantile(u)) for n, u in zip(numbers, row, strict=True))
-        }
+        changes = {n.path: n.draw(u) for n, u in zip(numbers, row, strict=True)}
         changes = rescale_blends(scenario, changes)  # a phase's shares still add up to 1
         variants.append(
             with_changes(scenario, {"name": name, **changes}, note=f"sweep point {name}")

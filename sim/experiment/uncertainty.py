@@ -90,6 +90,11 @@ class UncertainNumber:
             out = low + (high - low) * u
         return np.rint(out) if self.whole else out
 
+    def draw(self, u: float) -> int | float:
+        """The value at probability ``u``, as the scenario field takes it."""
+        value = self.quantile(u)
+        return int(value) if self.whole else float(value)
+
 
 def uncertain_numbers(scenario: Scenario) -> list[UncertainNumber]:
     """Every number of ``scenario`` whose note declares a range, in path order."""
@@ -173,10 +178,7 @@ class ParameterDraws:
         k = (replication // 2) % self.draws
         paths, particles = self._ensemble
         row = self._quantiles[k]
-        drawn = {
-            n.path: (int(v) if n.whole else float(v))
-            for n, v in zip(self.numbers, (n.quantile(u) for n, u in zip(self.numbers, row, strict=True)), strict=True)
-        }  # fmt: skip
+        drawn = {n.path: n.draw(u) for n, u in zip(self.numbers, row, strict=True)}
         drawn |= dict(zip(paths, particles[k].tolist(), strict=True))
         return rescale_blends(self.scenario, drawn)
 
