@@ -58,6 +58,7 @@ TIERS: dict[str, str] = {
     "test_no_difference.py": "behaviour",
     "test_variants.py": "behaviour",
     "test_snapshot.py": "behaviour",
+    "test_fast_path.py": "behaviour",
     "test_regions_prices.py::test_regions_add_up_to_all_trusts_in_every_replication_and_period": (
         "behaviour"
     ),
@@ -86,7 +87,11 @@ TIERS: dict[str, str] = {
     "test_cli_errors.py": "end_to_end",
     "test_calibrate_output.py": "end_to_end",
     "test_report.py": "end_to_end",
+    "test_report_workforce.py": "end_to_end",
     "test_notebooks.py": "end_to_end",
+    "test_progress.py": "end_to_end",
+    "test_packaging.py": "end_to_end",
+    "test_docs_site.py": "end_to_end",
 }
 """Tier of each test file (``file.py``), or of one test in it (``file.py::test_name``, which
 wins). Files not listed are ``unit``; test_tiers.py insists every file is listed."""

@@ -483,6 +483,7 @@ def test_command_refuses_bad_figures_and_leaves_no_folder(scenario_file, in_tmp,
 
 
 def test_command_names_a_missing_figures_file(scenario_file, in_tmp, capsys):
+    (in_tmp / "scenarios").mkdir()  # a scenario folder without the calibration's figures
     code, _, err = run_command(["backtest", str(scenario_file), "--held-out", "none.csv",
                                 "--reps", "2", "--out", "bt"], capsys)  # fmt: skip
     assert code == 2 and "none.csv" in err and "file not found" in err

@@ -17,7 +17,7 @@ from matplotlib.patches import StepPatch
 
 from sim import run_experiment
 from sim.data import read_table
-from sim.outputs.charts import chart_set, draw
+from sim.outputs.charts import chart_set, draw, waiting_fan
 from sim.outputs.charts import data as chart_data
 from sim.outputs.summary import format_summary
 from sim.scenario import with_changes
@@ -116,7 +116,7 @@ def test_caseload_title_counts_quarters_at_the_cap_from_the_medians_drawn(charts
         assert f"{last['median']:.0f} on 31 Mar 2029" in chart.alt_text
 
 
-def test_caseload_median_is_drawn_over_the_cap_and_the_published_point_fits(charts):
+def test_caseload_median_is_drawn_over_the_cap_and_the_published_points_fit(charts):
     chart = charts["baseline-caseload"]
     ax = draw(chart).axes[0]
     lines = {line.get_label(): line for line in ax.get_lines()}
@@ -124,12 +124,99 @@ def test_caseload_median_is_drawn_over_the_cap_and_the_published_point_fits(char
     cap = next(line for label, line in lines.items() if label.startswith("Cap"))
     assert median.get_zorder() > cap.get_zorder()
     assert median.get_linewidth() > cap.get_linewidth()
-    published = next(line for label, line in lines.items() if label.startswith("Published"))
+    published = [line for label, line in lines.items() if label.startswith("Published")]
+    assert published
     bottom, top = ax.get_ylim()
-    highest = max(chart.meta["cap"], chart.table["q95"].max(), *published.get_ydata())
-    assert top >= highest * 1.1  # headroom above the cap and the published marker
+    heights = [y for line in published for y in line.get_ydata()]
+    highest = max(chart.meta["cap"], chart.table["q90"].max(), *heights)
+    assert top >= highest * 1.1  # headroom above the cap and the published markers
     left, right = ax.get_xlim()
-    assert all(left < x < right for x in published.get_xdata())
+    assert all(left < x < right for line in published for x in line.get_xdata())
+
+
+# ---------------------------------------------------------------- graded fans, history
+
+
+def _band_limits(collection, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The lowest and highest y a filled band covers at each of ``x`` (its polygon's
+    vertices there)."""
+    vertices = collection.get_paths()[0].vertices
+    at = [vertices[np.isclose(vertices[:, 0], value), 1] for value in x]
+    return np.array([v.min() for v in at]), np.array([v.max() for v in at])
+
+
+@pytest.mark.parametrize("which", ["caseload", "waiting-list"])
+def test_fan_bands_are_graded_from_ten_to_ninety_and_nest_around_the_median(charts, which):
+    chart = charts[f"baseline-{which}"]
+    ax = draw(chart).axes[0]
+    x = np.array([_day_number(d) for d in chart.table["period_end"]])
+    bands = [c for c in ax.collections if c.get_label().startswith("Middle")]
+    assert [b.get_label().split(" (")[0] for b in bands] == [
+        "Middle 80%", "Middle 60%", "Middle 40%", "Middle 20%"]  # fmt: skip
+    outer_low, outer_high = np.full(len(x), -np.inf), np.full(len(x), np.inf)
+    lightness = []
+    for band, (low, high) in zip(bands, chart_data.FAN_BANDS, strict=True):
+        drawn_low, drawn_high = _band_limits(band, x)
+        np.testing.assert_allclose(drawn_low, chart.table[f"q{low:02d}"])
+        np.testing.assert_allclose(drawn_high, chart.table[f"q{high:02d}"])
+        # each band lies inside the one before it, and the median inside them all
+        assert (drawn_low >= outer_low).all() and (drawn_high <= outer_high).all()
+        assert (drawn_low <= chart.table["median"]).all()
+        assert (chart.table["median"] <= drawn_high).all()
+        outer_low, outer_high = drawn_low, drawn_high
+        lightness.append(float(np.mean(band.get_facecolor()[0][:3])))
+    assert lightness == sorted(lightness, reverse=True)  # darker towards the median
+    assert [b.get_zorder() for b in bands] == sorted(b.get_zorder() for b in bands)
+    # the caption says the convention, with the shares of the bands drawn
+    assert "Bank of England" in chart.caption
+    assert "middle 20%, 40%, 60% and 80%" in chart.caption
+    assert "10% lie above the fan and 10% below" in chart.caption
+    last = chart.table.iloc[-1]
+    assert f"80% of replications between {last['q10']:.0f} and {last['q90']:.0f}" in chart.alt_text
+
+
+def test_published_history_is_drawn_before_the_forecast_starts_and_not_after(charts, results):
+    chart = charts["baseline-caseload"]
+    start = results.scenarios["baseline"].start_date
+    observed = chart.meta["observed"]
+    assert len(observed) >= 2  # the Recovery Support Programme's count and the first wave
+    assert (observed["date"] < start).all()
+    ax = draw(chart).axes[0]
+    marker = next(line for line in ax.get_lines() if line.get_gid() == "forecast-start")
+    assert list(marker.get_xdata()) == [pytest.approx(_day_number(start))] * 2
+    words = [t for t in ax.texts if t.get_text().strip() == "forecast starts"]
+    assert len(words) == 1 and words[0].get_position()[0] == pytest.approx(_day_number(start))
+    published = [line for line in ax.get_lines() if line.get_label().startswith("Published")]
+    drawn = sorted((x, y) for line in published for x, y in line.get_xydata())
+    assert drawn == [(_day_number(d), v) for d, v in zip(observed["date"], observed["value"],
+                                                        strict=True)]  # fmt: skip
+    assert all(x < _day_number(start) for x, _ in drawn)
+    # the forecast is drawn from the start on, the cap only over the forecast
+    median = next(line for line in ax.get_lines() if line.get_label().startswith("Median"))
+    cap = next(line for line in ax.get_lines() if line.get_label().startswith("Cap"))
+    assert min(median.get_xdata()) > _day_number(start)
+    assert min(cap.get_xdata()) == pytest.approx(_day_number(start))
+    # the words name every published count drawn, and the start date
+    for label in observed["label"]:
+        assert label in chart.caption and label in chart.alt_text
+    assert f"where the forecast starts ({start.day} {start:%b %Y})" in chart.caption
+    # the waiting list has no published history: no marker, no points
+    waiting = draw(charts["baseline-waiting-list"]).axes[0]
+    assert not [line for line in waiting.get_lines() if line.get_gid() == "forecast-start"]
+    assert "published" not in charts["baseline-waiting-list"].caption
+
+
+def test_published_counts_are_those_of_every_route_dated_before_the_start():
+    rsp, wave = dt.date(2024, 12, 5), dt.date(2025, 10, 1)  # in held_out_history.csv; the wave
+    counts = chart_data.published_caseload(dt.date(2026, 4, 1), years=5)
+    assert list(counts["date"]) == [rsp, wave]
+    assert list(counts["regime"]) == ["rsp", "pip"]
+    assert counts["value"].iloc[0] == 20 and "Recovery Support Programme" in counts["label"][0]
+    # not after the start, and not before the window
+    assert list(chart_data.published_caseload(dt.date(2025, 1, 1), years=5)["date"]) == [rsp]
+    assert list(chart_data.published_caseload(dt.date(2026, 4, 1), years=1)["date"]) == [wave]
+    # counts of one route (quality special measures alone) are the back-test's, not drawn here
+    assert list(chart_data.published_caseload(dt.date(2021, 4, 1), years=8)["date"]) == []
 
 
 def test_published_first_wave_is_read_from_the_data(monkeypatch):
@@ -165,6 +252,24 @@ def test_waiting_list_title_peak_is_the_drawn_median_peak(charts, results):
             day = peak["period_end"]
             assert f"median of {peak['median']:.0f} trusts" in chart.title
             assert f"{day.day} {day:%b %Y}" in chart.title
+
+
+def test_an_empty_median_waiting_list_is_told_by_the_fan_s_top_edge(results, summary):
+    rows = (summary["metric"] == "waiting") & (summary["frequency"] == "quarter")
+    quiet = summary.copy()
+    quiet.loc[rows, ["q10", "q20", "q30", "q40", "q50", "q60", "q70", "q80"]] = 0.0
+    quiet.loc[rows, "q90"] = np.arange(rows.sum()) % 5  # busiest at the 5th quarter end
+    chart = waiting_fan(results, quiet, "baseline")
+    busiest = chart.table.loc[chart.table["q90"].idxmax()]
+    day = busiest["period_end"]
+    assert chart.title == (
+        "The median waiting list is empty at every quarter end; in 10% of replications "
+        f"{busiest['q90']:.0f} or more trusts wait on {day.day} {day:%b %Y}"
+    )
+    quiet.loc[rows, "q90"] = 0.0
+    assert waiting_fan(results, quiet, "baseline").title == (
+        "The waiting list is empty at every quarter end in at least 90% of replications"
+    )
 
 
 def test_waiting_time_bars_add_up_and_the_title_sums_the_bars_drawn(charts, results):

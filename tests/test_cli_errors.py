@@ -322,7 +322,7 @@ def test_malformed_calibration_spec_is_bad_input(in_tmp, capsys, text):
 def test_version(capsys):
     code, out, _ = cli_run(["--version"], capsys)
     assert code == 0
-    assert out.strip() == f"python -m sim {sim.__version__}"
+    assert out.strip() == f"nhs-pip-sim {sim.__version__}"
     assert sim.__version__ != ""
 
 

@@ -12,6 +12,7 @@ from sim.errors import OutputError
 from sim.experiment.layout import build_layout, reduce_replication
 from sim.experiment.runner import run_to_folder
 from sim.experiment.sweep import grid_variants, parse_grid, sample_variants
+from sim.experiment.uncertainty import ParameterDraws
 from sim.model import compile_scenario, run_replication
 from sim.scenario import with_changes
 from tests.conftest import SCENARIOS
@@ -22,14 +23,17 @@ def pair(short):
     return [short, with_changes(short, {"name": "cap_20", "programme.cap": 20})]
 
 
-def test_dask_backend_matches_serial_to_the_last_digit(pair, tmp_path):
+@pytest.mark.parametrize("uncertainty", ["parameters", "noise"])
+def test_dask_backend_matches_serial_to_the_last_digit(pair, tmp_path, uncertainty):
     pytest.importorskip("distributed")
-    serial = run_experiment(pair, replications=10, seed=3, jobs=1)
+    serial = run_experiment(pair, replications=10, seed=3, jobs=1, uncertainty=uncertainty)
     folder, stats = run_to_folder(pair, tmp_path / "dask", replications=10, seed=3, jobs=2,
-                                  backend="dask", progress=False)  # fmt: skip
+                                  backend="dask", progress=False,
+                                  uncertainty=uncertainty)  # fmt: skip
     assert stats.computed == stats.chunks and stats.reused == 0
     loaded = load_results(folder)
     assert loaded.manifest["backend"] == "dask"
+    assert loaded.manifest["uncertainty"] == serial.manifest["uncertainty"] == uncertainty
     for name, values in serial.values.items():
         np.testing.assert_array_equal(loaded.values[name], values)
 
@@ -83,11 +87,16 @@ def test_sweep_command_makes_one_folder_for_compare_and_report(tmp_path, capsys)
 
 
 def test_streamed_results_equal_direct_replications(pair, tmp_path):
-    folder, _ = run_to_folder(
-        pair[:1], tmp_path / "one", replications=6, seed=8, jobs=2, progress=False
-    )
+    folder, _ = run_to_folder(pair[:1], tmp_path / "one", replications=6, seed=8, jobs=2,
+                              progress=False, uncertainty="noise")  # fmt: skip
     loaded = load_results(folder)
     inputs = compile_scenario(pair[0])
     layout = build_layout(inputs)
     direct = reduce_replication(run_replication(inputs, 8, 4), layout)
     np.testing.assert_array_equal(loaded.values[pair[0].name][4], direct)
+    # by default replication 4 runs with its own draw of the assumptions (draw 2)
+    folder, _ = run_to_folder(pair[:1], tmp_path / "two", replications=6, seed=8, jobs=2,
+                              progress=False)  # fmt: skip
+    drawn = ParameterDraws(pair[0], 8, 6).inputs(4)
+    direct = reduce_replication(run_replication(drawn, 8, 4), layout)
+    np.testing.assert_array_equal(load_results(folder).values[pair[0].name][4], direct)

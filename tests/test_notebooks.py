@@ -11,11 +11,13 @@ The what-if engine and panel behind ``03_what_if.ipynb`` are tested in ``test_wh
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from sim.apps.whatif import find_scenarios, replications_from_env
+from sim.outputs.tables import format_number, readable
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -23,6 +25,8 @@ NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 NOTEBOOK_REPS = "4"
 CELL_TIMEOUT = 300
 """Seconds allowed for one cell (each takes a few seconds with few replications)."""
+SCIENTIFIC = re.compile(r"\d\.\d+e[+-]\d+")
+"""A number written as ``1.437343e+01``, which no table for people shows."""
 
 
 # ------------------------------------------------------------------------- notebooks
@@ -36,7 +40,8 @@ def test_the_four_notebooks_are_there():
         "03_what_if.ipynb",
         "04_calibration.ipynb",
     ]
-    assert (NOTEBOOK_DIR / "README.md").is_file()
+    readme = (NOTEBOOK_DIR / "README.md").read_text(encoding="utf-8")
+    assert all(f"`{name}`" in readme for name in names)  # each listed, with what it does
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -83,6 +88,9 @@ def test_notebook_runs_without_errors(path, monkeypatch, tmp_path):
     assert not [o for o in outputs if o.output_type == "error"]
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "Traceback" not in text
+    shown = [text] + [value for o in outputs for kind, value in o.get("data", {}).items()
+                      if kind.startswith("text/")]  # fmt: skip
+    assert not [found for part in shown for found in SCIENTIFIC.findall(part)]
     assert f"{NOTEBOOK_REPS} replications" in text
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     if path.name == "03_what_if.ipynb":
@@ -102,6 +110,20 @@ def test_notebook_runs_without_errors(path, monkeypatch, tmp_path):
 
 
 # -------------------------------------------------------------- notebook helpers
+
+
+def test_numbers_are_written_for_people():
+    assert [format_number(v) for v in (14.37343, 1.437343e7, 0.0468490, 6.1e-4, 12.0, 999.96)] == [
+        "14.4", "14,373,430", "0.0468", "0.00061", "12", "1,000"]  # fmt: skip
+    assert [format_number(v) for v in (3, 12345, None, float("nan"), True, "x")] == [
+        "3", "12,345", "", "", "True", "x"]  # fmt: skip
+    pd = pytest.importorskip("pandas")
+    table = pd.DataFrame({"cost": [26696360.2, 1.5e-3], "name": ["a", "b"], "ok": [True, False]})
+    shown = readable(table)
+    assert shown.data is table  # the values are untouched; only their display changes
+    page = shown.to_html()
+    assert "26,696,360" in page and "0.0015" in page and "True" in page
+    assert not SCIENTIFIC.search(page)
 
 
 def test_replications_from_env(monkeypatch):

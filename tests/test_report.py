@@ -14,6 +14,7 @@ import pytest
 
 from sim import run_experiment
 from sim.apps.cli import main
+from sim.experiment.settings import RunSettings
 from sim.outputs.charts import chart_set, draw
 from sim.outputs.report import write_chart_pack
 from sim.scenario import with_changes
@@ -34,7 +35,9 @@ def results(short):
             "description": 'Bigger cap <script>alert("x")</script> & "quotes"',
         },
     )
-    return run_experiment([short, hostile], replications=6, seed=3)
+    # assumptions held fixed: the pack's workforce section says how to get it (its answers
+    # and chart, for a run that draws them, are tests/test_report_workforce.py's)
+    return run_experiment([short, hostile], settings=RunSettings(6, seed=3, uncertainty="noise"))
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +94,9 @@ def test_page_has_assumptions_differences_model_and_manifest(pack):
         assert heading in page
     assert "programme.cap" in page  # the difference between the scenarios is listed
     assert "about 15 trusts at a time" in page  # a published source in the assumptions
+    # a run with the assumptions fixed: the workforce section says how to get its answers
+    section = page[page.index('<h2 id="workforce">') : page.index('<h2 id="assumptions">')]
+    assert "--uncertainty parameters" in section and "workforce-table" not in section
 
 
 def test_text_from_scenario_files_is_escaped(pack):
@@ -224,7 +230,8 @@ def test_no_backtest_leaves_the_section_out(saved_run, tmp_path):
 def test_a_pack_made_elsewhere_says_the_history_scenario_was_not_found(saved_run, tmp_path,
                                                                        capsys):  # fmt: skip
     out = tmp_path / "pack"
-    assert _report_in(tmp_path, saved_run, out) == 0  # no scenarios/ folder here
+    (tmp_path / "scenarios").mkdir()  # used instead of the package's, and without history/
+    assert _report_in(tmp_path, saved_run, out) == 0
     page = (out / "index.html").read_text(encoding="utf-8")
     section = page[page.index('<h2 id="backtest">') : page.index('<h2 id="assumptions">')]
     assert "was not found" in section and "regimes_2013_2026.yaml" in section

@@ -78,7 +78,12 @@ def test_summary_statistics_match_pandas():
     half = stats_t.ppf(0.975, frame.count() - 1) * frame.std() / np.sqrt(frame.count())
     np.testing.assert_allclose(stats["ci_high"] - stats["mean"], half, rtol=1e-9)
     np.testing.assert_allclose(stats["q50"], frame.median(), rtol=1e-12)
-    np.testing.assert_allclose(stats["q05"], frame.quantile(0.05), rtol=1e-12)
+    # the summary tables' 5/25/75/95% and every decile for the graded fans, in order
+    quantiles = [c for c in stats if c.startswith("q")]
+    assert quantiles == ["q05", "q10", "q20", "q25", "q30", "q40", "q50", "q60", "q70", "q75",
+                         "q80", "q90", "q95"]  # fmt: skip
+    for column in quantiles:
+        np.testing.assert_allclose(stats[column], frame.quantile(int(column[1:]) / 100), rtol=1e-12)
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import numpy as np
@@ -11,14 +12,25 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from sim.experiment.runner import VARIANCE_FILE, replicate, run_experiment, run_to_folder
+from sim.apps.cli.main import build_parser
+from sim.experiment.layout import build_layout, reduce_replication
+from sim.experiment.runner import (
+    VARIANCE_FILE,
+    replicate,
+    run_experiment,
+    run_outputs,
+    run_to_folder,
+)
 from sim.experiment.settings import RunSettings
+from sim.experiment.sweep import sample_variants
 from sim.experiment.uncertainty import (
     ParameterDraws,
     UncertainNumber,
     hypercube,
+    uncertain_numbers,
     variance_split,
 )
+from sim.model import compile_scenario, run_replication
 from sim.scenario import with_changes
 
 HOURS = "programme.phases.improvement.support_hours_per_week"
@@ -101,13 +113,13 @@ def test_zero_width_ranges_give_the_noise_forecast_exactly(short):
             current = {n.path: n.value for n in value}[path]
             pinned = with_changes(pinned, {path: {"value": current, "range": [current, current],
                                                   "assumption": "pinned"}})  # fmt: skip
-    noise = run_experiment([pinned], settings=RunSettings(6, seed=2))
+    noise = run_experiment([pinned], settings=RunSettings(6, seed=2, uncertainty="noise"))
     drawn = run_experiment([pinned], settings=RunSettings(6, seed=2, uncertainty="parameters"))
     assert np.array_equal(noise.values[pinned.name], drawn.values[pinned.name], equal_nan=True)
 
 
 def test_parameter_uncertainty_widens_the_fan(short):
-    noise = run_experiment([short], settings=RunSettings(60, seed=5))
+    noise = run_experiment([short], settings=RunSettings(60, seed=5, uncertainty="noise"))
     drawn = run_experiment([short], settings=RunSettings(60, seed=5, uncertainty="parameters"))
 
     def width(results):
@@ -151,6 +163,43 @@ def test_the_manifest_records_the_kind_of_uncertainty(short, tmp_path):
         RunSettings(4, uncertainty="both")
 
 
+def test_forecasts_draw_the_parameters_by_default_and_analyses_hold_them(short):
+    assert RunSettings(4).uncertainty is None  # the default of what runs it
+    results = run_experiment([short], replications=4, seed=3)
+    assert results.manifest["uncertainty"] == "parameters"
+    drawn = ParameterDraws(short, 3, 4)
+    for r in (0, 3):  # the default forecast is the parameter run, replication by replication
+        expected = reduce_replication(run_replication(drawn.inputs(r), 3, r),
+                                      build_layout(compile_scenario(short)))  # fmt: skip
+        assert np.array_equal(results.values[short.name][r], expected, equal_nan=True)
+    # the analyses' primitives hold the parameters at the compiled values
+    inputs = compile_scenario(short)
+    fixed = next(replicate(inputs, RunSettings(1, seed=3)))
+    assert np.array_equal(fixed.churn, run_replication(inputs, 3, 0).churn)
+    [outputs] = run_outputs([short], lambda layout: np.ones(len(layout), bool),
+                            settings=RunSettings(2, seed=3))  # fmt: skip
+    noise = run_experiment([short], replications=2, seed=3, uncertainty="noise")
+    assert np.array_equal(outputs, noise.values[short.name], equal_nan=True)
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for command, argv in (("run", []), ("sweep", ["--sample", "2"])):
+        assert commands.choices[command].parse_args(argv).uncertainty == "parameters"
+
+
+def test_a_fixed_change_loses_its_range_so_a_sweep_point_is_not_drawn_again(short):
+    path = HOURS
+    low, high = short.notes[path].range
+    inside = (low + high) / 2
+    kept = with_changes(short, {path: inside})
+    assert kept.notes[path].range == [low, high]  # a what-if inside the range stays uncertain
+    fixed = with_changes(short, {path: inside}, fixed=True)
+    assert fixed.notes[path].range is None and path not in {n.path for n in uncertain_numbers(fixed)}
+    variants, table = sample_variants(short, 2, seed=1)
+    for variant, (_, row) in zip(variants, table.iterrows(), strict=True):
+        draws = ParameterDraws(variant, seed=4, replications=4)
+        assert {n.path for n in draws.numbers}.isdisjoint(set(table.columns) - {"scenario"})
+        assert draws.values(2).get(path, row[path]) == row[path]
+
+
 def test_pairs_of_replications_share_a_draw_but_not_their_random_numbers(short):
     draws = ParameterDraws(short, seed=2, replications=7)
     assert draws.draws == 4
@@ -181,7 +230,7 @@ def test_a_parameter_run_writes_the_variance_split(short, tmp_path):
     assert set(split["scenario"]) == {short.name}
     assert split["assumptions_share"].dropna().between(0, 1).all()
     noise_folder, _ = run_to_folder([short], tmp_path / "n", settings=RunSettings(
-        8, seed=1, progress=False))  # fmt: skip
+        8, seed=1, progress=False, uncertainty="noise"))  # fmt: skip
     assert not (noise_folder / VARIANCE_FILE).exists()
 
 

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sim.apps.whatif import (
@@ -190,6 +191,8 @@ def test_cache_hit_returns_the_same_results_without_running(baseline):
     cache = ResultCache(maxsize=2, runner=counting_runner)
     first, cached = cache.get(baseline, REPS, 5, jobs=1)
     assert not cached and len(calls) == 1
+    # a what-if holds the assumptions at their values, so its change is seen alone
+    assert first.manifest["uncertainty"] == "noise"
     again, cached = cache.get(baseline, REPS, 5, jobs="auto")  # workers do not matter
     assert cached and again is first and len(calls) == 1
     _, cached = cache.get(baseline, REPS, 6, jobs=1)  # another seed is another run
@@ -231,6 +234,29 @@ def test_what_if_equal_to_base_differs_by_exactly_zero(what_if):
     outcome = what_if.update()
     assert outcome.ok
     assert (outcome.headline["difference"] == 0).all()
+
+
+def test_updates_reuse_one_worker_pool_and_match_a_serial_run(baseline):
+    serial = WhatIf(baseline, replications=6, seed=11, jobs=1)
+    assert serial.pool is None  # one worker: no processes at all
+    with WhatIf(baseline, replications=6, seed=11, jobs=2) as pooled:
+        pool = pooled.pool
+        first = pooled.update(cap=12)
+        workers = pool.pids()
+        second = pooled.update(cap=18)
+        assert pooled.pool is pool and pool.starts == 1  # started once, at the first update
+        assert len(workers) == 2 and pool.pids() == workers  # the same processes both times
+        for outcome, cap in ((first, 12), (second, 18)):
+            expected = serial.update(cap=cap)
+            assert outcome.ok and not outcome.cached and expected.ok
+            for name, values in expected.results.values.items():
+                assert np.array_equal(outcome.results.values[name], values, equal_nan=True), name
+            assert outcome.headline.equals(expected.headline)
+            for key in CHARTS:
+                assert outcome.charts[key].table.equals(expected.charts[key].table), key
+        assert first.png("caseload") == serial.update(cap=12).png("caseload")  # the figure too
+        assert pool._finalizer.atexit  # closed at the interpreter's exit, if not before
+    assert pool.closed and not pool.pids()  # closed at the end of the with-block
 
 
 # ------------------------------------------------------------------ invalid input
@@ -340,6 +366,45 @@ def test_every_control_runs_an_update_with_a_new_scenario(what_if):
     assert bytes(panel.images["comparison"].value) == b""
     panel.tabs.selected_index = list(CHARTS).index("comparison")
     assert bytes(panel.images["comparison"].value).startswith(b"\x89PNG")
+
+
+def test_the_panel_shows_a_busy_indicator_never_an_empty_image(what_if):
+    w = pytest.importorskip("ipywidgets")
+    panel = Panel(what_if)
+
+    def no_empty_images():
+        for key, frame in panel.frames.items():
+            for child in frame.children:
+                assert not isinstance(child, w.Image) or bytes(child.value), key
+
+    no_empty_images()  # before the first update: "drawing" placeholders
+    seen = []
+    update = what_if.update
+
+    def watched(*args, **kwargs):  # what the panel shows while the update runs
+        seen.append((panel.status.value, [f._dom_classes for f in panel.frames.values()]))
+        no_empty_images()
+        return update(*args, **kwargs)
+
+    what_if.update = watched
+    try:
+        panel.refresh()
+        panel.controls["cap"].value = (what_if.defaults.cap or 15) + 2
+    finally:
+        del what_if.update
+    assert len(seen) == 2
+    for status, classes in seen:
+        assert "sim-whatif-spinner" in status and "Updating" in status
+        assert all("sim-whatif-stale" in c for c in classes)  # charts dimmed meanwhile
+    no_empty_images()
+    open_key = list(CHARTS)[panel.tabs.selected_index]
+    assert "sim-whatif-stale" not in panel.frames[open_key]._dom_classes  # redrawn
+    assert "sim-whatif-spinner" not in panel.status.value
+    other = next(key for key in CHARTS if key != open_key)
+    assert not isinstance(panel.frames[other].children[0], w.Image)  # a placeholder
+    panel.tabs.selected_index = list(CHARTS).index(other)
+    assert panel.frames[other].children == (panel.images[other],)
+    no_empty_images()
 
 
 # ------------------------------------------------------------------ the headline table

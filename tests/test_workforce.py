@@ -42,3 +42,19 @@ def test_run_with_parameter_uncertainty_prints_the_spread_and_the_workforce_answ
     assert code == 0
     assert "Where the spread comes from" in out and "The workforce question" in out
     assert "plausible futures" in out
+
+
+def test_a_scenario_that_draws_nothing_gets_a_plain_answer_not_a_failure(short, tmp_path):
+    """The default forecast draws the assumptions; a scenario declaring no ranges (and no
+    calibration ensemble) has none to draw, and the run says so instead of failing."""
+    from sim.apps.cli.runs import _workforce_lines
+    from sim.experiment.uncertainty import uncertain_numbers
+
+    fixed = with_changes(short, {"calibration_ensemble": None, "name": "fixed"})
+    fixed = with_changes(fixed, {n.path: n.value for n in uncertain_numbers(fixed)}, fixed=True)
+    assert not uncertain_numbers(fixed)
+    folder, _ = run_to_folder([fixed, short], tmp_path / "r",
+                              settings=RunSettings(6, seed=1, progress=False))  # fmt: skip
+    lines = _workforce_lines(folder / TABLE_FILE, [fixed, short], 1, 6).splitlines()
+    assert "fixed: declares no ranges" in lines[2]
+    assert lines[3].startswith(f"  {short.name}: The national team is short")

@@ -240,7 +240,12 @@ def calibrate(
     for stage in spec.stages:
         if stages is not None and stage.name not in stages:
             continue
+        log.info("stage %s: %d parameters to %d targets, at most %d evaluations of %d "
+                 "replications", stage.name, len(stage.parameters), len(stage.targets),
+                 spec.max_evaluations, spec.replications)  # fmt: skip
         current, fit = fit_stage(current, stage, spec, progress, fitted_paths)
+        log.info("stage %s: misfit %.3g after %d evaluations%s", stage.name, fit.objective,
+                 fit.evaluations, "" if fit.converged else " (not converged)")  # fmt: skip
         fits.append(fit)
         fitted_paths |= {
             path: float(fit.parameters[p.name]) for p in stage.parameters for path in p.paths

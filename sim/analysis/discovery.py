@@ -193,7 +193,7 @@ class Discovery:
             )
         if self.probability >= 1:
             return f"{opening} in all {self.rows:,} {futures}, whatever the assumptions."
-        start = f"{opening} in {_percent(self.probability)} of {futures}"
+        start = f"{opening} in {percent_words(self.probability)} of {futures}"
         if not self.varied:
             return (
                 f"{start}; every assumption had the same value in all of them, so none explains it."
@@ -201,15 +201,15 @@ class Discovery:
         if self.explained:
             return (
                 f"{start}, mostly when {_rule_words(self.rule)} (the rule covers "
-                f"{_percent(self.coverage)} of {those}; within it {again} in "
-                f"{_percent(self.density)} of them)."
+                f"{percent_words(self.coverage)} of {those}; within it {again} in "
+                f"{percent_words(self.density)} of them)."
             )
         if not self.rule:
             return f"{start}, and this is not explained by any single assumption."
         return (
             f"{start}, and this is not explained by any single assumption: the clearest "
-            f"pattern, when {_rule_words(self.rule)}, covers {_percent(self.coverage)} of "
-            f"{those}, and within it {again} in only {_percent(self.density)} of them."
+            f"pattern, when {_rule_words(self.rule)}, covers {percent_words(self.coverage)} of "
+            f"{those}, and within it {again} in only {percent_words(self.density)} of them."
         )
 
 
@@ -222,6 +222,8 @@ def discover(
     min_share: float = 0.05,
 ) -> Discovery:
     """Find the short rule over the sampled ``parameters`` that best explains ``outcome``.
+
+    Rows with a missing value are dropped and counted; constant columns are set aside.
 
     Parameters
     ----------
@@ -240,8 +242,6 @@ def discover(
         Most conditions in the rule (the tree's depth).
     min_share
         Smallest share of the futures a rule may hold.
-
-    Rows with a missing value are dropped and counted; constant columns are set aside.
 
     Raises
     ------
@@ -459,7 +459,9 @@ def _with_unit(value: float, unit: str) -> str:
     return f"{_number(value)}{unit}" if unit.startswith("%") else f"{_number(value)} {unit}"
 
 
-def _percent(share: float) -> str:
+def percent_words(share: float) -> str:
+    """A share (0 to 1) as whole per cent, with 'under 1%' and 'over 99%' for shares that
+    would round to 0 or 100 without being either (the words every answer uses)."""
     if 0 < share < 0.005:
         return "under 1%"
     if 0.995 <= share < 1:

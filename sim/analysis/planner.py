@@ -28,6 +28,7 @@ Returns tables and plain sentences; the chart is
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Callable
@@ -45,6 +46,8 @@ from sim.experiment.settings import DEFAULT_SEED, RunSettings
 from sim.model.replication import compile_scenario
 from sim.results.statistics import CONFIDENCE, column_means, t_half_width
 from sim.scenario import Scenario, with_changes
+
+log = logging.getLogger(__name__)
 
 TARGET_PATTERN = re.compile(
     r"^\s*(?P<metric>[a-z_0-9]+)(?::(?P<group>[a-z_0-9| ]+))?\s*(?P<op><=|>=)\s*(?P<value>[-+0-9.eE]+)\s*"
@@ -304,6 +307,8 @@ def plan(
         raise PlanInputError("--target", str(exc)) from None
 
     def evaluate(values: list[float]) -> list[np.ndarray]:
+        log.info("plan: %s at %s, %d replications each", lever,
+                 ", ".join(format(v, "g") for v in values), settings.replications)
         runs = [chosen.apply(scenario, value) for value in values]
         return run_outputs(runs, goal.select, settings=settings)
 

@@ -19,6 +19,7 @@ Returns tables; the charts are in :mod:`sim.outputs.charts.analysis`.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +40,8 @@ from sim.experiment.uncertainty import rescale_blends
 from sim.results.statistics import column_means, t_half_width
 from sim.scenario import Scenario, with_changes
 from sim.scenario.annotations import uncertain_values
+
+log = logging.getLogger(__name__)
 
 
 class OutputChoiceError(ValueError):
@@ -182,6 +185,8 @@ def one_way(
             with_changes(scenario, rescale_blends(scenario, {path: low})),
             with_changes(scenario, rescale_blends(scenario, {path: high})),
         ]
+    log.info("one-way: %d assumptions at their low and high values, %d runs of %d "
+             "replications", len(parameters), len(runs), settings.replications)
     matrices = run_outputs(runs, output.select, settings=settings)
     base = _per_replication(matrices[0])
     rows = []
@@ -251,6 +256,8 @@ def global_indices(
         )
         for row in points
     ]
+    log.info("%s: %d assumptions, %d sample points of %d replications", method,
+             len(parameters), len(runs), replications)
     matrices = run_outputs(runs, output.select, settings=settings)
     per_point = np.array([_per_replication(m) for m in matrices])  # (points, replications)
     y = np.nanmean(per_point, axis=1)

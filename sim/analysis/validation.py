@@ -10,6 +10,7 @@ Targets and statistics come from :mod:`sim.analysis.targets`, not from the fitte
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from sim.experiment.runner import RunSettings, replicate
 from sim.model import compile_scenario
 from sim.scenario import Scenario, with_changes
 from sim.scenario.files import read_yaml
+
+log = logging.getLogger(__name__)
 
 HORIZON_YEARS = 8
 """Long enough for most programme spells to end, so spell lengths can be compared."""
@@ -63,13 +66,20 @@ def load_comparisons(targets_path: str | Path, held_out_path: str | Path) -> lis
 
 
 def compare_with_data(
-    scenario: Scenario, comparisons: list[Comparison], replications: int = 100, seed: int = 2025
+    scenario: Scenario,
+    comparisons: list[Comparison],
+    replications: int = 100,
+    seed: int = 2025,
+    progress: bool | None = False,
 ) -> pd.DataFrame:
     """Per comparison: published value, the model's mean, median and 90% range across
-    replications, whether the published value lies in that range, and the source."""
+    replications, whether the published value lies in that range, and the source.
+    ``progress``: a bar of the replications (None: only on a terminal; by default none)."""
     run = with_changes(scenario, {"horizon_years": HORIZON_YEARS})
     inputs = compile_scenario(run)
-    results = list(replicate(inputs, RunSettings(replications, seed, progress=False)))
+    log.info("validation: %d published figures; %d replications of %s over %d years",
+             len(comparisons), replications, scenario.name, HORIZON_YEARS)  # fmt: skip
+    results = list(replicate(inputs, RunSettings(replications, seed, progress=progress)))
     rows = []
     for c in comparisons:
         options = c.options | {"start_date": run.start_date, "end_date": run.end_date}

@@ -9,6 +9,7 @@ Reads a run's tidy per-replication table; runs nothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,3 +66,16 @@ def workforce_answer(
              for p in paths}  # fmt: skip
     found = discover(table, short.to_numpy() > 0, labels=labels, units=units)
     return WorkforceAnswer(scenario.name, float(np.mean(short > 0)), float(hours.mean()), found)
+
+
+def workforce_answers(
+    tidy: pd.DataFrame, scenarios: Sequence[Scenario], seed: int, replications: int
+) -> dict[str, WorkforceAnswer]:
+    """:func:`workforce_answer` for each scenario of a parameter-uncertainty run that drew
+    an assumption (one that declares no range and has no calibration ensemble has nothing
+    to explain its shortfall by, and is left out)."""
+    return {
+        s.name: workforce_answer(tidy, s, seed, replications)
+        for s in scenarios
+        if ParameterDraws(s, seed, replications).numbers or s.calibration_ensemble
+    }

@@ -39,10 +39,12 @@ import numpy as np
 from sim.errors import RunError
 from sim.experiment.layout import Layout, build_layout, reduce_replication
 from sim.experiment.limits import check_run
+from sim.experiment.progress import bar_for
 from sim.experiment.settings import (  # noqa: F401 (importable from here, as before)
     BACKENDS,
     DEFAULT_REPLICATIONS,
     DEFAULT_SEED,
+    FORECAST_UNCERTAINTY,
     SWEEP_REPLICATIONS,
     RunSettings,
     available_cores,
@@ -243,6 +245,7 @@ def run_experiment(
     scheduler: str | None = None,
     *,
     settings: RunSettings | None = None,
+    uncertainty: str | None = None,
 ) -> Results:
     """Run the replications of each scenario and collect the results.
 
@@ -253,14 +256,16 @@ def run_experiment(
     settings
         Replications, seed, workers, backend, scheduler and progress bar
         (:class:`~sim.experiment.settings.RunSettings`; by default one worker). The older
-        keywords ``replications``, ``seed``, ``jobs``, ``backend``, ``progress`` and
-        ``scheduler`` may be given instead.
+        keywords ``replications``, ``seed``, ``jobs``, ``backend``, ``progress``,
+        ``scheduler`` and ``uncertainty`` may be given instead. By default each replication
+        draws the uncertain assumptions (``uncertainty="parameters"``).
     command
         The command line that started the run, recorded in the manifest.
     """
     settings = settings_from(settings, _EXPERIMENT, replications=replications, seed=seed,
                              jobs=jobs, backend=backend, progress=progress,
-                             scheduler=scheduler)  # fmt: skip
+                             scheduler=scheduler, uncertainty=uncertainty
+                             ).with_uncertainty(FORECAST_UNCERTAINTY)  # fmt: skip
     _check_names(scenarios)
     started = mf.now_utc()
     clock = time.perf_counter()
@@ -359,7 +364,8 @@ def run_to_folder(
 
     settings = settings_from(settings, _TO_FOLDER, replications=replications, seed=seed,
                              jobs=jobs, backend=backend, progress=progress,
-                             scheduler=scheduler, uncertainty=uncertainty)  # fmt: skip
+                             scheduler=scheduler, uncertainty=uncertainty
+                             ).with_uncertainty(FORECAST_UNCERTAINTY)  # fmt: skip
     _check_names(scenarios)
     replications, seed, n_jobs = settings.replications, settings.seed, settings.workers
     backend, scheduler = settings.engine, settings.scheduler
@@ -388,10 +394,14 @@ def run_to_folder(
         unfinished = max_chunks is not None and len(tasks) > max_chunks
         if unfinished:
             tasks = tasks[:max_chunks]
+        log.info("%d scenario(s) x %d replications: %d chunks to compute, %d reused; %s "
+                 "backend, %d worker(s)", len(work), replications, len(tasks), reused,
+                 backend, n_jobs)  # fmt: skip
         computed = 0
         with (
-            _ProgressBar(len(tasks) and sum(t[2] for t in tasks), settings.progress) as bar,
-            closing(_stream(work, seed, tasks, bar, n_jobs, backend, scheduler)) as stream,
+            bar_for(sum(t[2] for t in tasks), settings.progress) as bar,
+            closing(_stream(work, seed, tasks, bar, n_jobs, backend, scheduler,
+                            settings.pool)) as stream,
         ):
             try:
                 for scenario, first, block in stream:
@@ -403,6 +413,7 @@ def run_to_folder(
                     f"kept in {store.path}; run the same command with --resume to continue"
                 ) from None
         elapsed = time.perf_counter() - clock
+        log.info("%d chunks computed in %.1f s; assembling %s", computed, elapsed, folder)
         stats = StreamStats(total, len(tasks), reused, store.damaged)
         if unfinished:
             return None, stats
@@ -433,11 +444,13 @@ def _variance_table(scenarios, keys: list[RowKeys], load) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _stream(work, seed, tasks, bar, jobs, backend, scheduler):
+def _stream(work, seed, tasks, bar, jobs, backend, scheduler, pool=None):
     if backend == "serial":
         return _serial(work, seed, tasks, bar)
     if backend == "dask":
         return _dask(work, seed, tasks, bar, jobs, scheduler)
+    if pool is not None:  # workers kept alive between runs (the what-if)
+        return pool.stream(work, seed, tasks, bar)
     return _processes(work, seed, tasks, bar, jobs)
 
 
@@ -459,9 +472,9 @@ def _run_tasks(work: list[Work], tasks: list, settings: RunSettings) -> Iterator
     backend, with its progress bar: the one engine under every runner here."""
     total = sum(count for _, _, count in tasks)
     with (
-        _ProgressBar(total, settings.progress) as bar,
+        bar_for(total, settings.progress) as bar,
         closing(_stream(work, settings.seed, tasks, bar, settings.workers, settings.engine,
-                        settings.scheduler)) as stream,
+                        settings.scheduler, settings.pool)) as stream,
     ):  # fmt: skip
         yield from stream
 
@@ -484,7 +497,7 @@ def run_outputs(
     (by default one worker) or the older keywords say how to run.
     """
     settings = settings_from(settings, _EXPERIMENT, replications=replications, seed=seed,
-                             jobs=jobs, progress=progress)  # fmt: skip
+                             jobs=jobs, progress=progress).with_uncertainty("noise")  # fmt: skip
     work = []
     for scenario in scenarios:
         inputs = compile_scenario(scenario)
@@ -516,12 +529,16 @@ def replicate(
     over them holds one at a time; parallel ones hold chunks that finish early until
     their turn.
     """
+    settings = settings.with_uncertainty("noise")  # analyses hold the parameters fixed
     draws = None
     if isinstance(inputs, Scenario):
         draws = _draws(inputs, settings)
         inputs = compile_scenario(inputs)
     elif settings.uncertainty == "parameters":
-        raise ValueError("parameter uncertainty needs the Scenario (its notes say the ranges)")
+        raise ValueError(
+            "parameter uncertainty needs the Scenario (its notes say the ranges); give the "
+            "Scenario, or uncertainty='noise' to hold the parameters at the compiled values"
+        )
     work = [Work(inputs, None, reduce=reduce or _whole, draws=draws)]
     tasks = [(0, first, count) for first, count in chunks(settings.replications, settings.workers)]
     waiting, turn = {}, 0  # chunks finished out of order, by first replication
@@ -532,26 +549,3 @@ def replicate(
             turn += len(block)
             yield from block
 
-
-class _ProgressBar:
-    """A tqdm bar on standard error when wanted; otherwise a no-op counter."""
-
-    def __init__(self, total: int, show: bool | None):
-        self.total = total
-        self.show = sys.stderr.isatty() if show is None else show
-        self._bar = None
-
-    def __enter__(self) -> _ProgressBar:
-        if self.show:
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=self.total, unit="rep", file=sys.stderr, leave=False)
-        return self
-
-    def __call__(self, count: int) -> None:
-        if self._bar is not None:
-            self._bar.update(count)
-
-    def __exit__(self, *exc) -> None:
-        if self._bar is not None:
-            self._bar.close()

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import numbers
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sim.experiment.pool import WorkerPool
+    from sim.experiment.progress import ProgressBar
 
 DEFAULT_SEED = 2025
 DEFAULT_REPLICATIONS = 1000
@@ -40,6 +45,8 @@ def resolve_jobs(jobs: int | str) -> int:
 
 UNCERTAINTY_MODES = ("noise", "parameters")
 """``noise``: fixed assumptions; ``parameters``: each replication draws the uncertain ones."""
+FORECAST_UNCERTAINTY = "parameters"
+"""Forecasts carry the assumptions' uncertainty unless asked for ``noise`` alone."""
 
 
 @dataclass(frozen=True)
@@ -61,11 +68,19 @@ class RunSettings:
     scheduler
         Address of a Dask scheduler (``tcp://host:8786``); None starts a local cluster.
     progress
-        Show a progress bar on standard error; None: only when it is a terminal.
+        Show a progress bar on standard error; None: only when it is a terminal; or a
+        :class:`~sim.experiment.progress.ProgressBar` the run advances (one bar over the
+        many runs of a study). It never changes the results.
     uncertainty
         ``"noise"``: every replication uses the scenario's values (replications differ by
         their random numbers only); ``"parameters"``: each replication also draws every
-        number whose note declares a range (:mod:`sim.experiment.uncertainty`).
+        number whose note declares a range (:mod:`sim.experiment.uncertainty`). None: the
+        default of what runs them (:meth:`with_uncertainty`): forecasts
+        (:func:`~sim.experiment.runner.run_experiment`,
+        :func:`~sim.experiment.runner.run_to_folder`, the ``run`` and ``sweep`` commands)
+        draw the parameters; analyses that fit or check the model at given values
+        (calibration, validation, theory, the back-test, sensitivity, the planner) and
+        :func:`~sim.experiment.runner.replicate` hold them fixed.
     """
 
     replications: int = DEFAULT_REPLICATIONS
@@ -73,11 +88,14 @@ class RunSettings:
     jobs: int | str = 1
     backend: str | None = None
     scheduler: str | None = None
-    progress: bool | None = None
-    uncertainty: str = "noise"
+    progress: bool | ProgressBar | None = None
+    uncertainty: str | None = None
+    pool: WorkerPool | None = None
+    """Worker processes kept alive between runs (:class:`~sim.experiment.pool.WorkerPool`),
+    used by the processes backend instead of starting its own; None: a pool per run."""
 
     def __post_init__(self) -> None:
-        if self.uncertainty not in UNCERTAINTY_MODES:
+        if self.uncertainty is not None and self.uncertainty not in UNCERTAINTY_MODES:
             raise ValueError(
                 f"uncertainty must be one of {UNCERTAINTY_MODES}, got {self.uncertainty!r}"
             )
@@ -93,6 +111,10 @@ class RunSettings:
         resolve_jobs(self.jobs)
         if self.backend is not None and self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+
+    def with_uncertainty(self, default: str) -> RunSettings:
+        """These settings with ``uncertainty`` set to ``default`` where it was left None."""
+        return self if self.uncertainty is not None else replace(self, uncertainty=default)
 
     @property
     def workers(self) -> int:

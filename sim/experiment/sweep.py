@@ -3,8 +3,8 @@
 ``grid_variants`` crosses lists of values of dotted scenario paths (for example the
 programme cap by national-team WTE by consultancy share); ``sample_variants`` draws a Latin
 hypercube over the ranges the scenario declares for its uncertain assumptions. Each variant
-is a validated scenario named ``<scenario>-0001`` and so on; :func:`sweep_table` lists the
-values behind each name (written as ``sweep.csv`` in the results folder).
+is a validated scenario named ``<scenario>-0001`` and so on; each function also returns a
+table of the values behind each name (written as ``sweep.csv`` in the results folder).
 """
 
 from __future__ import annotations
@@ -67,7 +67,8 @@ def grid_variants(
         name = _name(scenario.name, index, width)
         changes = dict(zip(paths, values, strict=True))
         variants.append(
-            with_changes(scenario, {"name": name, **changes}, note=f"sweep point {name}")
+            with_changes(scenario, {"name": name, **changes}, note=f"sweep point {name}",
+                         fixed=True)
         )
         rows.append({"scenario": name, **changes})
     return variants, pd.DataFrame(rows)
@@ -91,7 +92,8 @@ def sample_variants(
         changes = {n.path: n.draw(u) for n, u in zip(numbers, row, strict=True)}
         changes = rescale_blends(scenario, changes)  # a phase's shares still add up to 1
         variants.append(
-            with_changes(scenario, {"name": name, **changes}, note=f"sweep point {name}")
+            with_changes(scenario, {"name": name, **changes}, note=f"sweep point {name}",
+                         fixed=True)
         )
         rows.append({"scenario": name, **changes})
     return variants, pd.DataFrame(rows)

@@ -27,7 +27,7 @@ import csv
 import math
 import warnings
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -133,6 +133,9 @@ class ParameterDraws:
     scenario: Scenario
     seed: int
     replications: int
+    _last_inputs: list = field(default_factory=lambda: [None], init=False, repr=False,
+                               compare=False)  # fmt: skip
+    """[(draw, inputs)] of the last draw compiled (consecutive replications share a draw)."""
 
     @cached_property
     def numbers(self) -> list[UncertainNumber]:
@@ -189,8 +192,14 @@ class ParameterDraws:
 
     def inputs(self, replication: int) -> ModelInputs:
         """Compiled inputs of ``replication`` with its draw in place."""
+        k = (replication // 2) % self.draws
+        last = self._last_inputs[0]  # read once: one (draw, inputs) pair, safe across threads
+        if last is not None and last[0] == k:  # replications 2k, 2k + 1 share draw k
+            return last[1]
         changed = with_changes(self.scenario, self.values(replication), note="drawn from its range")
-        return compile_scenario(changed)
+        inputs = compile_scenario(changed)
+        self._last_inputs[0] = (k, inputs)
+        return inputs
 
 
 def rescale_blends(scenario: Scenario, drawn: dict[str, float]) -> dict[str, float]:

@@ -2,7 +2,10 @@
 
 ``write_chart_pack(results, folder)`` writes, for every chart of :func:`sim.outputs.charts.chart_set`,
 a PNG, an SVG and the CSV of the data drawn, plus ``index.html``: the charts with their
-findings, captions and alt text; given a :class:`BacktestSection`, the back-test through
+findings, captions and alt text; the workforce question (how often the national team is
+short of hours across plausible futures, under which assumptions, and how much of each
+figure's spread comes from the assumptions; in a run that held them fixed, how to get it:
+:mod:`sim.outputs.charts.workforce`); given a :class:`BacktestSection`, the back-test through
 2013-2026 (its chart, ``data/backtest.csv`` and ``data/programme_stock.csv``, a table and
 the count of figures inside the model's range), or why it is missing; the assumptions of
 every scenario (value, unit, source or assumption); what differs between the scenarios; a
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,11 +28,14 @@ import pandas as pd
 
 from sim.analysis.backtest import Backtest
 from sim.analysis.compare import identical_outputs
+from sim.analysis.discovery import percent_words
 from sim.errors import OutputError
 from sim.outputs.charts import PNG_DPI, chart_set, save
 from sim.outputs.charts.analysis import backtest_chart
 from sim.outputs.charts.data import DATA_SOURCES, ChartData
 from sim.outputs.charts.draw import HEIGHT_INCHES, WIDTH_INCHES
+from sim.outputs.charts.pack import shown_scenarios
+from sim.outputs.charts.workforce import WorkforceSection, workforce_section
 from sim.outputs.summary import no_difference_sentences
 from sim.results import Results, atomic_folder
 from sim.scenario.paths import numeric_paths, value_at
@@ -38,6 +45,10 @@ PAGE = "index.html"
 BACKTEST_TABLES = {"backtest.csv": "table", "programme_stock.csv": "stock"}
 """The back-test's tables in the pack's ``data/`` folder (the same files, under the same
 names, as ``python -m sim backtest`` writes), by :class:`Backtest` attribute."""
+WORKFORCE_FILE = "workforce.csv"
+"""The workforce question's answers in ``data/``, one row per scenario shown."""
+VARIANCE_FILE = "variance_split.csv"
+"""In ``data/``: the rows of the run's ``variance_split.csv`` for the figures ``run`` prints."""
 
 
 @dataclass(frozen=True)
@@ -57,9 +68,11 @@ def write_chart_pack(
     baseline: str | None = None,
     force: bool = False,
     backtest: BacktestSection | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Write the chart pack to ``folder`` atomically. Returns the folder. ``backtest``
     adds the section "Does the model reproduce the last decade?"; None leaves it out.
+    ``progress`` (optional) is called with (charts written, charts in all) after each chart.
 
     Raises
     ------
@@ -74,14 +87,21 @@ def write_chart_pack(
         charts = chart_set(results, baseline)
         (staging / "charts").mkdir()
         (staging / "data").mkdir()
-        for chart in charts:
+        workforce = workforce_section(results, shown_scenarios(results, baseline))
+        drawn = [*charts, *workforce.charts.values()]
+        for done, chart in enumerate(drawn, 1):
             save(chart, staging / "charts")
             chart.table.to_csv(staging / "data" / f"{chart.key}.csv", index=False)
+            if progress is not None:
+                progress(done, len(drawn))
+        if workforce.parameters:
+            workforce.table().to_csv(staging / "data" / WORKFORCE_FILE, index=False)
+            workforce.variance.to_csv(staging / "data" / VARIANCE_FILE, index=False)
         if backtest is not None and backtest.result is not None:
             save(backtest_chart(backtest.result), staging / "charts")
             for name, attribute in BACKTEST_TABLES.items():
                 getattr(backtest.result, attribute).to_csv(staging / "data" / name, index=False)
-        page = render_page(results, charts, backtest, image_sizes(staging / "charts"))
+        page = render_page(results, charts, backtest, image_sizes(staging / "charts"), workforce)
         (staging / PAGE).write_text(page, encoding="utf-8")
     return Path(folder)
 
@@ -139,10 +159,12 @@ def render_page(
     charts: list[ChartData],
     backtest: BacktestSection | None = None,
     sizes: dict[str, tuple[int, int]] | None = None,
+    workforce: WorkforceSection | None = None,
 ) -> str:
     """The chart pack's web page as a string (all scenario text escaped). ``backtest``:
     the back-test's section (None: no section); ``sizes``: each chart's PNG size in pixels
-    (default: a one-panel chart's)."""
+    (default: a one-panel chart's); ``workforce``: the workforce question's section (None:
+    no section)."""
     sizes = sizes or {}
     names = list(results.scenarios)
     manifest = results.manifest
@@ -159,6 +181,7 @@ def render_page(
         f"{_e(DATA_SOURCES)}</p>",
         "<nav><h2>Contents</h2><ol>",
         '<li><a href="#charts">Charts</a></li>',
+        *([f'<li><a href="#workforce">{WORKFORCE_HEADING}</a></li>'] if workforce else []),
         *([f'<li><a href="#backtest">{BACKTEST_HEADING}</a></li>'] if backtest else []),
         '<li><a href="#assumptions">Assumptions</a></li>',
         '<li><a href="#differences">What differs between the scenarios</a></li>',
@@ -188,6 +211,8 @@ def render_page(
         parts.append("<h3>Scenarios compared</h3>")
         parts += [_figure(c, sizes.get(c.key)) for c in comparisons]
         parts.append(_no_difference(results, comparisons[0]))
+    if workforce is not None:
+        parts.append(_workforce_section(workforce, sizes))
     if backtest is not None:
         parts.append(_backtest_section(backtest, sizes))
     parts.append('<h2 id="assumptions">Assumptions</h2>')
@@ -229,6 +254,74 @@ def _figure(
         f'<br><span class="links"><a href="charts/{_e(chart.key)}.svg">Chart (SVG)</a>'
         f"{links}</span></figcaption></figure>"
     )
+
+
+# --------------------------------------------------------------- the workforce question
+
+WORKFORCE_HEADING = "How likely is the national team to be short of hours?"
+
+
+def _workforce_section(section: WorkforceSection, sizes: dict[str, tuple[int, int]]) -> str:
+    """Per scenario shown: how often the national team is short, by how much and when
+    (:mod:`sim.analysis.workforce`, as ``python -m sim run`` prints it), the futures chart,
+    and the share of each figure's spread due to the assumptions; or, in a run that held
+    the assumptions fixed, why there is none and how to get it."""
+    parts = [f'<h2 id="workforce">{WORKFORCE_HEADING}</h2>']
+    if not section.parameters:
+        parts.append(
+            '<p id="workforce-fixed">This run holds every assumption at its value in the '
+            "scenario (<code>--uncertainty noise</code>): its replications differ only in "
+            "run-to-run noise, so they cannot say how likely the national team is to be short of "
+            "hours across plausible futures, under which assumptions it is, or how much of each "
+            "figure's spread the assumptions cause. (Each scenario's chart of demand on the "
+            "support teams says how often the team is short with the assumptions as stated.) "
+            "For this section, run the scenarios with <code>python -m sim run SCENARIO ... "
+            "--uncertainty parameters</code> and make the chart pack from that run.</p>"
+        )
+        return "\n".join(parts)
+    parts.append(
+        '<p class="note">Each replication of this run is one plausible future: it draws every '
+        "assumption whose note declares a range, and the calibration's fitted values from its "
+        "ensemble. Across them: how often the national team is short of hours at some time "
+        "over the forecast, its mean shortfall, and the assumptions under which the shortfalls "
+        "concentrate (scenario discovery), as <code>python -m sim run</code> reports them.</p>"
+    )
+    rows = "".join(
+        f"<tr><td>{_e(name)}</td><td>{percent_words(a.probability)}</td>"
+        f"<td>{a.mean_shortfall_hours:,.0f}</td><td>{_e(a.sentence())}</td></tr>"
+        for name, a in section.answers.items()
+    )
+    parts.append(
+        '<table id="workforce-table"><thead><tr><th>Scenario</th><th>Short at some time '
+        "(share of futures)</th><th>Mean shortfall over the forecast (hours)</th><th>When</th>"
+        f"</tr></thead><tbody>{rows}</tbody></table>"
+    )
+    undrawn = [n for n in dict.fromkeys(section.variance["scenario"]) if n not in section.answers]
+    if undrawn:
+        parts.append(f'<p class="note">Not asked of {_e(", ".join(undrawn))}: no assumption was '
+                     "drawn (none declares a range), so none can explain the answer.</p>")  # fmt: skip
+    for chart in section.charts.values():
+        data = {f"{chart.key}.csv": "Futures drawn (CSV)", WORKFORCE_FILE: "Answers (CSV)"}
+        parts.append(_figure(chart, sizes.get(chart.key), data))
+    parts.append('<h3 id="variance">Where the spread comes from</h3>')
+    parts.append(
+        '<p class="note">Replications come in pairs that share a draw of the assumptions but '
+        "not their random numbers, so the spread within pairs is run-to-run noise alone and the "
+        "rest of each figure's variance comes from the assumptions (figures over the whole "
+        f'forecast; <a href="data/{VARIANCE_FILE}">data (CSV)</a>).</p>'
+    )
+    cells = []
+    for row in section.variance.itertuples():
+        shares = ([percent_words(row.assumptions_share), percent_words(row.noise_share)]
+                  if row.assumptions_share == row.assumptions_share else ["no spread"] * 2)  # fmt: skip
+        cells.append(f"<tr><td>{_e(row.scenario)}</td><td>{_e(row.figure)}</td>"
+                     + "".join(f"<td>{s}</td>" for s in shares) + "</tr>")  # fmt: skip
+    parts.append(
+        '<table id="variance-table"><thead><tr><th>Scenario</th><th>Figure</th><th>From the '
+        "assumptions</th><th>From run-to-run noise</th></tr></thead>"
+        f"<tbody>{''.join(cells)}</tbody></table>"
+    )
+    return "\n".join(parts)
 
 
 # ---------------------------------------------------------------------- back-test
@@ -438,8 +531,12 @@ def _stress_des(results: Results) -> str:
          f"Run length: {first.horizon_years:g} years. Replications: {results.replications}, seed "
          f"{manifest.get('seed', 'unknown')}. Estimates: figures are aggregated within each "
          "replication (stocks at period ends, flows within periods), then summarised across "
-         "replications by the median with 50% and 90% ranges, and by the mean with a 95% t "
-         "interval."),
+         "replications by the median with 50% and 90% ranges (in the fan charts, the middle "
+         "20%, 40%, 60% and 80%), and by the mean with a 95% t interval. "
+         + ("Each replication draws the uncertain assumptions from their ranges, in pairs "
+            "sharing a draw, so each figure's variance splits into the assumptions' part and "
+            "run-to-run noise." if manifest.get("uncertainty") == "parameters" else
+            "Every replication uses the scenario's values of the assumptions.")),
         ("5. Implementation",
          f"Python {libraries.get('python', '')} with SimPy {libraries.get('simpy', '')}, NumPy "
          f"{libraries.get('numpy', '')} and SciPy {libraries.get('scipy', '')}. Random numbers: one "

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from sim.analysis.discovery import percent_words
 from sim.calendar import date_at
 from sim.vocabulary import HEADLINES, LEAGUE_TABLES, PAYERS, REGIONS
 
@@ -329,7 +330,8 @@ def format_variance_split(split: pd.DataFrame) -> str:
         for metric, group, label in VARIANCE_HEADLINES:
             match = rows[(rows["metric"] == metric) & (rows["group"] == group)]
             share = match["assumptions_share"].iloc[0] if len(match) else float("nan")
-            cells.append(f"{label} {share:.0%}" if share == share else f"{label} (no spread)")
+            cells.append(f"{label} {percent_words(share)}" if share == share
+                         else f"{label} (no spread)")  # fmt: skip
         lines.append(f"  {scenario}: " + "; ".join(cells))
     return "\n".join(lines)
 

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import stdtrit  # the t quantile; scipy.stats takes a second to import
 
 CONFIDENCE = 0.95
-QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+QUANTILES = (0.05, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.9, 0.95)
+"""Quantiles across replications in the summary table (columns ``q05`` to ``q95``): the 5%,
+25%, 75% and 95% of the summary tables and the run's printout, and every decile from 10% to
+90% for the graded fan charts (:func:`sim.outputs.charts.data.fan_table`)."""
 
 
 def t_half_width(sd, count, confidence: float = CONFIDENCE) -> np.ndarray:
     """Half-width of the Student-t interval of a mean of ``count`` values with spread ``sd``."""
     count = np.asarray(count, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        quantile = stats.t.ppf(0.5 + confidence / 2, np.maximum(count - 1, 1))
+        quantile = stdtrit(np.maximum(count - 1, 1), 0.5 + confidence / 2)
         return np.where(count > 1, quantile * np.asarray(sd) / np.sqrt(count), np.nan)
 
 

@@ -24,7 +24,8 @@ from sim.scenario.schema import DISTRIBUTION_KEYS, Scenario
 
 
 def with_changes(
-    scenario: Scenario, changes: Mapping[str, Any], note: str | None = None
+    scenario: Scenario, changes: Mapping[str, Any], note: str | None = None, *,
+    fixed: bool = False,
 ) -> Scenario:
     """Return a re-validated copy of ``scenario`` with dotted-path fields changed.
 
@@ -37,6 +38,11 @@ def with_changes(
         also be annotated, ``{"value": 0.9, "assumption": "..."}``.
     note
         Assumption note recorded for each changed value that is not itself annotated.
+    fixed
+        Changed numbers lose their declared range, so a run with parameter uncertainty
+        holds them at the value given (a sweep point) instead of drawing them again. By
+        default a value inside its range keeps the range (a what-if within the plausible
+        values) and one outside it loses it.
     """
     tree = scenario.model_dump(mode="python")
     notes = {
@@ -86,7 +92,8 @@ def with_changes(
             old = notes.get(dotted, {})
             kept = {k: v for k, v in old.items() if k == "unit"}
             declared = old.get("range")
-            if declared and is_number(value) and declared[0] <= value <= declared[1]:
+            if (not fixed and declared and is_number(value)
+                    and declared[0] <= value <= declared[1]):  # fmt: skip
                 # a value beyond the range is a deliberate what-if: its uncertainty goes
                 kept |= {k: v for k, v in old.items() if k in ("range", *DISTRIBUTION_KEYS)}
             notes[dotted] = kept | {"assumption": note or "changed by a what-if edit"}

@@ -10,6 +10,7 @@ lists.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -25,6 +26,12 @@ def parse_path(dotted: str) -> list[str | int]:
     empty part as in ``a..b``, an unclosed or non-numeric index as in ``a[0.b``)."""
     if not isinstance(dotted, str) or not dotted:
         raise ValueError(f"a field path is a dotted name such as programme.cap, got {dotted!r}")
+    return list(_parse(dotted))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(dotted: str) -> PathKey:
+    # cached: every per-replication draw of the assumptions parses the same paths again
     parts: list[str | int] = []
     for piece in dotted.split("."):
         match = _PATH_PART.fullmatch(piece)
@@ -35,7 +42,7 @@ def parse_path(dotted: str) -> list[str | int]:
             )
         parts.append(match.group(1))
         parts += [int(index) for index in re.findall(r"\[([0-9]+)\]", match.group(2))]
-    return parts
+    return tuple(parts)
 
 
 def format_path(path: Iterable[str | int]) -> str:

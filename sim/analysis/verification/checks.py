@@ -12,11 +12,13 @@ Must not: hold queueing formulas (:mod:`.formulas`), build or simulate scenarios
 
 from __future__ import annotations
 
+import logging
 import numbers
 from dataclasses import replace
 
 import numpy as np
 
+from sim.experiment.progress import ProgressBar
 from sim.experiment.settings import RunSettings
 from sim.scenario import Scenario
 
@@ -24,6 +26,8 @@ from .conservation import check_conservation
 from .formulas import dispersion_index, erlang_c, erlang_c_mean_wait
 from .queues import NO_CAP_STAYS, CaseloadSample, QueueSample, simulate_no_cap, simulate_queue
 from .verdict import CheckResult, fmt, mean_check, standard_error, within_standard_errors
+
+log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------- M/M/c queue checks
 
@@ -211,7 +215,10 @@ def check_poisson_dispersion(sample: CaseloadSample) -> CheckResult:
 
 
 def run_theory_checks(
-    baseline: Scenario, replications: int = 120, seed: int = 7
+    baseline: Scenario,
+    replications: int = 120,
+    seed: int = 7,
+    progress: bool | ProgressBar | None = False,
 ) -> list[CheckResult]:
     """Run every theory check on scenarios derived from ``baseline``.
 
@@ -229,6 +236,10 @@ def run_theory_checks(
         square root of this).
     seed
         Master seed (fixed, so a run is reproducible).
+    progress
+        As the ``progress`` of :class:`~sim.experiment.settings.RunSettings`: by
+        default no bar; a :class:`~sim.experiment.progress.ProgressBar` counts the
+        replications of every check scenario. Each step is logged (INFO).
 
     Returns
     -------
@@ -241,13 +252,17 @@ def run_theory_checks(
         raise ValueError(
             f"replications must be at least 2 (tolerances need a standard error), got {replications}"
         )
-    settings = RunSettings(replications, seed, progress=False)
+    settings = RunSettings(replications, seed, progress=progress)
+    if isinstance(progress, ProgressBar):  # one bar over every check scenario's replications
+        progress.expect((2 + len(NO_CAP_STAYS)) * replications)
+    log.info("theory: M/M/c queue, %d replications", replications)
     queue = simulate_queue(baseline, settings)
-    no_cap = {
-        label: simulate_no_cap(baseline, stay, label, settings)
-        for label, stay in NO_CAP_STAYS.items()
-    }
-    return [
+    no_cap = {}
+    for label, stay in NO_CAP_STAYS.items():
+        log.info("theory: no cap, %s stays, %d replications", label, replications)
+        no_cap[label] = simulate_no_cap(baseline, stay, label, settings)
+    log.info("theory: conservation on %s, %d replications", baseline.name, replications)
+    checks = [
         check_wait_probability(queue),
         check_mean_wait(queue),
         check_caseload_mean(no_cap["exponential"]),
@@ -255,5 +270,8 @@ def run_theory_checks(
         check_poisson_dispersion(no_cap["lognormal"]),
         check_littles_law_waiting(queue),
         check_littles_law_programme(queue),
-        check_conservation(baseline, replications, seed),
+        check_conservation(baseline, replications, seed, progress),
     ]
+    for check in checks:
+        log.info("theory: %s %s", "PASS" if check.passed else "FAIL", check.name)
+    return checks

@@ -95,7 +95,7 @@ CONSERVATION_LABELS = {
 
 
 def check_conservation(
-    baseline: Scenario | ModelInputs, replications: int = 120, seed: int = 7
+    baseline: Scenario | ModelInputs, replications: int = 120, seed: int = 7, progress=False
 ) -> CheckResult:
     """Conservation on a scenario: no trust lost, created or counted twice.
 
@@ -107,6 +107,9 @@ def check_conservation(
         Number of replications.
     seed
         Master seed.
+    progress
+        As the ``progress`` of :class:`~sim.experiment.settings.RunSettings`
+        (by default no bar).
 
     Returns
     -------
@@ -115,7 +118,7 @@ def check_conservation(
     """
     inputs = baseline if isinstance(baseline, ModelInputs) else compile_scenario(baseline)
     totals = dict.fromkeys(CONSERVATION_LABELS, 0)
-    for result in whole_replications(inputs, replications, seed):
+    for result in whole_replications(inputs, replications, seed, progress):
         for key, count in conservation_violations(result, inputs.programme.cap).items():
             totals[key] += count
     violations = sum(totals.values())

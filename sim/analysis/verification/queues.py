@@ -108,10 +108,12 @@ def queue_scenario(
 
 
 def whole_replications(
-    inputs: ModelInputs, replications: int, seed: int
+    inputs: ModelInputs, replications: int, seed: int, progress=False
 ) -> Iterator[ReplicationResult]:
-    """The replications of compiled ``inputs`` (serially, no progress bar), in order."""
-    return replicate(inputs, RunSettings(replications, seed, progress=False))
+    """The replications of compiled ``inputs`` (serially), in order; ``progress`` as
+    the ``progress`` of :class:`~sim.experiment.settings.RunSettings` (by default
+    no bar)."""
+    return replicate(inputs, RunSettings(replications, seed, progress=progress))
 
 
 THEORY_SETTINGS = RunSettings(replications=120, seed=7, progress=False)
@@ -129,7 +131,8 @@ def _run_queue(
     """Compile the :func:`queue_scenario` and start its replications (serially)."""
     scenario = queue_scenario(baseline, cap, rate_per_week * WEEKS_PER_YEAR, stay, years=years)
     inputs = compile_scenario(scenario)
-    return inputs, whole_replications(inputs, settings.replications, settings.seed)
+    return inputs, whole_replications(inputs, settings.replications, settings.seed,
+                                      settings.progress)
 
 
 # --------------------------------------------------------------------- M/M/c queue

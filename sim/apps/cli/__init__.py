@@ -11,7 +11,12 @@
     python -m sim plan [SCENARIO] --lever L --target "..." --min X --max Y [--probability P]
     python -m sim sweep [SCENARIO] (--grid PATH=V1,V2 ... | --sample N) [--backend dask] [--resume]
     python -m sim validate [PATH ...]
+    python -m sim init [DIR]
     python -m sim schema [--out FILE]
+
+A SCENARIO (and a calibration spec) is an existing file, or a name such as ``cap_10`` in
+the scenario folder: ``./scenarios/`` if the working folder has one, else the package's
+(:mod:`sim.locations`). ``python -m sim`` and ``nhs-pip-sim`` are the same program.
 
 Exit codes: 0 success, 1 failure while running or writing, 2 bad input (scenario files,
 results folders to read or arguments), 130 interrupted, 141 output pipe closed.
@@ -25,7 +30,7 @@ Where things are (the apps layer: it may import every layer below, and nothing i
 * one module per family of commands, each command with its own parser function and handler:
   :mod:`~sim.apps.cli.runs` (run, sweep), :mod:`~sim.apps.cli.folders` (compare, report),
   :mod:`~sim.apps.cli.fitting` (calibrate, validation, theory), :mod:`~sim.apps.cli.studies`
-  (sensitivity, plan), :mod:`~sim.apps.cli.scenario_files` (validate, schema).
+  (sensitivity, plan), :mod:`~sim.apps.cli.scenario_files` (validate, init, schema).
 
 Handlers parse, call the API and print; they hold no model or statistics logic. Modules
 here import only the standard library and light constants at module level, so that

@@ -19,24 +19,25 @@ import sys
 from pathlib import Path
 
 from sim.apps.cli.common import (
+    IN_FOLDER,
     add_command,
     jobs,
     output_folder,
     positive_int,
     progress_options,
     publish_options,
+    scenario_file,
 )
 from sim.experiment.settings import DEFAULT_SEED
+from sim.locations import describe_folder, find_scenario, scenario_folder
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HISTORY = Path("scenarios/history/regimes_2013_2026.yaml")
-DEFAULT_TARGETS = (
-    Path("scenarios/calibration/history_targets.yaml"),
-    Path("scenarios/calibration/targets.yaml"),
-)
-"""Where the fitted figures are looked for, the first file found (relative to the working
-folder, like the other commands' default files): a list of them, or the calibration spec's
+DEFAULT_HISTORY = "history/regimes_2013_2026.yaml"
+"""The history scenario, a name in the scenario folder (:mod:`sim.locations`)."""
+DEFAULT_TARGETS = ("calibration/history_targets.yaml", "calibration/targets.yaml")
+"""Where the fitted figures are looked for, the first file found in the scenario folder
+(like the other commands' default files): a list of them, or the calibration spec's
 ``history_figure`` targets."""
 DEFAULT_REPS = 100
 """Replications of the back-test: the command's default, and the chart pack's."""
@@ -50,8 +51,8 @@ def add_backtest(commands: argparse._SubParsersAction) -> None:
         "run 2013-2026 through the real oversight regimes and compare with published history",
     )  # fmt: skip
     backtest.add_argument(
-        "scenario", metavar="SCENARIO", nargs="?", type=Path, default=DEFAULT_HISTORY,
-        help=f"history scenario (default {DEFAULT_HISTORY})",
+        "scenario", metavar="SCENARIO", nargs="?", type=scenario_file, default=DEFAULT_HISTORY,
+        help=f"history scenario (default {DEFAULT_HISTORY} {IN_FOLDER})",
     )  # fmt: skip
     backtest.add_argument(
         "--held-out", type=Path, default=None,
@@ -59,10 +60,10 @@ def add_backtest(commands: argparse._SubParsersAction) -> None:
         "sim/data/held_out_history.csv)",
     )  # fmt: skip
     backtest.add_argument(
-        "--targets", type=Path, default=None,
+        "--targets", type=scenario_file, default=None,
         help="YAML of published figures used in the fit: a targets list, or a calibration "
-        f"spec's history_figure targets (default: the first of {', '.join(map(str, DEFAULT_TARGETS))} "
-        "that exists; none, with a note, if neither does)",
+        f"spec's history_figure targets (default: the first of {', '.join(DEFAULT_TARGETS)} "
+        f"that exists {IN_FOLDER}; none, with a note, if neither does)",
     )  # fmt: skip
     backtest.add_argument("--reps", type=positive_int, default=DEFAULT_REPS,
                           help=f"replications (default {DEFAULT_REPS})")  # fmt: skip
@@ -119,39 +120,46 @@ def read_history(scenario_path: Path, held_out: Path | None = None, targets: Pat
 
     scenario = load_scenario(scenario_path)
     held_out = held_out or bt.default_held_out_path()
-    targets = targets or next((p for p in DEFAULT_TARGETS if p.is_file()), None)
-    if targets is None and not quiet:
-        print(f"note: no {' or '.join(map(str, DEFAULT_TARGETS))}: comparing held-out figures "
-              "only", file=sys.stderr)  # fmt: skip
+    if targets is None:
+        candidates = [scenario_folder() / name for name in DEFAULT_TARGETS]
+        targets = next((path for path in candidates if path.is_file()), None)
+        if targets is None and not quiet:
+            print(f"note: no {' or '.join(map(str, candidates))}: comparing held-out figures "
+                  "only", file=sys.stderr)  # fmt: skip
     return scenario, bt.load_figures(held_out, targets), held_out, targets
 
 
-def pack_backtest(seed: int = DEFAULT_SEED, replications: int = DEFAULT_REPS):
+def pack_backtest(seed: int = DEFAULT_SEED, replications: int = DEFAULT_REPS, progress=False):
     """The chart pack's back-test section: the shipped history scenario run as
     ``python -m sim backtest`` runs it by default (same files, replications and seed, so the
-    same numbers), or, when the scenario file is not in the working folder or a file is
-    wrong, the section saying why (and a note on standard error)."""
+    same numbers), or, when the scenario folder (:mod:`sim.locations`) does not hold it or a
+    file is wrong, the section saying why (and a note on standard error)."""
     from sim.analysis import backtest as bt
     from sim.errors import ScenarioError
     from sim.experiment.settings import RunSettings
     from sim.outputs.report import BacktestSection
 
-    if not DEFAULT_HISTORY.is_file():
-        missing = (f"the history scenario {DEFAULT_HISTORY} was not found from the folder the "
-                   f"report was made in ({Path.cwd()}); make the report from the project "
-                   "folder, or run python -m sim backtest there")  # fmt: skip
+    try:
+        history = find_scenario(DEFAULT_HISTORY)
+    except ScenarioError:
+        folder = scenario_folder()
+        missing = (f"the history scenario {DEFAULT_HISTORY} was not found in the scenario "
+                   f"folder ({describe_folder(folder)}) of the folder the report was made in "
+                   f"({Path.cwd()}); make the report where the scenario folder has it, or run "
+                   "python -m sim backtest with the history scenario's path")  # fmt: skip
         print(f"note: back-test left out of the chart pack: {missing}", file=sys.stderr)
         return BacktestSection(missing=missing)
     try:
-        scenario, figures, held_out, targets = read_history(DEFAULT_HISTORY, quiet=True)
+        scenario, figures, held_out, targets = read_history(history, quiet=True)
     except ScenarioError as exc:
         print(f"note: back-test left out of the chart pack: {exc}", file=sys.stderr)
         return BacktestSection(missing=str(exc))
     log.info("back-test: %d figures; %d replications of %s", len(figures), replications,
              scenario.name)  # fmt: skip
-    result = bt.backtest(scenario, figures, RunSettings(replications, seed, progress=False))
+    # progress: as RunSettings.progress (the report's bar); it never changes the numbers
+    result = bt.backtest(scenario, figures, RunSettings(replications, seed, progress=progress))
     shipped = held_out == bt.default_held_out_path()
-    files = (f"history scenario {DEFAULT_HISTORY}; figures held out of the fit from "
+    files = (f"history scenario {history}; figures held out of the fit from "
              f"{f'the package (sim/data/{bt.HELD_OUT_FILE})' if shipped else held_out}; "
              f"figures used in the fit from {targets or 'no file (none was found)'}")  # fmt: skip
     return BacktestSection(result=result, files=files)

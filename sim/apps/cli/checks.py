@@ -44,6 +44,8 @@ def check_arguments(args: argparse.Namespace) -> None:
     out = getattr(args, "out", None)
     if out is not None:
         check_out(out, folder=args.command not in FILE_COMMANDS)
+    if getattr(args, "replace_shipped", False):
+        check_replace_shipped(args.spec.parent)
 
 
 def check_dask(scheduler: str | None) -> None:
@@ -79,6 +81,21 @@ def check_results_folder(folder: Path) -> None:
             f"{folder}: not a complete results folder (no {MANIFEST}); give a folder written "
             "by python -m sim run",
         )
+
+
+def check_replace_shipped(folder: Path) -> None:
+    """``calibrate --replace-shipped`` writes beside the spec, in the scenario folder it was
+    read from (the installed package's own, with no ./scenarios/): refused before the fit
+    if that folder cannot be written."""
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".sim-check-", dir=folder))
+    except OSError as exc:
+        raise ArgumentError(
+            "--replace-shipped",
+            f"cannot write in {folder}, beside the calibration spec ({exc.strerror or exc}); "
+            "copy the scenarios with nhs-pip-sim init DIR and calibrate from DIR, or give a "
+            "--spec in a folder you can write",
+        ) from None
 
 
 def check_out(path: Path, folder: bool) -> None:

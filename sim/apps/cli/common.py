@@ -14,13 +14,17 @@ import datetime as dt
 import math
 from pathlib import Path
 
-from sim.errors import ArgumentError
+from sim.errors import ArgumentError, ScenarioError
 from sim.experiment.settings import DEFAULT_SEED
+from sim.locations import BASELINE, find_scenario
 from sim.vocabulary import METRICS
 
 __all__ = ["ArgumentError"]  # commands raise it; main turns it into exit code 2
 
-DEFAULT_SCENARIO = Path("scenarios/baseline.yaml")
+DEFAULT_SCENARIO = BASELINE
+"""The default scenario, a name in the scenario folder (:mod:`sim.locations`)."""
+IN_FOLDER = "in the scenario folder: ./scenarios/ if there is one, else the package's"
+"""How help texts say where a default file is found."""
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -49,6 +53,15 @@ def _whole_number(text: str, minimum: int, bound: str) -> int:
     if value < minimum:
         raise argparse.ArgumentTypeError(f"must be {bound}, got {value}")
     return value
+
+
+def scenario_file(text: str) -> Path:
+    """A file of the scenario folder's kind (scenario, calibration spec): an existing file as
+    given, else that name in the scenario folder (the rule of :mod:`sim.locations`)."""
+    try:
+        return find_scenario(text)
+    except ScenarioError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def positive_int(text: str) -> int:
@@ -144,14 +157,23 @@ def add_command(
     return parser
 
 
-def paths_argument(parser: argparse.ArgumentParser, name: str, default: Path, help: str) -> None:
-    """Zero or more paths as positional arguments, ``[default]`` when none is given."""
-    parser.add_argument(name, nargs="*", type=Path, default=[default], help=help)
+def paths_argument(parser: argparse.ArgumentParser, name: str, help: str, type=Path) -> None:
+    """Zero or more paths as positional arguments. None given: an empty list, which the
+    handler replaces by its default, found when it runs (in the scenario folder)."""
+    parser.add_argument(name, nargs="*", type=type, default=[], help=help)
 
 
 def scenario_option(parser: argparse.ArgumentParser, help: str) -> None:
     """--scenario FILE, the baseline by default (calibrate, validation and theory)."""
-    parser.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO, help=help)
+    parser.add_argument("--scenario", type=scenario_file, default=DEFAULT_SCENARIO, help=help)
+
+
+def scenario_argument(parser: argparse.ArgumentParser, default: str = DEFAULT_SCENARIO) -> None:
+    """SCENARIO, one optional scenario file or name (sweep, sensitivity, plan, backtest)."""
+    parser.add_argument(
+        "scenario", metavar="SCENARIO", nargs="?", type=scenario_file, default=default,
+        help=f"scenario file, or a name such as cap_10 (default {default} {IN_FOLDER})",
+    )  # fmt: skip
 
 
 def backend_options(parser: argparse.ArgumentParser) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from sim.apps.cli.common import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
+    IN_FOLDER,
     add_command,
     at_least_two,
     non_negative_int,
@@ -25,12 +26,15 @@ from sim.apps.cli.common import (
     progress_options,
     publish,
     publish_options,
+    scenario_file,
     scenario_option,
 )
 from sim.errors import ScenarioError
+from sim.experiment.progress import ProgressBar
 
-DEFAULT_SPEC = Path("scenarios/calibration/targets.yaml")
-DEFAULT_HELD_OUT = Path("scenarios/calibration/validation.yaml")
+DEFAULT_SPEC = "calibration/targets.yaml"
+DEFAULT_HELD_OUT = "calibration/validation.yaml"
+"""Names in the scenario folder (:mod:`sim.locations`), found when the command runs."""
 
 # -------------------------------------------------------------------------- calibrate
 
@@ -41,9 +45,9 @@ def add_calibrate(commands: argparse._SubParsersAction) -> None:
     )
     calibrate.add_argument(
         "--spec",
-        type=Path,
+        type=scenario_file,
         default=DEFAULT_SPEC,
-        help="calibration targets and free parameters",
+        help=f"calibration targets and free parameters (default {DEFAULT_SPEC} {IN_FOLDER})",
     )
     scenario_option(
         calibrate,
@@ -67,9 +71,11 @@ def add_calibrate(commands: argparse._SubParsersAction) -> None:
     calibrate.add_argument(
         "--replace-shipped",
         action="store_true",
-        help="also replace fitted.yaml and fit.json beside the spec (scenarios/calibration/, "
-        "which the baseline extends), or with --ensemble ensemble.csv and ensemble.json; "
-        "needs every stage",
+        help="also replace fitted.yaml and fit.json beside the spec (by default the scenario "
+        "folder's calibration/, which the baseline extends: ./scenarios/calibration/, or "
+        "with no ./scenarios/ the installed package's own copy), or with --ensemble "
+        "ensemble.csv and ensemble.json; needs every stage, and refused if that folder "
+        "cannot be written (nhs-pip-sim init makes an editable copy)",
     )
     calibrate.add_argument(
         "--ensemble",
@@ -100,40 +106,12 @@ def particle_count(text: str) -> int:
     return value
 
 
-class FitProgress:
-    """A tqdm bar per calibration stage on standard error (by default only on a terminal).
-
-    Counts evaluations of the objective against the spec's limit; a stage that converges
-    early ends short of it. The ensemble's bar (``limit`` None) counts simulations, with no
-    limit known in advance.
-    """
-
-    def __init__(self, limit: int | None, show: bool | None, unit: str = "evaluation"):
-        self.limit = limit
-        self.unit = unit
-        self.show = sys.stderr.isatty() if show is None else show
-        self._bar = None
-        self._stage = None
-
-    def __enter__(self) -> FitProgress:
-        return self
-
-    def __call__(self, stage: str, evaluations: int) -> None:
-        if not self.show:
-            return
-        if stage != self._stage:
-            from tqdm import tqdm
-
-            self.__exit__()
-            self._stage = stage
-            self._bar = tqdm(total=self.limit, desc=f"stage {stage}", unit=self.unit,
-                             file=sys.stderr, leave=False)  # fmt: skip
-        self._bar.update(evaluations - self._bar.n)
-
-    def __exit__(self, *exc) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
+def by_stage(bar: ProgressBar):
+    """The fits' progress callback (the stage's name and its count so far) on ``bar``: a
+    bar per stage, counting evaluations of the objective against the spec's limit (a stage
+    that converges early ends short of it), or the ensemble's simulations (no limit known
+    in advance)."""
+    return lambda stage, done: bar.at(f"stage {stage}", done)
 
 
 def run_calibration(args: argparse.Namespace) -> int:
@@ -163,8 +141,9 @@ def run_calibration(args: argparse.Namespace) -> int:
     if args.ensemble:
         return _run_ensemble(args, spec, scenario, out)
     try:
-        with FitProgress(spec.max_evaluations, args.progress) as bar:
-            result = calibration.calibrate(scenario, spec, stages=args.stage, progress=bar)
+        with ProgressBar(spec.max_evaluations, args.progress, unit="evaluation") as bar:
+            result = calibration.calibrate(scenario, spec, stages=args.stage,
+                                           progress=by_stage(bar))  # fmt: skip
     except KeyboardInterrupt:
         print("interrupted: nothing was written", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -196,8 +175,9 @@ def _run_ensemble(args: argparse.Namespace, spec, scenario, out: Path) -> int:
         **({"particles": args.particles} if args.particles is not None else {})
     )
     try:
-        with FitProgress(None, args.progress, unit=" simulations") as bar:
-            result = ensemble.fit_ensemble(scenario, spec, args.stage, settings, progress=bar)
+        with ProgressBar(0, args.progress, unit=" simulations") as bar:
+            result = ensemble.fit_ensemble(scenario, spec, args.stage, settings,
+                                           progress=by_stage(bar))  # fmt: skip
     except KeyboardInterrupt:
         print("interrupted: nothing was written", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -236,10 +216,14 @@ def add_validation(commands: argparse._SubParsersAction) -> None:
         commands, "validation", run_validation, "model against published data, side by side"
     )
     scenario_option(validation, "scenario to compare (default: the baseline)")
-    validation.add_argument("--targets", type=Path, default=DEFAULT_SPEC)
-    validation.add_argument("--held-out", type=Path, default=DEFAULT_HELD_OUT)
+    validation.add_argument("--targets", type=scenario_file, default=DEFAULT_SPEC,
+                            help=f"calibration spec (default {DEFAULT_SPEC} {IN_FOLDER})")
+    validation.add_argument("--held-out", type=scenario_file, default=DEFAULT_HELD_OUT,
+                            help=f"published figures held out of the fit (default "
+                            f"{DEFAULT_HELD_OUT} {IN_FOLDER})")  # fmt: skip
     validation.add_argument("--reps", type=positive_int, default=100)
     publish_options(validation, "validation", jobs_option=False)
+    progress_options(validation)
 
 
 def run_validation(args: argparse.Namespace) -> int:
@@ -254,7 +238,8 @@ def run_validation(args: argparse.Namespace) -> int:
     comparisons = load_comparisons(args.targets, args.held_out)
     out = output_folder(args, "validation")
     check_output_folder(out, args.force)
-    table = compare_with_data(scenario, comparisons, replications=args.reps, seed=args.seed)
+    table = compare_with_data(scenario, comparisons, replications=args.reps, seed=args.seed,
+                              progress=args.progress)  # fmt: skip
     chart = validation_chart(table, scenario.name, args.reps, args.seed)
     folder = publish(out, {"validation.csv": table}, [chart], args.force)
     print(format_validation(table))
@@ -272,6 +257,7 @@ def add_theory(commands: argparse._SubParsersAction) -> None:
     )
     theory.add_argument("--seed", type=non_negative_int, default=7)
     theory.add_argument("--details", action="store_true", help="explain each check's numbers")
+    progress_options(theory)
 
 
 def run_theory(args: argparse.Namespace) -> int:
@@ -279,6 +265,8 @@ def run_theory(args: argparse.Namespace) -> int:
     from sim.analysis.verification import format_checks, run_theory_checks
     from sim.scenario import load_scenario
 
-    checks = run_theory_checks(load_scenario(args.scenario), replications=args.reps, seed=args.seed)
+    scenario = load_scenario(args.scenario)
+    with ProgressBar(0, args.progress, desc="theory") as bar:
+        checks = run_theory_checks(scenario, replications=args.reps, seed=args.seed, progress=bar)
     print(format_checks(checks, details=args.details))
     return 0 if all(check.passed for check in checks) else EXIT_FAILURE

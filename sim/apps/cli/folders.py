@@ -8,9 +8,14 @@ import what they call, so that ``python -m sim --help`` stays quick.
 from __future__ import annotations
 
 import argparse
+import logging
+from functools import partial
 from pathlib import Path
 
-from sim.apps.cli.common import ArgumentError, add_command
+from sim.apps.cli.common import ArgumentError, add_command, progress_options
+from sim.experiment.progress import ProgressBar
+
+log = logging.getLogger(__name__)
 
 
 def results_argument(parser: argparse.ArgumentParser) -> None:
@@ -83,26 +88,38 @@ def add_report(commands: argparse._SubParsersAction) -> None:
         help="leave out the back-test through 2013-2026 (by default it is run, about 4 s: "
         "the shipped history scenario, as python -m sim backtest runs it)",
     )  # fmt: skip
+    progress_options(report)
 
 
 def write_report(args: argparse.Namespace) -> int:
     """Write the chart pack of a results folder, with the back-test unless --no-backtest."""
+    # plotting is loaded only when needed
     from sim.apps.cli.backtest import format_backtest, pack_backtest
-    from sim.outputs.report import PAGE, write_chart_pack  # plotting is loaded only when needed
+    from sim.outputs.report import PAGE, write_chart_pack
     from sim.results import check_output_folder, load_results
 
-    results = load_results(args.results)
-    if args.baseline is not None and args.baseline not in results.scenarios:
-        raise ArgumentError(
-            "--baseline",
-            f"{args.results} has no scenario {args.baseline!r}; it holds "
-            f"{', '.join(results.scenarios)}",
-        )
-    out = args.out or args.results / "report"
-    check_output_folder(out, args.force, "chart pack")  # before the back-test runs
-    backtest = pack_backtest() if args.backtest else None
-    folder = write_chart_pack(results, out, baseline=args.baseline, force=args.force,
-                              backtest=backtest)  # fmt: skip
+    # one bar a step: reading the results, the back-test's replications, the charts
+    with ProgressBar(1, args.progress, unit="folder", desc="reading results") as bar:
+        log.info("reading %s", args.results)
+        results = load_results(args.results)
+        bar(1)
+        if args.baseline is not None and args.baseline not in results.scenarios:
+            raise ArgumentError(
+                "--baseline",
+                f"{args.results} has no scenario {args.baseline!r}; it holds "
+                f"{', '.join(results.scenarios)}",
+            )
+        out = args.out or args.results / "report"
+        check_output_folder(out, args.force, "chart pack")  # before the back-test runs
+        backtest = None
+        if args.backtest:
+            bar.stage("back-test", unit="rep")
+            backtest = pack_backtest(progress=bar)
+        bar.stage("charts", unit="chart")
+        log.info("drawing the charts into %s", out)
+        charts_done = partial(bar.at, "charts")  # called with (charts written, charts in all)
+        folder = write_chart_pack(results, out, baseline=args.baseline, force=args.force,
+                                  backtest=backtest, progress=charts_done)  # fmt: skip
     charts = len(list((folder / "charts").glob("*.png")))
     print(f"Chart pack with {charts} charts written to {folder}/ (open {folder / PAGE})")
     if backtest is not None and backtest.result is not None:

@@ -41,6 +41,7 @@ COMMANDS = (
     studies.add_plan,
     runs.add_sweep,
     scenario_files.add_validate,
+    scenario_files.add_init,
     scenario_files.add_schema,
 )
 """Each command's parser, in the order ``--help`` lists them. Each sets ``handler``, a
@@ -58,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="log progress, and show details of failures"
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"nhs-pip-sim {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     for add in COMMANDS:
         add(commands)

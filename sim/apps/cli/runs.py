@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sim.apps.cli.common import (
     DEFAULT_SCENARIO,
+    IN_FOLDER,
     add_command,
     backend_options,
     jobs,
@@ -24,9 +25,18 @@ from sim.apps.cli.common import (
     precision,
     progress_options,
     publish_options,
+    scenario_argument,
+    scenario_file,
 )
 from sim.errors import ScenarioError
-from sim.experiment.settings import DEFAULT_REPLICATIONS, DEFAULT_SEED, SWEEP_REPLICATIONS
+from sim.experiment.settings import (
+    DEFAULT_REPLICATIONS,
+    DEFAULT_SEED,
+    FORECAST_UNCERTAINTY,
+    SWEEP_REPLICATIONS,
+    UNCERTAINTY_MODES,
+)
+from sim.locations import find_scenario
 from sim.results.defaults import DEFAULT_PRECISION
 from sim.results.manifest import MANIFEST
 
@@ -35,7 +45,8 @@ from sim.results.manifest import MANIFEST
 
 def add_run(commands: argparse._SubParsersAction) -> None:
     run = add_command(commands, "run", run_scenarios, "run scenarios and write a results folder")
-    paths_argument(run, "scenarios", DEFAULT_SCENARIO, f"scenario files (default: {DEFAULT_SCENARIO})")
+    paths_argument(run, "scenarios", "scenario files, or names such as cap_10 (default "
+                   f"{DEFAULT_SCENARIO} {IN_FOLDER})", type=scenario_file)  # fmt: skip
     run.add_argument(
         "--reps",
         type=positive_int,
@@ -69,14 +80,19 @@ def add_run(commands: argparse._SubParsersAction) -> None:
         help="target relative half-width of the 95%% interval of the main "
         f"metrics (default {DEFAULT_PRECISION})",
     )
-    run.add_argument(
-        "--uncertainty",
-        choices=("noise", "parameters"),
-        default="noise",
-        help="noise: the scenario's values in every replication; parameters: each "
-        "replication also draws every number whose note declares a range (default noise)",
-    )
+    uncertainty_option(run)
     progress_options(run)
+
+
+def uncertainty_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--uncertainty",
+        choices=UNCERTAINTY_MODES,
+        default=FORECAST_UNCERTAINTY,
+        help="parameters: each replication draws every number whose note declares a range, "
+        "so the spread covers the assumptions as well as run-to-run noise; noise: the "
+        f"scenario's values in every replication (default {FORECAST_UNCERTAINTY})",
+    )
 
 
 def run_scenarios(args: argparse.Namespace) -> int:
@@ -89,10 +105,11 @@ def run_scenarios(args: argparse.Namespace) -> int:
     from sim.results import ADEQUACY_FILE, SUMMARY_FILE, TABLE_FILE, check_output_folder
     from sim.scenario import load_scenario
 
-    scenarios = [load_scenario(path) for path in args.scenarios]
+    files = args.scenarios or [find_scenario(DEFAULT_SCENARIO)]  # found from where it runs
+    scenarios = [load_scenario(path) for path in files]
     names = [s.name for s in scenarios]
     if len(set(names)) != len(names):
-        raise ScenarioError(args.scenarios[0], "name", f"scenario names must differ, got {names}")
+        raise ScenarioError(files[0], "name", f"scenario names must differ, got {names}")
     joined = "+".join(names)  # within file systems' 255-byte names, with the date-time
     out = output_folder(args, joined if len(joined) <= 120 else f"{names[0]}+{len(names) - 1}-more")
     check_output_folder(out, args.force, "results folder")  # before spending time on the run
@@ -140,16 +157,21 @@ def _workforce_lines(table: Path, scenarios, seed: int, replications: int) -> st
     much, and when (scenario discovery over the drawn assumptions)."""
     import pandas as pd
 
-    from sim.analysis.workforce import workforce_answer
+    from sim.analysis.workforce import workforce_answers
 
     wanted = [("metric", "in", ["national_demand_exceeded", "shortfall_hours"]),
               ("frequency", "==", "horizon")]  # fmt: skip
-    tidy = pd.read_parquet(table, filters=wanted)
+    answers = workforce_answers(pd.read_parquet(table, filters=wanted), scenarios, seed,
+                                replications)  # fmt: skip
     lines = ["\nThe workforce question, across plausible futures:"]
     for scenario in scenarios:
-        answer = workforce_answer(tidy, scenario, seed, replications)
-        lines.append(f"  {scenario.name}: {answer.sentence()} Mean national shortfall over the "
-                     f"forecast: {answer.mean_shortfall_hours:,.0f} hours.")  # fmt: skip
+        answer = answers.get(scenario.name)
+        lines.append(
+            f"  {scenario.name}: {answer.sentence()} Mean national shortfall over the "
+            f"forecast: {answer.mean_shortfall_hours:,.0f} hours."
+            if answer else f"  {scenario.name}: declares no ranges, so every replication "
+            "used the same assumptions; nothing to explain a shortfall by."
+        )  # fmt: skip
     return "\n".join(lines)
 
 
@@ -167,7 +189,7 @@ def stopped(out: Path, stats) -> int:
 
 def add_sweep(commands: argparse._SubParsersAction) -> None:
     sweep = add_command(commands, "sweep", run_sweep, "run a grid or a sample of scenario variants")
-    sweep.add_argument("scenario", nargs="?", type=Path, default=DEFAULT_SCENARIO)
+    scenario_argument(sweep)
     how = sweep.add_mutually_exclusive_group(required=True)
     how.add_argument(
         "--grid",
@@ -188,8 +210,9 @@ def add_sweep(commands: argparse._SubParsersAction) -> None:
         help=f"replications per variant (default {SWEEP_REPLICATIONS})",
     )
     publish_options(sweep, "sweep")
-    sweep.add_argument("--progress", dest="progress", action="store_true", default=None)
+    progress_options(sweep)
     backend_options(sweep)
+    uncertainty_option(sweep)
 
 
 def run_sweep(args: argparse.Namespace) -> int:
@@ -216,6 +239,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         backend=args.backend, scheduler=args.scheduler, resume=args.resume, force=args.force,
         progress=args.progress, command=args.invocation,
         extra_tables=lambda keys, load: {SWEEP_FILE: table}, max_chunks=args.max_chunks,
+        uncertainty=args.uncertainty,
     )  # fmt: skip
     if folder is None:
         return stopped(out, stats)

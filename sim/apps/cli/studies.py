@@ -10,10 +10,8 @@ imported inside the handlers, so that ``python -m sim --help`` stays quick.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from sim.apps.cli.common import (
-    DEFAULT_SCENARIO,
     EXIT_FAILURE,
     ArgumentError,
     add_command,
@@ -21,11 +19,14 @@ from sim.apps.cli.common import (
     output_options,
     percentage,
     positive_int,
+    progress_options,
     publish,
     publish_options,
+    scenario_argument,
     setting,
 )
 from sim.errors import ScenarioError
+from sim.experiment.progress import ProgressBar
 from sim.experiment.settings import RunSettings
 
 # ------------------------------------------------------------------------ sensitivity
@@ -38,7 +39,7 @@ def add_sensitivity(commands: argparse._SubParsersAction) -> None:
         run_sensitivity,
         "which assumptions matter (tornado, Morris, Sobol)",
     )
-    sensitivity.add_argument("scenario", nargs="?", type=Path, default=DEFAULT_SCENARIO)
+    scenario_argument(sensitivity)
     output_options(sensitivity)
     sensitivity.add_argument(
         "--method", choices=("oneway", "morris", "sobol", "all"), default="oneway"
@@ -59,6 +60,7 @@ def add_sensitivity(commands: argparse._SubParsersAction) -> None:
         help="replications per global sample point (default 10)",
     )
     publish_options(sensitivity, "sensitivity")
+    progress_options(sensitivity)
 
 
 def run_sensitivity(args: argparse.Namespace) -> int:
@@ -89,22 +91,27 @@ def run_sensitivity(args: argparse.Namespace) -> int:
         raise ScenarioError(args.scenario, "", str(exc)) from None
     out = output_folder(args, "sensitivity")
     check_output_folder(out, args.force)
-    tables, charts = {}, []
-    if args.method in ("oneway", "all"):
-        table = one_way(scenario, output, RunSettings(args.reps, args.seed, args.jobs))
-        tables["oneway.csv"] = table
-        charts.append(tornado_chart(table, output, scenario.name, args.reps, args.seed))
-        print(format_one_way(table, output))
-    for method in ("morris", "sobol"):
-        if args.method in (method, "all"):
-            indices, diagnostics = global_indices(
-                scenario, output, method, args.samples,
-                RunSettings(args.point_reps, args.seed, args.jobs),
-            )  # fmt: skip
-            tables[f"{method}.csv"] = indices
-            tables[f"{method}_noise.csv"] = pd.DataFrame([diagnostics])
-            charts.append(global_chart(indices, diagnostics, output, scenario.name, args.seed))
-            print(format_global(indices, diagnostics))
+    tables, charts, texts = {}, [], []
+    with ProgressBar(0, args.progress) as bar:  # one bar per method, over all its runs
+        if args.method in ("oneway", "all"):
+            bar.stage("one-way")
+            settings = RunSettings(args.reps, args.seed, args.jobs, progress=bar)
+            table = one_way(scenario, output, settings)
+            tables["oneway.csv"] = table
+            charts.append(tornado_chart(table, output, scenario.name, args.reps, args.seed))
+            texts.append(format_one_way(table, output))
+        for method in ("morris", "sobol"):
+            if args.method in (method, "all"):
+                bar.stage(method)
+                indices, diagnostics = global_indices(
+                    scenario, output, method, args.samples,
+                    RunSettings(args.point_reps, args.seed, args.jobs, progress=bar),
+                )  # fmt: skip
+                tables[f"{method}.csv"] = indices
+                tables[f"{method}_noise.csv"] = pd.DataFrame([diagnostics])
+                charts.append(global_chart(indices, diagnostics, output, scenario.name, args.seed))
+                texts.append(format_global(indices, diagnostics))
+    print("\n".join(texts))  # once the bar is gone
     folder = publish(out, tables, charts, args.force)
     print(f"\nTables and charts written to {folder}/")
     return 0
@@ -115,7 +122,7 @@ def run_sensitivity(args: argparse.Namespace) -> int:
 
 def add_plan(commands: argparse._SubParsersAction) -> None:
     planner = add_command(commands, "plan", run_plan, "smallest capacity that meets a target")
-    planner.add_argument("scenario", nargs="?", type=Path, default=DEFAULT_SCENARIO)
+    scenario_argument(planner)
     planner.add_argument(
         "--lever", required=True, choices=("national_wte", "cap", "consultancy_budget")
     )
@@ -139,6 +146,7 @@ def add_plan(commands: argparse._SubParsersAction) -> None:
         "(default 90)",
     )
     publish_options(planner, "plan")
+    progress_options(planner)
 
 
 def run_plan(args: argparse.Namespace) -> int:
@@ -153,10 +161,12 @@ def run_plan(args: argparse.Namespace) -> int:
     check_output_folder(out, args.force)
     try:
         # a bad --target, --lever or range leaves as the planner's ArgumentError, named
-        result = plan(
-            scenario, args.lever, args.target, args.low, args.high,
-            RunSettings(args.reps, args.seed, args.jobs), probability=args.probability / 100,
-        )  # fmt: skip
+        with ProgressBar(0, args.progress, desc="plan") as bar:  # grows as settings are tried
+            result = plan(
+                scenario, args.lever, args.target, args.low, args.high,
+                RunSettings(args.reps, args.seed, args.jobs, progress=bar),
+                probability=args.probability / 100,
+            )  # fmt: skip
     except ScenarioError as exc:  # a setting the scenario cannot take, e.g. negative WTE
         raise ArgumentError("--min/--max", f"{exc.field}: {exc.reason}") from None
     chart = plan_chart(result, scenario.name)

@@ -25,7 +25,9 @@ import pandas as pd
 
 from sim.analysis.compare import paired_differences
 from sim.apps.whatif.settings import WHAT_IF_NAME, Settings, WhatIfError, build_scenario
+from sim.experiment.pool import WorkerPool
 from sim.experiment.runner import DEFAULT_SEED, run_experiment
+from sim.experiment.settings import RunSettings, resolve_jobs
 from sim.results import KEY_COLUMNS, Results, RowKeys
 from sim.scenario import Scenario, scenario_hash
 from sim.vocabulary import HEADLINES, Headline
@@ -75,14 +77,23 @@ class ResultCache:
         return key in self._entries
 
     def get(
-        self, scenario: Scenario, replications: int, seed: int, jobs: int | str = "auto"
+        self,
+        scenario: Scenario,
+        replications: int,
+        seed: int,
+        jobs: int | str = "auto",
+        pool: WorkerPool | None = None,
     ) -> tuple[Results, bool]:
-        """Results of ``scenario``, run now or from the cache; and whether they were cached."""
+        """Results of ``scenario``, run now or from the cache; and whether they were cached.
+        ``pool``: worker processes kept alive between runs (the same results)."""
         key = self.key(scenario, replications, seed)
         if key in self._entries:
             self._entries.move_to_end(key)
             return self._entries[key], True
-        results = self.runner([scenario], replications=replications, seed=seed, jobs=jobs)
+        # the assumptions held at their values: a what-if shows the effect of its change
+        # alone (a slider's value inside its range would otherwise be drawn again)
+        settings = RunSettings(replications, seed, jobs=jobs, pool=pool, uncertainty="noise")
+        results = self.runner([scenario], settings=settings)
         self.runs += 1
         self._entries[key] = results
         while len(self._entries) > self.maxsize:
@@ -131,11 +142,13 @@ class Outcome:
             raise KeyError(f"no chart {key!r}; have {', '.join(self.charts)}")
         return draw(self.charts[key])
 
-    def png(self, key: str, dpi: int = 72) -> bytes:
-        """One chart as PNG bytes (drawn once per outcome, then kept)."""
+    def png(self, key: str, dpi: int = 144) -> bytes:
+        """One chart as PNG bytes (drawn once per outcome, then kept), trimmed to what is
+        drawn (as a notebook shows a figure: a legend or caption wider than the figure is
+        kept, not cut off)."""
         if (key, dpi) not in self._pngs:
             buffer = io.BytesIO()
-            self.figure(key).savefig(buffer, format="png", dpi=dpi)
+            self.figure(key).savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
             self._pngs[key, dpi] = buffer.getvalue()
         return self._pngs[key, dpi]
 
@@ -165,6 +178,11 @@ class WhatIf:
         entry rule (see :func:`build_scenario`).
     cache
         A shared :class:`ResultCache` (a new one by default).
+
+    With more than one worker, the workers are started at the first update and kept
+    until :meth:`close` (or the end of a with-block, or the interpreter's exit), so an
+    update does not wait for new processes: ``what_if.pool`` (None with one worker). The
+    results are the same as a serial run's.
     """
 
     def __init__(
@@ -184,12 +202,25 @@ class WhatIf:
         self.jobs = jobs
         self.thresholds = thresholds
         self.cache = cache if cache is not None else ResultCache()
+        self.pool = WorkerPool(jobs) if resolve_jobs(jobs) > 1 else None
         self.defaults = Settings.from_scenario(base)
         self.name = WHAT_IF_NAME if base.name != WHAT_IF_NAME else f"{WHAT_IF_NAME}_variant"
         self._prepared: OrderedDict[tuple[str, int, int], tuple[dict, pd.DataFrame, dict]] = (
             OrderedDict()
         )
         """Chart data, headline table and drawn charts of recent what-ifs, by cache key."""
+
+    def __enter__(self) -> WhatIf:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the worker processes kept for updates (a later update starts new ones)."""
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = WorkerPool(self.jobs)  # started only if another update comes
 
     def scenario(self, settings: Settings) -> Scenario:
         """The what-if scenario for ``settings`` (raises :class:`WhatIfError` if invalid)."""
@@ -199,8 +230,9 @@ class WhatIf:
         """Results of the base scenario and the what-if together, and whether the what-if
         came from the cache."""
         scenario = self.scenario(settings)
-        base, _ = self.cache.get(self.base, self.replications, self.seed, self.jobs)
-        what_if, cached = self.cache.get(scenario, self.replications, self.seed, self.jobs)
+        run = (self.replications, self.seed, self.jobs, self.pool)
+        base, _ = self.cache.get(self.base, *run)
+        what_if, cached = self.cache.get(scenario, *run)
         return combine(base, what_if), cached
 
     def update(self, settings: Settings | None = None, **changes: Any) -> Outcome:

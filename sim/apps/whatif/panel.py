@@ -27,10 +27,14 @@ class Panel:
     moving it on screen does.
 
     Moving one blend slider moves the other two so the three shares add up to 100%.
-    Sliders update when released. Only the chart in the open tab is drawn.
+    Sliders update when released. Only the chart in the open tab is drawn, at ``dpi`` dots
+    per inch (twice the screen's 72, so that captions and footnotes stay sharp when the
+    chart is shrunk to the notebook's width). While an update runs, the status line shows
+    a busy indicator and the charts are dimmed; a chart not drawn yet shows "drawing", never
+    an empty (broken) image. :meth:`close` removes the panel and stops the what-if's workers.
     """
 
-    def __init__(self, what_if: WhatIf, dpi: int = 72):
+    def __init__(self, what_if: WhatIf, dpi: int = 144):
         import ipywidgets as w
 
         self.what_if = what_if
@@ -144,13 +148,19 @@ class Panel:
         self.status = w.HTML()
         self.table = w.HTML()
         self.images = {
-            key: w.Image(format="png", layout=w.Layout(max_width="100%")) for key in CHARTS
+            key: w.Image(format="png", layout=w.Layout(width="100%", max_width=CHART_WIDTH))
+            for key in CHARTS
         }
-        self.tabs = w.Tab(children=[self.images[k] for k in CHARTS])
+        # each tab shows its image once drawn, and until then a "drawing" placeholder
+        self.frames = {key: w.Box([_busy_box("Drawing the chart")]) for key in CHARTS}
+        self._drawn: set[str] = set()  # the charts that show the latest outcome
+        self.tabs = w.Tab(children=[self.frames[k] for k in CHARTS])
         for i, title in enumerate(CHARTS.values()):
             self.tabs.set_title(i, title)
         self.tabs.observe(lambda _: self._draw_open_tab(), names="selected_index")
-        self.widget = w.VBox([w.HBox([left, self.table]), self.status, self.tabs])
+        self.widget = w.VBox(
+            [w.HTML(BUSY_STYLE), w.HBox([left, self.table]), self.status, self.tabs]
+        )
 
     def settings(self) -> Settings:
         """The settings the controls show now."""
@@ -171,33 +181,53 @@ class Panel:
     def refresh(self) -> Outcome:
         """Run the what-if the controls show and redraw (also done on every change)."""
         clock = time.perf_counter()
+        self._show_busy(f"Updating: {self.what_if.replications:,} replications")
         outcome = self.what_if.update(self.settings())
         self.outcome = outcome
         self.updates += 1
         if outcome.ok:
             self.status.value = html.escape(outcome.status())
             self.table.value = (
-                f"<b>Whole forecast: means of {self.what_if.replications} replications; "
+                f"<b>Whole forecast: means of {self.what_if.replications:,} replications; "
                 "differences are paired, with 95% intervals</b>"
                 + outcome.headline.to_html(float_format=lambda v: f"{v:,.1f}")
             )
-            for image in self.images.values():
-                image.value = b""
+            self._drawn.clear()
             self._draw_open_tab()
         else:
             self.status.value = (
                 f'<span style="color:#b00020"><b>{html.escape(outcome.status())}</b> '
                 "The charts still show the last valid what-if.</span>"
             )
+            for frame in self.frames.values():
+                frame.remove_class(STALE)
         self.seconds = time.perf_counter() - clock
         return outcome
+
+    def close(self) -> None:
+        """Remove the panel from the notebook and stop the what-if's worker processes."""
+        self.widget.close()
+        self.what_if.close()
+
+    def _show_busy(self, text: str) -> None:
+        """The status line's busy indicator, and every chart dimmed until redrawn."""
+        self.status.value = _busy_html(text)
+        for frame in self.frames.values():
+            frame.add_class(STALE)
 
     def _draw_open_tab(self) -> None:
         if self.outcome is None or not self.outcome.ok or self.tabs.selected_index is None:
             return
         key = list(CHARTS)[self.tabs.selected_index]
-        if not self.images[key].value:
-            self.images[key].value = self.outcome.png(key, self.dpi)
+        if key in self._drawn:
+            return
+        frame, image = self.frames[key], self.images[key]
+        if image not in frame.children:  # never drawn: say so while drawing
+            frame.children = (_busy_box("Drawing the chart"),)
+        image.value = self.outcome.png(key, self.dpi)
+        frame.children = (image,)
+        frame.remove_class(STALE)
+        self._drawn.add(key)
 
     def _changed(self, change: Mapping) -> None:
         if self._quiet:
@@ -223,6 +253,40 @@ class Panel:
         if self.outcome is None:
             self.refresh()
         display(self.widget)
+
+
+CHART_WIDTH = "1100px"
+"""Widest a chart is shown (narrower notebooks shrink it to their width)."""
+STALE = "sim-whatif-stale"
+"""CSS class of a chart that does not show the latest settings yet (dimmed)."""
+BUSY_STYLE = (
+    "<style>"
+    ".sim-whatif-stale img { opacity: 0.35; transition: opacity 0.2s; }"
+    "@keyframes sim-whatif-spin { to { transform: rotate(360deg); } }"
+    ".sim-whatif-spinner { display: inline-block; width: 0.9em; height: 0.9em;"
+    " margin-right: 0.4em; vertical-align: -0.1em; border: 2px solid #c8d7e6;"
+    " border-top-color: #0072B2; border-radius: 50%;"
+    " animation: sim-whatif-spin 0.8s linear infinite; }"
+    "</style>"
+)
+"""The panel's styles: dimmed charts and the busy indicator's spinner."""
+
+
+def _busy_html(text: str) -> str:
+    """The busy indicator, a spinner before ``text``, as HTML."""
+    return f'<span class="sim-whatif-spinner"></span><i>{html.escape(text)}\u2026</i>'
+
+
+def _busy_box(text: str):
+    """A placeholder with the busy indicator, shown in a tab until its chart is drawn."""
+    import ipywidgets as w
+
+    return w.HTML(
+        _busy_html(text),
+        layout=w.Layout(height="24em", width="100%", max_width=CHART_WIDTH,
+                        display="flex", align_items="center", justify_content="center",
+                        border="1px solid #e5e5e5"),
+    )  # fmt: skip
 
 
 _SOURCE_WORDS = {

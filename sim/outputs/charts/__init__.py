@@ -4,9 +4,11 @@ Chart data and words (no matplotlib): :mod:`~sim.outputs.charts.data` (the share
 words), :mod:`~sim.outputs.charts.forecast` (one scenario's charts, with
 :mod:`~sim.outputs.charts.regions` for the chart by region),
 :mod:`~sim.outputs.charts.comparison` (against a baseline), :mod:`~sim.outputs.charts.analysis`
-(sensitivity, planner, validation, back-test) and :mod:`~sim.outputs.charts.pack` (the chart pack);
-:mod:`~sim.outputs.charts.draw` (with :mod:`~sim.outputs.charts.draw_regions`) draws them as
-matplotlib Figures. Imported separately from
+(sensitivity, planner, validation, back-test), :mod:`~sim.outputs.charts.workforce` (the
+workforce question across plausible futures) and :mod:`~sim.outputs.charts.pack` (the chart
+pack); :mod:`~sim.outputs.charts.draw` (with :mod:`~sim.outputs.charts.draw_fan`,
+:mod:`~sim.outputs.charts.draw_regions` and :mod:`~sim.outputs.charts.draw_workforce`) draws
+them as matplotlib Figures. Imported separately from
 the model so that running simulations never loads matplotlib."""
 
 from pathlib import Path

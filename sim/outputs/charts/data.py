@@ -23,14 +23,21 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from sim.analysis.backtest import default_held_out_path, load_held_out
 from sim.data import read_table
 from sim.results.tables import Results
 
-BAND_CAPTION = (
-    "The line is the median across replications; the darker band holds the middle 50% of "
-    "replications and the lighter band 90% of them. Each replication is one possible future "
-    "under the same assumptions."
-)
+FAN_BANDS = ((10, 90), (20, 80), (30, 70), (40, 60))
+"""The graded fan's bands, widest first, as percentiles across replications: each shade
+holds a further 20% of them, darker towards the median (the Bank of England's convention)."""
+FUTURES = {
+    "noise": "Each replication is one possible future under the same assumptions.",
+    "parameters": (
+        "Each replication is one plausible future: it draws the uncertain assumptions as well "
+        "as its own random numbers."
+    ),
+}
+"""What a replication is, by the run's kind of uncertainty (the manifest's ``uncertainty``)."""
 DATA_SOURCES = (
     "Data: NHS Oversight Framework 2025/26 segmentation and league tables (NHS England); "
     "programme size and team figures (HSJ, June 2025). Values not published are assumptions, "
@@ -56,7 +63,8 @@ class ChartData:
     key: str
     """File name stem, unique within a chart pack."""
     kind: str
-    """Which drawing function draws it (see :data:`sim.outputs.charts.draw.DRAWERS`)."""
+    """Which drawing function draws it (see :data:`sim.outputs.charts.draw.DRAWERS` and
+    :data:`~sim.outputs.charts.draw.ELSEWHERE`)."""
     title: str
     """The finding, in plain English."""
     caption: str
@@ -89,10 +97,28 @@ def summary_rows(
 
 
 def fan_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """What a fan chart draws per period: the 5%, 25%, 75% and 95% quantiles, the median
-    and the mean across replications."""
-    return rows[["period", "q05", "q25", "q50", "q75", "q95", "mean"]].rename(
-        columns={"q50": "median"}
+    """What a graded fan chart draws per period: the percentiles of :data:`FAN_BANDS` (10%
+    to 90% by tens) with the median, and the mean, across replications."""
+    columns = sorted({f"q{p:02d}" for band in FAN_BANDS for p in band} | {"q50"})
+    return rows[["period", *columns, "mean"]].rename(columns={"q50": "median"})
+
+
+def uncertainty(results: Results) -> str:
+    """The run's kind of uncertainty: ``"parameters"`` (each replication draws the uncertain
+    assumptions) or ``"noise"`` (fixed assumptions; also runs made before the manifest
+    recorded it)."""
+    return results.manifest.get("uncertainty") or "noise"
+
+
+def band_caption(results: Results) -> str:
+    """What a graded fan's line and bands mean, and what a replication is in this run."""
+    widths = [f"{high - low}%" for low, high in reversed(FAN_BANDS)]
+    outer_low, outer_high = FAN_BANDS[0]
+    return (
+        "The line is the median across replications; the bands, darker towards it as in the "
+        f"Bank of England's fan charts, hold the middle {', '.join(widths[:-1])} and "
+        f"{widths[-1]} of them, so {100 - outer_high}% lie above the fan and {outer_low}% below. "
+        + FUTURES[uncertainty(results)]
     )
 
 
@@ -198,6 +224,42 @@ def observed_caseload(start: dt.date) -> pd.DataFrame:
                      "source": source})  # fmt: skip
     frame = pd.DataFrame(rows, columns=["date", "value", "label", "source"])
     return frame[[d < start for d in frame["date"]]].reset_index(drop=True)
+
+
+REGIME_WORDS = {
+    "special_measures": "special measures",
+    "rsp": "the Recovery Support Programme",
+    "pip": "the Provider Improvement Programme",
+}
+"""The programme and the regimes before it, as ``held_out_history.csv`` names them."""
+
+
+def published_caseload(start: dt.date, years: float) -> pd.DataFrame:
+    """Published counts of trusts in the programme, or in the regime before it, dated in the
+    ``years`` before the forecast starts on ``start``, oldest first.
+
+    They are the counts of trusts in the programme by every entry route in
+    ``held_out_history.csv`` (measure ``in_programme``, route blank; a count of one route,
+    such as special measures for quality alone, measures less than the forecast does and is
+    left to the back-test), and the first wave of :func:`observed_caseload`. Looking back
+    as far as the forecast looks ahead keeps the forecast at least half the chart. Columns:
+    date, value, regime, label (the count in words), legend (the regime's name), source.
+    """
+    earliest = start - dt.timedelta(days=round(years * 365.25))
+    rows = [
+        {"date": f.date, "value": f.value, "regime": f.regime, "source": f.source,
+         "label": f"{f.value:g} trusts in {REGIME_WORDS.get(f.regime, f.regime)} "
+                  f"({day_text(f.date)})"}
+        for f in load_held_out(default_held_out_path())
+        if f.measure == "in_programme" and not f.route
+    ]  # fmt: skip
+    for row in observed_caseload(start).to_dict("records"):
+        rows.append(row | {"regime": "pip", "label": f"{REGIME_WORDS['pip']}'s {row['label']}"})
+    frame = pd.DataFrame(rows, columns=["date", "value", "regime", "label", "legend", "source"])
+    words = frame["regime"].map(lambda r: REGIME_WORDS.get(r, r).removeprefix("the "))
+    frame["legend"] = "Published: " + words.str[:1].str.upper() + words.str[1:]
+    frame = frame[[earliest <= d < start for d in frame["date"]]]
+    return frame.sort_values("date", kind="stable").reset_index(drop=True)
 
 
 def observed_segments() -> pd.DataFrame:

@@ -13,6 +13,7 @@ global figure state is kept, so notebooks display them and scripts save them as 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import textwrap
 
 import numpy as np
@@ -50,8 +51,9 @@ PANEL_INCHES = 2.4
 """Height added to a stacked chart for each panel after the first, inches."""
 
 
-def _figure(chart: ChartData, ncols: int = 1, sharey: bool = False, caption_inches=None):
-    fig = Figure(figsize=(WIDTH_INCHES, HEIGHT_INCHES))
+def _figure(chart: ChartData, ncols: int = 1, sharey: bool = False, caption_inches=None,
+            height_inches: float = HEIGHT_INCHES):  # fmt: skip
+    fig = Figure(figsize=(WIDTH_INCHES, height_inches))
     axes = fig.subplots(1, ncols, sharey=sharey, squeeze=False)
     fig.subplots_adjust(left=0.08, right=0.98, top=0.84, bottom=0.32, wspace=0.25)
     _frame_text(fig, chart, caption_inches or CAPTION_INCHES)
@@ -137,40 +139,6 @@ def _finish_bars(fig: Figure, ax, chart: ChartData, y, labels, ncol: int) -> Fig
     ax.grid(axis="x", color="#dddddd", linewidth=0.6)
     ax.grid(axis="y", visible=False)
     ax.legend(loc="upper center", bbox_to_anchor=(0.4, -0.13), ncol=ncol, frameon=False, fontsize=8.5)
-    return fig
-
-
-def draw_fan(chart: ChartData) -> Figure:
-    """Median line with 50% and 90% bands at each period's end date; optional cap line and
-    published points. The cap is drawn thin and beneath the median so a median at the cap
-    stays visible."""
-    fig, (ax,) = _figure(chart)
-    table = chart.table
-    x = _x(table["period_end"])
-    ax.fill_between(x, table["q05"], table["q95"], color=SKY, alpha=0.35, linewidth=0,
-                    label="90% of replications", zorder=1)  # fmt: skip
-    ax.fill_between(x, table["q25"], table["q75"], color=BLUE, alpha=0.45, linewidth=0,
-                    label="50% of replications", zorder=1.5)  # fmt: skip
-    cap = chart.meta.get("cap")
-    if cap is not None:
-        ax.axhline(cap, color=BLACK, linestyle=(0, (4, 3)), linewidth=1.0, zorder=1.8,
-                   label=f"Cap ({cap} trusts)")  # fmt: skip
-    ax.plot(x, table["median"], color=BLUE, linewidth=2.4, marker="o", markersize=3.5, zorder=3,
-            label="Median (end of quarter)")  # fmt: skip
-    observed = chart.meta.get("observed")
-    first, top = chart.meta["start"], float(np.nanmax(table["q95"]))
-    if cap is not None:
-        top = max(top, cap)
-    if observed is not None and len(observed):
-        ax.plot(_x(observed["date"]), observed["value"], linestyle="none", marker="D", color=BLACK,
-                markersize=7, zorder=4, label="Published: " + "; ".join(observed["label"]))  # fmt: skip
-        first = min(first, min(observed["date"]) - dt.timedelta(days=45))
-        top = max(top, float(observed["value"].max()))
-    _date_axis(ax, first, chart.meta["end"])
-    ax.set_ylabel(chart.y_label)
-    ax.set_ylim(0, top * 1.12 + 0.5)  # headroom: nothing drawn touches the top of the axes
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of trusts: whole ticks
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=3, frameon=False, fontsize=8.5)
     return fig
 
 
@@ -562,7 +530,6 @@ DRAWERS = {
     "indices": draw_indices,
     "validation": draw_validation,
     "backtest": draw_backtest,
-    "fan": draw_fan,
     "distribution": draw_distribution,
     "segments": draw_segments,
     "team": draw_team,
@@ -570,12 +537,17 @@ DRAWERS = {
     "exceedance": draw_exceedance,
     "comparison": draw_comparison,
 }
+ELSEWHERE = {
+    "fan": ("sim.outputs.charts.draw_fan", "draw_fan"),
+    "regions": ("sim.outputs.charts.draw_regions", "draw_regions"),
+    "workforce": ("sim.outputs.charts.draw_workforce", "draw_workforce"),
+}
+"""Kinds drawn in modules of their own, which use the helpers above: (module, function)."""
 
 
 def draw(chart: ChartData) -> Figure:
     """Draw any chart by its kind."""
-    if chart.kind == "regions":  # in a module of its own, which uses the helpers above
-        from sim.outputs.charts.draw_regions import draw_regions
-
-        return draw_regions(chart)
+    if chart.kind in ELSEWHERE:
+        module, function = ELSEWHERE[chart.kind]
+        return getattr(importlib.import_module(module), function)(chart)
     return DRAWERS[chart.kind](chart)

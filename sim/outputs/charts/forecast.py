@@ -15,16 +15,17 @@ import pandas as pd
 from sim.calendar import DAYS_PER_WEEK
 from sim.experiment.layout import WAIT_BAND_LABELS, WAIT_BANDS_WEEKS, WAIT_THRESHOLD_WEEKS
 from sim.outputs.charts.data import (
-    BAND_CAPTION,
+    FAN_BANDS,
     ChartData,
+    band_caption,
     day_text,
     fan_table,
     footnote,
     forecast_end,
     forecast_start,
-    observed_caseload,
     observed_segments,
     period_dates,
+    published_caseload,
     summary_rows,
     time_meta,
     with_dates,
@@ -56,15 +57,16 @@ def caseload_fan(results: Results, summary: pd.DataFrame, scenario: str) -> Char
         )
     else:
         title = f"With no cap, the programme holds {low} to {high} trusts at quarter ends (median)"
-    observed = observed_caseload(forecast_start(results, scenario))
+    start = forecast_start(results, scenario)
+    observed = published_caseload(start, results.scenarios[scenario].horizon_years)
     first, last = table.iloc[0], table.iloc[-1]
     alt = (
         f"Fan chart of trusts in the Provider Improvement Programme at the end of each quarter, "
         f"{day_text(first['period_end'])} to {day_text(last['period_end'])}. Median {first['median']:.0f} "
         f"on {day_text(first['period_end'])} and {last['median']:.0f} on {day_text(last['period_end'])}; "
-        f"90% of replications between {last['q05']:.0f} and {last['q95']:.0f} on the last date."
+        f"{_outer_words(last)} on the last date."
         + (f" A dashed line marks the cap of {cap}." if cap is not None else "")
-        + "".join(f" A marker shows the published {label}." for label in observed["label"])
+        + _history_words(observed, start)
     )
     return ChartData(
         key=f"{scenario}-caseload",
@@ -72,7 +74,8 @@ def caseload_fan(results: Results, summary: pd.DataFrame, scenario: str) -> Char
         title=title,
         caption=(
             "Trusts in the programme (segment 5) at the end of each quarter (30 June, "
-            f"30 September, 31 December, 31 March). {BAND_CAPTION}"
+            f"30 September, 31 December, 31 March). {band_caption(results)}"
+            + _history_words(observed, start)
         ),
         alt_text=alt,
         footnote=footnote(results, scenario),
@@ -82,15 +85,38 @@ def caseload_fan(results: Results, summary: pd.DataFrame, scenario: str) -> Char
     )
 
 
+def _outer_words(row: pd.Series) -> str:
+    """'80% of replications between 8 and 15': the graded fan's widest band in one period."""
+    low, high = FAN_BANDS[0]
+    return (f"{high - low}% of replications between {row[f'q{low:02d}']:.0f} and "
+            f"{row[f'q{high:02d}']:.0f}")  # fmt: skip
+
+
+def _history_words(observed: pd.DataFrame, start) -> str:
+    """The published counts drawn before the forecast starts, in one sentence ('' if none)."""
+    if observed.empty:
+        return ""
+    return (
+        f" Left of the dotted line, where the forecast starts ({day_text(start)}), points are "
+        "published counts: " + "; ".join(observed["label"]) + "."
+    )
+
+
 def waiting_fan(results: Results, summary: pd.DataFrame, scenario: str) -> ChartData:
     table = with_dates(fan_table(summary_rows(summary, scenario, "waiting", "quarter")),
                         results, scenario)  # fmt: skip
     first, last = table.iloc[0], table.iloc[-1]
     peak = table.loc[table["median"].idxmax()]
-    if peak["median"] == 0:
+    outer = f"q{FAN_BANDS[0][1]:02d}"
+    if peak["median"] == 0 and table[outer].max() == 0:
+        title = (f"The waiting list is empty at every quarter end in at least "
+                 f"{FAN_BANDS[0][1]}% of replications")  # fmt: skip
+    elif peak["median"] == 0:
+        busiest = table.loc[table[outer].idxmax()]
         title = (
-            "The median waiting list is empty at every quarter end; in the busiest 5% of "
-            f"replications up to {table['q95'].max():.0f} trusts wait"
+            f"The median waiting list is empty at every quarter end; in {100 - FAN_BANDS[0][1]}% "
+            f"of replications {busiest[outer]:.0f} or more trusts wait on "
+            f"{day_text(busiest['period_end'])}"
         )
     else:
         title = (
@@ -105,13 +131,13 @@ def waiting_fan(results: Results, summary: pd.DataFrame, scenario: str) -> Chart
         title=title,
         caption=(
             "Trusts referred and waiting for a place at the end of each quarter (30 June, "
-            f"30 September, 31 December, 31 March). {BAND_CAPTION}"
+            f"30 September, 31 December, 31 March). {band_caption(results)}"
         ),
         alt_text=(
             f"Fan chart of trusts waiting to enter the programme at the end of each quarter. "
             f"Median {first['median']:.0f} on {day_text(first['period_end'])} and "
-            f"{last['median']:.0f} on {day_text(last['period_end'])}; on the last date 90% of "
-            f"replications lie between {last['q05']:.0f} and {last['q95']:.0f}."
+            f"{last['median']:.0f} on {day_text(last['period_end'])}; on the last date "
+            f"{_outer_words(last)}."
         ),
         footnote=footnote(results, scenario),
         table=table,

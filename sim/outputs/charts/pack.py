@@ -17,12 +17,20 @@ MAX_COMPARED = 12
 """Scenarios drawn in the comparison chart."""
 
 
+def shown_scenarios(results: Results, baseline: str | None = None) -> list[str]:
+    """The scenarios given their own charts: the baseline (default: the first), then the
+    others in order, :data:`MAX_SCENARIO_CHARTS` in all."""
+    names = list(results.scenarios)
+    baseline = baseline or names[0]
+    return [baseline] + [n for n in names if n != baseline][: MAX_SCENARIO_CHARTS - 1]
+
+
 def chart_set(results: Results, baseline: str | None = None) -> list[ChartData]:
     """Every chart of a chart pack: per scenario (the first :data:`MAX_SCENARIO_CHARTS`),
     then the comparison of up to :data:`MAX_COMPARED` scenarios with the baseline."""
     names = list(results.scenarios)
     baseline = baseline or names[0]
-    shown = [baseline] + [n for n in names if n != baseline][: MAX_SCENARIO_CHARTS - 1]
+    shown = shown_scenarios(results, baseline)
     if len(names) > 1:
         compared = [baseline] + [n for n in names if n != baseline][:MAX_COMPARED]
         results = results.only(*[n for n in names if n in shown or n in compared])
