@@ -1,5 +1,6 @@
 """The package's words, defined once: league tables, segments, phases, sources of support,
-shortfall policies, and the catalogue of output metrics.
+shortfall policies, the catalogue of output metrics, and the plain-English label and unit
+of every scenario field (:func:`plain_label`).
 
 Every list that orders arrays (phases, sources, league tables) and every list of metrics
 that outputs share lives here, and every layer imports it from here, so no two places can
@@ -9,6 +10,7 @@ library.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Literal
@@ -259,3 +261,226 @@ PLAIN_LABELS: dict[str, tuple[str, str]] = {
 }  # fmt: skip
 """Plain-English name and short unit of scenario numbers that outputs speak of (by
 dotted path); others are named from their path."""
+
+
+# ------------------------------------------------- plain-English labels of every scenario number
+
+TABLE_WORDS = {"acute": "acute", "non_acute": "non-acute", "ambulance": "ambulance"}
+"""A league table in running text (the ``{table}`` of :data:`LABEL_TABLE`)."""
+SOURCE_WORDS = {"national": "the national team", "nhs_family": "the wider NHS",
+                "consultancy": "consultancy", "interim": "interim appointments"}  # fmt: skip
+"""A source of support in running text (the ``{source}`` of :data:`LABEL_TABLE`)."""
+_ROUTE = {"quality": "the quality route", "finance": "the finance route"}
+"""An entry route in running text (the ``{route}`` of :data:`LABEL_TABLE`)."""
+
+LABEL_TABLE: dict[str, tuple[str, str]] = {
+    "name": ("Scenario's short name", ""),
+    "title": ("Scenario", ""),
+    "description": ("Description", ""),
+    "start_date": ("Forecast starts", "date"),
+    "horizon_years": ("Length of the forecast", "years"),
+    "calibration_ensemble": ("Plausible values from the calibration", "file"),
+    "warm_start": ("Started from a run of the history", "file"),
+    "population.trust_counts": ("Changes in the number of trusts", ""),
+    "population.trust_counts[].effective_from": ("Number of trusts changes", "date"),
+    "population.trust_counts[].*": ("{Table} trusts", "trusts"),
+    "population.tables.*.initial_segment_counts": (
+        "{Table} trusts in segments 1, 2, 3 and 4 at the start", "trusts"),
+    "population.tables.*.initial_deficit_counts": (
+        "{Table} trusts in deficit in segments 1, 2, 3 and 4 at the start", "trusts"),
+    "population.tables.*.score.mean": ("Average metric score of {table} trusts",
+                                       "score (1 best, 4 worst)"),
+    "population.tables.*.score.between_trust_sd": (
+        "Spread of long-run scores between {table} trusts (standard deviation)", "score points"),
+    "population.tables.*.score.level_persistence_per_year": (
+        "Persistence of {table} trusts' long-run scores", "correlation from year to year"),
+    "population.tables.*.score.within_trust_sd": (
+        "Spread of {table} trusts' scores about their long-run level (standard deviation)",
+        "score points"),
+    "population.tables.*.score.persistence": (
+        "Persistence of {table} trusts' scores about their long-run level",
+        "correlation from quarter to quarter"),
+    "population.tables.*.score.trend_per_year": ("Trend in {table} trusts' scores",
+                                                 "score points a year"),
+    "population.tables.*.deficit.long_run_share": ("Long-run share of {table} trusts in deficit",
+                                                   "%"),
+    "population.tables.*.deficit.score_gradient": (
+        "Effect of a worse score on {table} trusts' odds of deficit",
+        "log-odds per standard deviation of score"),
+    "population.tables.*.deficit.switching_rate": (
+        "Rate at which {table} trusts move into and out of deficit", "a quarter"),
+    "population.tables.*.capability.low_share": (
+        "Share of {table} boards rated low capability", "% at the table's average score"),
+    "population.tables.*.capability.score_gradient": (
+        "Effect of a worse score on {table} boards' odds of a low capability rating",
+        "log-odds per standard deviation of score"),
+    "population.tables.*.catastrophic_failure_rate_per_year": (
+        "Rate of catastrophic failures of governance among {table} trusts", "per trust a year"),
+    "population.capability_reassessment_quarter": ("Quarter in which boards are reassessed",
+                                                   "quarter of the financial year"),
+    "population.capability_persistence": ("Boards whose capability rating carries over a year",
+                                          "%"),
+    "segmentation.rules[].effective_from": ("Segmentation rule in force", "date"),
+    "segmentation.rules[].label": ("Segmentation rule's name", ""),
+    "segmentation.rules[].rule": ("Segmentation rule", ""),
+    "segmentation.rules[].financial_override": ("Financial override under this rule", ""),
+    "segmentation.rules[].segment_shares": ("Shares of each league table in segments 1, 2 and 3",
+                                            "%"),
+    "segmentation.rules[].thresholds.*": ("Top scores of segments 1, 2 and 3, {table} trusts",
+                                          "score"),
+    "segmentation.financial_override": (
+        "Financial override (trusts in deficit held at segment 3 or below)", ""),
+    "segmentation.max_segment_in_deficit": ("Best segment open to a trust in deficit", "segment"),
+    "programme.name": ("Programme's name", ""),
+    "programme.cap": ("Programme cap", "trusts at once"),
+    "programme.priority": ("Order in which the waiting list is served", ""),
+    "programme.referrals.mode": ("How trusts are referred", ""),
+    "programme.referrals.rate_per_year": ("Referrals", "a year"),
+    "programme.referrals.referrals[].date": ("Scheduled referral", "date"),
+    "programme.referrals.referrals[].trusts": ("Trusts referred on a scheduled date", "trusts"),
+    "programme.referrals.lowest_segment_share": (
+        "Eligible trusts referred at each assessment", "%"),
+    "programme.referrals.catastrophic_failure_refers": (
+        "A catastrophic failure of governance refers the trust", ""),
+    "programme.referrals.*": ("Referrals by {route}", ""),
+    "programme.referrals.*.rate_per_trust_year": ("Referral rate by {route}", "per trust a year"),
+    "programme.referrals.*.score_gradient": ("Effect of a worse score on referral by {route}",
+                                             "log-rate per standard deviation of score"),
+    "programme.referrals.system": ("Whole systems entering together", ""),
+    "programme.referrals.system.rate_per_year": ("Whole systems entering the programme",
+                                                 "systems a year"),
+    "programme.referrals.system.from_segment": (
+        "Segment from which a system's trusts are referred", "segment or worse"),
+    "programme.referrals.no_longer_eligible": ("A waiting trust no longer eligible", ""),
+    "programme.phases.*": ("{Phase} phase", ""),
+    "programme.phases.*.duration.distribution": ("Distribution of the length of the {phase} "
+                                                 "phase", ""),
+    "programme.phases.*.duration.mean_weeks": ("Average length of the {phase} phase", "weeks"),
+    "programme.phases.*.duration.median_weeks": (
+        "Median work of the {phase} phase, at full support", "weeks"),
+    "programme.phases.*.duration.weeks": ("Length of the {phase} phase", "weeks"),
+    "programme.phases.*.duration.cv": (
+        "Variation in the length of the {phase} phase (coefficient of variation)", ""),
+    "programme.phases.*.duration.sigma": (
+        "Variation in the length of the {phase} phase (lognormal sigma)", ""),
+    "programme.phases.*.support_hours_per_week": ("Support in the {phase} phase",
+                                                  "hours per trust a week"),
+    "programme.phases.*.blend.*": ("Share of {phase} support from {source}", "%"),
+    "programme.dose_response.elasticity": (
+        "Dose-response elasticity (how far less support slows improvement)", ""),
+    "programme.target_duration_weeks": ("Planned time from admission to exit", "weeks"),
+    "programme.exit_score_gain": ("Lasting score gain at exit", "score points"),
+    "programme.relapse_probability": ("Chance a trust is referred again after its support ends",
+                                      "%"),
+    "programme.improvement_work_scale": ("Scale of the improvement phase's work",
+                                         "times the distribution's"),
+    "programme.initial.in_programme": ("Trusts in the programme at the start", ""),
+    "programme.initial.in_programme[].league_table": ("League table", ""),
+    "programme.initial.in_programme[].trusts": ("Trusts in the programme at the start", "trusts"),
+    "programme.initial.in_programme[].phase": ("Phase at the start", ""),
+    "programme.initial.in_programme[].weeks_in_phase": ("Weeks in their phase at the start",
+                                                        "weeks"),
+    "programme.initial.in_programme[].weeks_in_programme": (
+        "Weeks in the programme at the start", "weeks"),
+    "programme.initial.in_programme[].route": ("Route into the programme", ""),
+    "programme.initial.waiting": ("Trusts waiting at the start", ""),
+    "programme.initial.waiting[].league_table": ("League table", ""),
+    "programme.initial.waiting[].trusts": ("Trusts waiting at the start", "trusts"),
+    "programme.initial.waiting[].weeks_waiting": ("Weeks waited at the start", "weeks"),
+    "programme.eras": ("Changes to the programme on dates", ""),
+    "programme.effective_from": ("Programme change", "date"),
+    "programme.dose_response": ("Dose-response", ""),
+    "team.national.wte_schedule[].effective_from": ("National team size changes", "date"),
+    "team.national.wte_schedule[].wte": ("National team size", "WTE"),
+    "team.national.productive_hours_per_wte_week": ("Productive hours per WTE", "hours a week"),
+    "team.national.vacancy_rate": ("National team's vacancy rate", "%"),
+    "team.national.cost_per_wte_year": ("Cost of a national team WTE", "£ a year"),
+    "team.national.director_wte_per_trust": ("Improvement director per trust in the programme",
+                                             "WTE"),
+    "team.nhs_family.hours_per_week": ("Wider NHS support available", "hours a week"),
+    "team.nhs_family.cost_per_hour": ("Cost of an hour of wider NHS support", "£"),
+    "team.consultancy.framework_cap_days_per_week": ("Consultancy framework's call-off limit",
+                                                     "consultant days a week"),
+    "team.consultancy.day_rate": ("Consultancy day rate", "£"),
+    "team.consultancy.hours_per_day": ("Hours in a consultant day", "hours"),
+    "team.interim.hours_per_week": ("Interim appointments available", "hours a week"),
+    "team.interim.cost_per_hour": ("Cost of an hour of interim support", "£"),
+    "team.shortfall_policy": ("When the national team is short of hours", ""),
+    "team.paid_by_trusts.*": ("Share of the cost of {source} paid by the trusts supported", "%"),
+    "team.prices.base_year": ("Prices of the financial year", ""),
+    "team.prices.inflation_per_year": ("Inflation", "% a year"),
+}  # fmt: skip
+"""Plain-English label and unit of every number and setting of a scenario, by its field path
+with league tables, phases, sources and routes as ``*`` and list positions as ``[]`` (see
+:func:`plain_label`); a unit starting with ``%`` marks a share shown as a percentage, ``£``
+an amount in pounds, ``date`` a date."""
+LIST_WORDS = {"wte_schedule": "step", "rules": "rule", "trust_counts": "change", "eras": "era",
+              "in_programme": "group", "waiting": "group", "referrals": "referral"}  # fmt: skip
+"""What one item of each list of a scenario is called, when no date or words name it."""
+_INDEX = re.compile(r"\[(\d+)\]")
+_TABLES = "|".join(LEAGUE_TABLES)
+_WILD = (
+    (re.compile(rf"^population\.tables\.({_TABLES})\."), "population.tables.*.", "table"),
+    (re.compile(rf"^population\.trust_counts\[\]\.({_TABLES})$"), "population.trust_counts[].*",
+     "table"),
+    (re.compile(rf"^segmentation\.rules\[\]\.thresholds\.({_TABLES})$"),
+     "segmentation.rules[].thresholds.*", "table"),
+    (re.compile(rf"^programme\.phases\.({'|'.join(PHASES)})\b"), "programme.phases.*", "phase"),
+    (re.compile(rf"\.(?:blend|paid_by_trusts)\.({'|'.join(PROVIDERS)})$"), None, "source"),
+    (re.compile(r"^programme\.referrals\.(quality|finance)"), "programme.referrals.*", "route"),
+)  # fmt: skip
+
+
+def plain_label(
+    path: str, positions: dict[str, str] | None = None, sentence: bool = False
+) -> tuple[str, str]:
+    """The plain-English label and unit of the scenario number or setting at ``path``
+    (``team.national.wte_schedule[1].wte`` -> ``("National team size (step 2)", "WTE")``).
+
+    ``positions`` names list items by their path (``{"team.national.wte_schedule[1]": "from
+    1 Oct 2026"}``), in place of "step 2"; an era's field is labelled as the programme's
+    field of that name, in that era. ``sentence``: the label to go inside a sentence (its
+    first word in lower case unless it is a name, such as NHS). A path missing from
+    :data:`LABEL_TABLE` is labelled from its field names, never with dots.
+    """
+    where = []
+    for match in _INDEX.finditer(path):
+        item = path[: match.end()]
+        if positions and item in positions:
+            where.append(positions[item])
+        else:
+            head = re.findall(r"(\w+)$", path[: match.start()])
+            where.append(f"{LIST_WORDS.get(head[0] if head else '', 'item')} {int(match.group(1)) + 1}")
+    generic = _INDEX.sub("[]", path)
+    era = generic.startswith("programme.eras[].")
+    if era:
+        generic = "programme." + generic.removeprefix("programme.eras[].")
+    words = {}
+    for pattern, replacement, kind in _WILD:
+        found = pattern.search(generic)
+        if found:
+            words[kind] = found.group(1)
+            start, end = found.span(1)
+            generic = generic[:start] + "*" + generic[end:] if replacement is None else (
+                replacement + generic[found.end():])  # fmt: skip
+    label, unit = LABEL_TABLE.get(generic) or _from_field_names(path)
+    fill = {"table": TABLE_WORDS.get(words.get("table", ""), words.get("table", "")),
+            "phase": words.get("phase", "").replace("_", " "),
+            "source": SOURCE_WORDS.get(words.get("source", ""), words.get("source", "")),
+            "route": _ROUTE.get(words.get("route", ""), words.get("route", ""))}  # fmt: skip
+    fill |= {key.capitalize(): value[:1].upper() + value[1:] for key, value in fill.items()}
+    label = label.format(**fill)
+    if where:
+        label += f" ({', '.join(where)})"
+    if sentence and not re.match(r"^(NHS|WTE|[A-Z]{2,})\b", label):
+        label = label[:1].lower() + label[1:]
+    return label, unit
+
+
+def _from_field_names(path: str) -> tuple[str, str]:
+    """A label made from the last two field names of ``path``, for a path the table lacks."""
+    names = [n for n in re.split(r"[.\[\]]+", path) if n and not n.isdigit()][-2:]
+    text = " ".join(n.replace("_", " ") for n in names)
+    for short, word in (("wte", "WTE"), ("nhs", "NHS"), ("sd", "standard deviation")):
+        text = re.sub(rf"\b{short}\b", word, text)
+    return text[:1].upper() + text[1:], ""

@@ -88,6 +88,7 @@ TIERS: dict[str, str] = {
     "test_calibrate_output.py": "end_to_end",
     "test_report.py": "end_to_end",
     "test_report_workforce.py": "end_to_end",
+    "test_report_print.py": "end_to_end",
     "test_notebooks.py": "end_to_end",
     "test_progress.py": "end_to_end",
     "test_packaging.py": "end_to_end",
@@ -133,6 +134,34 @@ def short(baseline):
     """The baseline over two years (still named ``baseline``): the test scenario of any test
     that needs whole runs but not the whole horizon. Scenarios are frozen, so sharing is safe."""
     return with_changes(baseline, {"horizon_years": 2})
+
+
+@pytest.fixture(scope="session")
+def two_scenarios(short):
+    """Results of the short baseline and a variant with a cap of 20 whose description holds
+    markup (6 replications, seed 3, assumptions fixed): the chart pack's tests'."""
+    from sim import run_experiment
+    from sim.experiment.settings import RunSettings
+
+    hostile = with_changes(
+        short,
+        {
+            "name": "cap_20",
+            "title": "Programme cap of 20 trusts",
+            "programme.cap": 20,
+            "description": 'Bigger cap <script>alert("x")</script> & "quotes"',
+        },
+    )
+    return run_experiment([short, hostile], settings=RunSettings(6, seed=3, uncertainty="noise"))
+
+
+@pytest.fixture(scope="session")
+def two_scenario_pack(two_scenarios, tmp_path_factory):
+    """The chart pack of :func:`two_scenarios`, its charts drawn in full and, where a
+    browser is found, printed (tests/test_report.py, tests/test_report_print.py)."""
+    from sim.outputs.report import write_chart_pack
+
+    return write_chart_pack(two_scenarios, tmp_path_factory.mktemp("pack") / "report")
 
 
 POPULATION_ONLY = {

@@ -303,7 +303,7 @@ def test_chart_title_counts_the_points_drawn(trial, runs):
         "Every entry route: 1 of 2 published counts inside the model's 90% range",
         "Lowest-segment route: 0 of 1 published count inside the model's 90% range",
     ]
-    assert "30 replications" in chart.meta["subtitle"]
+    assert "30 replications" in chart.subtitle
     fig = draw(chart)  # the shared drawer, by kind
     assert DRAWERS["backtest"] is draw_backtest
     assert drawn_points(fig) == [sorted([median, 99]), [98]]  # one panel per series

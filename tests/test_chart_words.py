@@ -105,13 +105,16 @@ def test_caseload_title_counts_quarters_at_the_cap_from_the_medians_drawn(charts
         medians, cap = chart.table["median"].to_numpy(), chart.meta["cap"]
         at_cap = int(np.sum(medians >= cap))
         if at_cap == len(medians):
-            assert "every quarter" in chart.title
+            assert "every quarter end" in chart.title
         elif at_cap:
-            assert f"at the end of {at_cap} of {len(medians)} quarters" in chart.title
+            assert f"at {at_cap} of {len(medians)} quarter ends" in chart.title
         else:
             low, high = int(np.floor(medians.min())), int(np.ceil(medians.max()))
             assert f"{low} to {high} trusts" in chart.title
-        assert "(median)" in chart.title
+        # the statistic, coverage and period are in the subtitle (ONS and GOV.UK guidance)
+        assert chart.subtitle.startswith("Trusts in the programme at the end of each quarter")
+        assert f"of {REPLICATIONS} replications" in chart.subtitle and "Median" in chart.subtitle
+        assert "30 Jun 2026 to 31 Mar 2029" in chart.subtitle
         last = chart.table.iloc[-1]
         assert f"{last['median']:.0f} on 31 Mar 2029" in chart.alt_text
 
@@ -247,11 +250,13 @@ def test_waiting_list_title_peak_is_the_drawn_median_peak(charts, results):
     for name in results.scenarios:
         chart = charts[f"{name}-waiting-list"]
         table = chart.table
-        peak = table.loc[table["median"].idxmax()]
+        peak, last = table.loc[table["median"].idxmax()], table.iloc[-1]
         if peak["median"] > 0:
-            day = peak["period_end"]
-            assert f"median of {peak['median']:.0f} trusts" in chart.title
+            day = (last if last["median"] == peak["median"] else peak)["period_end"]
+            assert f"{peak['median']:.0f} trusts" in chart.title
             assert f"{day.day} {day:%b %Y}" in chart.title
+            if last["median"] < peak["median"]:
+                assert chart.title.endswith(f"ending at {last['median']:.0f}")
 
 
 def test_an_empty_median_waiting_list_is_told_by_the_fan_s_top_edge(results, summary):
@@ -263,8 +268,8 @@ def test_an_empty_median_waiting_list_is_told_by_the_fan_s_top_edge(results, sum
     busiest = chart.table.loc[chart.table["q90"].idxmax()]
     day = busiest["period_end"]
     assert chart.title == (
-        "The median waiting list is empty at every quarter end; in 10% of replications "
-        f"{busiest['q90']:.0f} or more trusts wait on {day.day} {day:%b %Y}"
+        "The waiting list is mostly empty; in 10% of replications "
+        f"{busiest['q90']:.0f} or more wait on {day.day} {day:%b %Y}"
     )
     quiet.loc[rows, "q90"] = 0.0
     assert waiting_fan(results, quiet, "baseline").title == (
@@ -303,10 +308,15 @@ def test_segments_title_counts_the_programme_across_every_table(charts, results)
 
         programme, acute = total(last, 5), total(last, 5, "acute")
         assert round(programme) != round(acute)  # the old title's bug shows in this data
-        assert f"{programme:.0f} trusts in the programme across all tables" in chart.title
-        assert f"from {total(first, 5):.0f})" in chart.title
-        assert f"about {total(last, 4, 'acute'):.0f} acute trusts in segment 4" in chart.title
+        before, after = f"{total(first, 5):.0f}", f"{programme:.0f}"
+        assert (f"the programme stays at {after}" if before == after
+                else f"the programme {'grows' if programme > total(first, 5) else 'falls'} "
+                f"from {before} to {after}") in chart.title  # fmt: skip
+        acute_4 = (f"{total(first, 4, 'acute'):.0f}", f"{total(last, 4, 'acute'):.0f}")
+        assert chart.title.startswith("Segment 4 acute trusts ")
+        assert (f"from {acute_4[0]} to {acute_4[1]};" in chart.title) != (acute_4[0] == acute_4[1])
         assert f"{programme:.0f} trusts are in the programme" in chart.alt_text
+        assert "Mean of" in chart.subtitle and "segment 5 of every table" in chart.subtitle
 
 
 # ------------------------------------------------------------------ national team
@@ -319,13 +329,14 @@ def test_team_demand_title_uses_the_run_summary_share_short(charts, results, sum
         share = _summary_share(results, summary, name, "national team first short of hours")
         shares[name] = share
         assert "quarters" not in chart.title
+        national = chart.table[chart.table["source"] == "national"]
+        peak = national.loc[national["demand_median"].idxmax()]
+        assert f"peaks at {peak['demand_median']:.0f} hours a week" in chart.caption
+        assert f"against {peak['capacity']:.0f} available" in chart.caption
         if share:
             assert _percents(chart.title) == [share]
+            assert f"short of hours at some time in {share}% of replications" in chart.title
             assert f"short at some time in {share}% of replications" in chart.alt_text
-            national = chart.table[chart.table["source"] == "national"]
-            peak = national.loc[national["demand_median"].idxmax()]
-            assert f"peaks at {peak['demand_median']:.0f} hours a week" in chart.title
-            assert f"against {peak['capacity']:.0f} available" in chart.title
         else:
             assert "every replication" in chart.title
         assert round(chart.meta["share_short"] * 100) == share
@@ -353,11 +364,12 @@ def test_exceedance_words_match_the_run_summary_and_the_lines_drawn(charts, resu
         chart = charts[f"{name}-exceedance"]
         full = _summary_share(results, summary, name, "programme first full")
         short = _summary_share(results, summary, name, "national team first short of hours")
-        assert f"full at some time in {full}% of replications" in chart.title
+        assert f"The programme fills in {full}% of replications" in chart.title
         if short:
-            assert f"short of hours at some time in {short}%" in chart.title
+            assert f"the national team is short in {short}%" in chart.title
         else:
             assert "never short" in chart.title
+        assert "at some time in each quarter and by each quarter's end" in chart.subtitle
         last = chart.table.iloc[-1]
         assert round(last["cap_reached_by_end"] * 100) == full
         assert round(last["national_team_short_by_end"] * 100) == short
@@ -391,3 +403,32 @@ def test_comparison_title_is_a_drawn_difference_with_an_interval_below_zero(char
         assert f"{abs(row['mean_difference']):.1f} fewer trusts" in chart.title
     else:
         assert chart.title.startswith("No scenario clearly shortens")
+    assert "cap_20" not in chart.title + chart.subtitle + chart.caption + chart.alt_text
+
+
+# ------------------------------------------------------- scenarios on the same axes
+
+
+def test_overlay_titles_give_the_lowest_and_highest_last_median_drawn(charts, results):
+    """Each headline figure with every scenario on the same axes: the title's numbers are
+    the lowest and highest median of the last period drawn, by the overlay's own words."""
+    from sim.outputs.charts.overlay import OVERLAYS, number
+
+    names = list(results.scenarios)
+    for spec in OVERLAYS:
+        chart = charts[f"compare-{spec.metric.replace('_', '-')}"]
+        table = chart.table
+        assert list(dict.fromkeys(table["scenario"])) == names
+        last = table[table["period"] == table["period"].iloc[-1]]
+        low, high = (number(v, spec.unit, with_unit=False)
+                     for v in (last["median"].min(), last["median"].max()))  # fmt: skip
+        assert (f"{low} to {high}" in chart.title) if low != high else (high in chart.title)
+        assert (table["q25"] <= table["median"]).all() and (table["median"] <= table["q75"]).all()
+        assert f"of {REPLICATIONS} replications" in chart.subtitle
+        assert "cap_20" not in chart.title + chart.subtitle + chart.caption + chart.alt_text
+        ax = draw(chart).axes[0]
+        labels = [t.get_text() for t in ax.texts]
+        for group in chart.meta["groups"]:  # each line labelled with its scenarios' titles
+            titles = [table.loc[table["scenario"] == n, "title"].iloc[0] for n in group]
+            assert any(all(t.replace(" ", "") in label.replace("\n", "").replace(" ", "")
+                           for t in titles) for label in labels), (titles, labels)  # fmt: skip

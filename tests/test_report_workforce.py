@@ -51,8 +51,9 @@ def section(results):
 
 
 def _cells(page: str, table: str) -> list[list[str]]:
-    body = re.search(rf'<table id="{table}">.*?<tbody>(.*?)</tbody>', page, re.S).group(1)
-    return [[html.unescape(c) for c in re.findall(r"<td>(.*?)</td>", row)]
+    """Each body row's cells, its heading cell first."""
+    body = re.search(rf'<table id="{table}"[^>]*>.*?<tbody>(.*?)</tbody>', page, re.S).group(1)
+    return [[html.unescape(c) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row)]
             for row in re.findall(r"<tr>(.*?)</tr>", body)]  # fmt: skip
 
 
@@ -73,7 +74,7 @@ def test_the_section_gives_the_answer_run_prints(section, folder, scenario, resu
     page = render_page(results, [], workforce=section)
     assert '<a href="#workforce">' in page
     assert _cells(page, "workforce-table") == [[
-        scenario.name, percent(expected.probability), f"{expected.mean_shortfall_hours:,.0f}",
+        scenario.title, percent(expected.probability), f"{expected.mean_shortfall_hours:,.0f}",
         expected.sentence()]]  # fmt: skip
 
 
@@ -85,11 +86,12 @@ def test_the_variance_split_is_the_run_files(section, folder, results):
     for column in ("total", "noise", "assumptions_share"):
         np.testing.assert_allclose(merged[column], merged[f"{column}_run"], rtol=1e-12)
     np.testing.assert_allclose(merged["noise_share"], 1 - merged["assumptions_share"])
+    # a row per figure, a column per scenario: the share from the assumptions
     rows = _cells(render_page(results, [], workforce=section), "variance-table")
-    assert [r[1] for r in rows] == list(section.variance["figure"])
+    figures = [f[:1].upper() + f[1:] for f in section.variance["figure"]]
+    assert [r[0] for r in rows] == figures
     for cells, share in zip(rows, section.variance["assumptions_share"], strict=True):
-        assert cells[2:] == ([percent(share), percent(1 - share)] if share == share
-                             else ["no spread"] * 2)  # fmt: skip
+        assert cells[1:] == [percent(share) if share == share else "no spread"]
 
 
 def test_the_futures_chart_draws_the_rule_and_its_words_come_from_its_points(section, scenario):
@@ -101,8 +103,9 @@ def test_the_futures_chart_draws_the_rule_and_its_words_come_from_its_points(sec
     assert short.mean() == answer.probability
     assert short[inside].mean() == answer.discovery.density
     assert inside[short].mean() == answer.discovery.coverage
-    assert f"in {percent(short.mean())} of plausible futures" in chart.title
-    assert f"{percent(short[inside].mean())} of those inside the box" in chart.title
+    assert f"short in {percent(short.mean())} of plausible futures" in chart.title
+    assert f"{percent(short[inside].mean())} of those in the box" in chart.title
+    assert "plausible futures" in chart.subtitle and "scenario discovery" in chart.subtitle
     assert answer.sentence() in chart.caption
     assert f"{int(short.sum())} short of hours" in chart.alt_text
     ax = draw(chart).axes[0]
@@ -124,7 +127,7 @@ def test_the_futures_chart_draws_the_rule_and_its_words_come_from_its_points(sec
 
 def test_the_pack_writes_the_section_its_chart_and_tables(results, monkeypatch, tmp_path):
     monkeypatch.setattr(report, "chart_set", lambda *args: [])  # only this section's chart
-    pack = write_chart_pack(results, tmp_path / "pack")
+    pack = write_chart_pack(results, tmp_path / "pack", pdf=False)
     page = (pack / "index.html").read_text(encoding="utf-8")
     name = next(iter(results.scenarios))
     for file in (f"charts/{name}-workforce.png", f"charts/{name}-workforce.svg",
@@ -134,6 +137,14 @@ def test_the_pack_writes_the_section_its_chart_and_tables(results, monkeypatch, 
         assert (pack / link).is_file(), link
     assert page.index('id="workforce"') < page.index('id="assumptions"')
     assert "--uncertainty parameters" not in page
+    # the key findings give the workforce question's answer, with the rule it found
+    findings = page[page.index('<section id="findings">') : page.index("</section>")]
+    assert html.escape(section_sentence(results)) in findings
+
+
+def section_sentence(results) -> str:
+    return workforce_section(results, list(results.scenarios)).answers[
+        next(iter(results.scenarios))].sentence()
 
 
 def test_a_run_with_fixed_assumptions_says_how_to_get_the_section(short):

@@ -18,7 +18,7 @@ import pandas as pd
 from sim.analysis.discovery import Discovery, discover
 from sim.experiment.uncertainty import ParameterDraws
 from sim.scenario import Scenario
-from sim.vocabulary import PLAIN_LABELS
+from sim.vocabulary import PLAIN_LABELS, plain_label
 
 EVENT = "the national team is short of hours at some time"
 EVENT_AGAIN = "the team is short"
@@ -61,7 +61,8 @@ def workforce_answer(
     draws = ParameterDraws(scenario, seed, replications)
     table = pd.DataFrame(draws.table()).iloc[short.index.to_numpy()]
     paths = [n.path for n in draws.numbers]
-    labels = {p: PLAIN_LABELS[p][0] for p in paths if p in PLAIN_LABELS}
+    labels = {p: PLAIN_LABELS[p][0] if p in PLAIN_LABELS else plain_label(p, sentence=True)[0]
+              for p in paths}  # fmt: skip
     units = {p: PLAIN_LABELS[p][1] if p in PLAIN_LABELS else scenario.notes[p].unit or ""
              for p in paths}  # fmt: skip
     found = discover(table, short.to_numpy() > 0, labels=labels, units=units)

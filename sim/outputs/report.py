@@ -1,65 +1,83 @@
-"""The consultation chart pack: charts, their data and a self-contained web page.
+"""The consultation chart pack: a web page that opens with the findings, a printable report,
+and every chart with its data.
 
-``write_chart_pack(results, folder)`` writes, for every chart of :func:`sim.outputs.charts.chart_set`,
-a PNG, an SVG and the CSV of the data drawn, plus ``index.html``: the charts with their
-findings, captions and alt text; the workforce question (how often the national team is
-short of hours across plausible futures, under which assumptions, and how much of each
-figure's spread comes from the assumptions; in a run that held them fixed, how to get it:
-:mod:`sim.outputs.charts.workforce`); given a :class:`BacktestSection`, the back-test through
-2013-2026 (its chart, ``data/backtest.csv`` and ``data/programme_stock.csv``, a table and
-the count of figures inside the model's range), or why it is missing; the assumptions of
-every scenario (value, unit, source or assumption); what differs between the scenarios; a
-model description under the STRESS-DES headings; and the run's manifest. The back-test is
-run by the caller (the ``report`` command), not here. The page uses no scripts, fonts or files from outside the
-folder, so it opens offline and can be attached to a consultation. All text that comes
-from scenario files is escaped.
+``write_chart_pack(results, folder)`` writes ``index.html`` in this order: the key findings
+(each with its range, :mod:`sim.outputs.findings`); for several scenarios, what they change
+(:mod:`sim.outputs.assumptions`), the headline figures of every scenario on the same axes
+and their paired differences from the baseline; each scenario's charts (those identical to
+the baseline's are not repeated); the workforce question (:mod:`sim.outputs.charts.workforce`);
+given a :class:`BacktestSection`, the back-test through 2013-2026, or why it is missing; and
+appendices: every assumption with its unit and basis, a model description under the
+STRESS-DES headings, and what the run was (:mod:`sim.outputs.sections`). Scenarios are named
+by their titles. The back-test is run by the caller (the ``report`` command), not here.
+
+Beside the page: ``report.pdf``, the page printed on A4 by a headless Chromium when one is
+found (:mod:`sim.outputs.printing`); ``charts/`` with each chart as PNG and SVG, bare (the
+page gives the title, subtitle and caption as its own text, so they are not in the image
+twice) and, with ``standalone``, in ``charts/standalone/`` with its words in the image for
+use on its own; ``data/`` with each chart's data as CSV and all of them in ``charts.xlsx``
+(:mod:`sim.outputs.workbook`), the workforce and back-test tables, and the run's manifest.
+``bare`` writes only the charts and their data, for a document in its own house style. The
+page uses no scripts, fonts or files from outside the folder, so it opens offline and can
+be attached to a consultation. All text that comes from scenario files is escaped.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
-from sim.analysis.backtest import Backtest
-from sim.analysis.compare import identical_outputs
-from sim.analysis.discovery import percent_words
 from sim.errors import OutputError
-from sim.outputs.charts import PNG_DPI, chart_set, save
+from sim.outputs.assumptions import assumptions, differences_html, full_list_html
+from sim.outputs.charts import PNG_DPI, chart_set
+from sim.outputs.charts import save as save_chart
 from sim.outputs.charts.analysis import backtest_chart
-from sim.outputs.charts.data import DATA_SOURCES, ChartData
+from sim.outputs.charts.data import DATA_SOURCES, ChartData, scenario_titles
 from sim.outputs.charts.draw import HEIGHT_INCHES, WIDTH_INCHES
-from sim.outputs.charts.pack import shown_scenarios
+from sim.outputs.charts.pack import MAX_SCENARIO_CHARTS, shown_scenarios
 from sim.outputs.charts.workforce import WorkforceSection, workforce_section
-from sim.outputs.summary import no_difference_sentences
+from sim.outputs.findings import findings_html, key_figures, key_sentences
+from sim.outputs.printing import HOW_TO_GET, PDF, find_browser, print_pdf
+from sim.outputs.sections import (
+    BACKTEST_HEADING,
+    BACKTEST_LINKS,
+    BACKTEST_TABLES,
+    MANIFEST_FILE,
+    STANDALONE,
+    VARIANCE_FILE,
+    WORKFORCE_FILE,
+    WORKFORCE_HEADING,
+    BacktestSection,
+    backtest_html,
+    backtest_sentences,
+    figure_html,
+    no_difference_html,
+    run_html,
+    stress_des_html,
+    workforce_html,
+)
+from sim.outputs.workbook import WORKBOOK, write_workbook
 from sim.results import Results, atomic_folder
-from sim.scenario.paths import numeric_paths, value_at
-from sim.scenario.schema import Scenario
 
+__all__ = [
+    "BACKTEST_HEADING", "BACKTEST_LINKS", "BACKTEST_TABLES", "PAGE", "PDF", "VARIANCE_FILE",
+    "WORKFORCE_FILE", "WORKFORCE_HEADING", "BacktestSection", "backtest_sentences",
+    "image_sizes", "render_page", "save", "write_chart_pack", "write_tables_and_charts",
+]  # fmt: skip
+
+log = logging.getLogger("sim")
 PAGE = "index.html"
-BACKTEST_TABLES = {"backtest.csv": "table", "programme_stock.csv": "stock"}
-"""The back-test's tables in the pack's ``data/`` folder (the same files, under the same
-names, as ``python -m sim backtest`` writes), by :class:`Backtest` attribute."""
-WORKFORCE_FILE = "workforce.csv"
-"""The workforce question's answers in ``data/``, one row per scenario shown."""
-VARIANCE_FILE = "variance_split.csv"
-"""In ``data/``: the rows of the run's ``variance_split.csv`` for the figures ``run`` prints."""
 
 
-@dataclass(frozen=True)
-class BacktestSection:
-    """What the chart pack says about the back-test: its result, or why there is none."""
-
-    result: Backtest | None = None
-    missing: str = ""
-    """Why there is no result (the history scenario was not found, say): shown instead."""
-    files: str = ""
-    """Where the scenario and the published figures came from, shown under the table."""
+def save(chart: ChartData, folder: Path) -> None:
+    """A chart of the page: PNG and SVG without its words (the page gives them)."""
+    save_chart(chart, folder, words=False)
 
 
 def write_chart_pack(
@@ -69,10 +87,21 @@ def write_chart_pack(
     force: bool = False,
     backtest: BacktestSection | None = None,
     progress: Callable[[int, int], None] | None = None,
+    *,
+    pdf: bool = True,
+    standalone: bool = False,
+    bare: bool = False,
+    note: Callable[[str], None] | None = None,
 ) -> Path:
-    """Write the chart pack to ``folder`` atomically. Returns the folder. ``backtest``
-    adds the section "Does the model reproduce the last decade?"; None leaves it out.
-    ``progress`` (optional) is called with (charts written, charts in all) after each chart.
+    """Write the chart pack to ``folder`` atomically. Returns the folder.
+
+    ``backtest`` adds the section "Does the model reproduce the last decade?"; None leaves
+    it out. ``progress`` (optional) is called with (charts written, charts in all) after
+    each chart. ``pdf``: print the page to ``report.pdf`` when a browser is found (without
+    one, ``note`` is told how to get it). ``standalone``: also write each chart with its
+    words in the image, in ``charts/standalone/``. ``bare``: only the charts (without
+    words) and their data; no page and no PDF. ``note`` (default: the ``sim`` log's
+    warnings) hears why the PDF was left out.
 
     Raises
     ------
@@ -83,27 +112,64 @@ def write_chart_pack(
         raise OutputError(
             f"no scenario {baseline!r} to compare against; have {', '.join(results.scenarios)}"
         )
+    note = note or log.warning
+    when = _started(results)
     with atomic_folder(folder, force, "chart pack") as staging:
         charts = chart_set(results, baseline)
         (staging / "charts").mkdir()
         (staging / "data").mkdir()
+        if standalone:
+            (staging / "charts" / STANDALONE).mkdir()
         workforce = workforce_section(results, shown_scenarios(results, baseline))
-        drawn = [*charts, *workforce.charts.values()]
+        history = backtest_chart(backtest.result) if backtest and backtest.result else None
+        drawn = [*charts, *workforce.charts.values(), *([history] if history else [])]
         for done, chart in enumerate(drawn, 1):
             save(chart, staging / "charts")
-            chart.table.to_csv(staging / "data" / f"{chart.key}.csv", index=False)
+            if standalone:
+                save_chart(chart, staging / "charts" / STANDALONE, words=True)
+            if chart is not history:  # its data are the back-test's tables, below
+                chart.table.to_csv(staging / "data" / f"{chart.key}.csv", index=False)
             if progress is not None:
                 progress(done, len(drawn))
         if workforce.parameters:
             workforce.table().to_csv(staging / "data" / WORKFORCE_FILE, index=False)
             workforce.variance.to_csv(staging / "data" / VARIANCE_FILE, index=False)
-        if backtest is not None and backtest.result is not None:
-            save(backtest_chart(backtest.result), staging / "charts")
+        if history is not None:
             for name, attribute in BACKTEST_TABLES.items():
                 getattr(backtest.result, attribute).to_csv(staging / "data" / name, index=False)
-        page = render_page(results, charts, backtest, image_sizes(staging / "charts"), workforce)
-        (staging / PAGE).write_text(page, encoding="utf-8")
+        write_workbook(drawn, staging / "data" / WORKBOOK, when)
+        (staging / "data" / MANIFEST_FILE).write_text(
+            json.dumps(results.manifest, indent=2, default=str), encoding="utf-8")  # fmt: skip
+        if not bare:
+            sizes = image_sizes(staging / "charts")
+            page = render_page(results, charts, backtest, sizes, workforce, standalone=standalone)
+            (staging / PAGE).write_text(page, encoding="utf-8")
+            if pdf:
+                _print(staging / PAGE, staging / PDF, when, note)
     return Path(folder)
+
+
+def _started(results: Results) -> dt.datetime:
+    """When the run started (the manifest's ``started_utc``): the date the workbook and
+    the PDF record, so the same results make the same files."""
+    try:
+        return dt.datetime.fromisoformat(str(results.manifest["started_utc"]))
+    except (KeyError, ValueError):
+        return dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+def _print(page: Path, out: Path, when: dt.datetime, note: Callable[[str], None]) -> None:
+    browser = find_browser()
+    if browser is None:
+        note(f"{PDF} left out of the chart pack: no Chromium or Chrome was found to print it; "
+             f"{HOW_TO_GET}")  # fmt: skip
+        return
+    log.info("printing %s to %s with %s", page.name, out.name, browser)
+    try:
+        print_pdf(page, out, browser, when)
+    except OutputError as exc:
+        out.unlink(missing_ok=True)
+        note(f"{PDF} left out of the chart pack: {exc}")
 
 
 def image_sizes(folder: Path) -> dict[str, tuple[int, int]]:
@@ -126,31 +192,74 @@ def write_tables_and_charts(
     charts: list[ChartData],
     force: bool = False,
 ) -> Path:
-    """Write an analysis's tables (CSV) and charts (PNG, SVG) to a new folder, atomically."""
+    """Write an analysis's tables (CSV) and charts (PNG, SVG, each with its words: they are
+    used on their own) to a new folder, atomically."""
     with atomic_folder(folder, force, "tables and charts") as staging:
         for name, table in tables.items():
             table.to_csv(staging / name, index=False)
         for chart in charts:
-            save(chart, staging)
+            save_chart(chart, staging)
     return Path(folder)
 
 
 # ---------------------------------------------------------------------------- page
 
 STYLE = """
-body { font-family: "DejaVu Sans", Arial, sans-serif; margin: 0 auto; max-width: 72rem;
+body { font-family: "DejaVu Sans", Arial, sans-serif; margin: 0 auto; max-width: 64rem;
        padding: 1.5rem; color: #1b1b1b; line-height: 1.45; }
-h1 { font-size: 1.7rem; } h2 { margin-top: 2.5rem; border-bottom: 2px solid #0072B2; }
-figure { margin: 2rem 0; } figure img { max-width: 100%; height: auto; border: 1px solid #ddd; }
-figcaption { font-size: 0.95rem; } .links a { margin-right: 1rem; }
-table { border-collapse: collapse; font-size: 0.85rem; width: 100%; }
+h1 { font-size: 1.8rem; margin-bottom: 0.3rem; } .lede { color: #333; margin-top: 0; }
+h2 { margin-top: 2.5rem; border-bottom: 2px solid #0072B2; padding-bottom: 0.2rem; }
+h3 { margin-top: 2rem; } h4 { margin: 0 0 0.2rem; font-size: 1.08rem; }
+figure.chart { margin: 1.8rem 0 2.2rem; }
+figure.chart img { width: 100%; max-width: 60rem; height: auto; display: block; }
+.subtitle { margin: 0 0 0.6rem; color: #444; font-size: 0.9rem; }
+.caption { font-size: 0.88rem; margin: 0.5rem 0 0.2rem; color: #222; }
+.links { font-size: 0.85rem; margin: 0; } .links a { margin-right: 1rem; }
+table { border-collapse: collapse; font-size: 0.85rem; width: 100%; margin: 0.8rem 0 1.2rem; }
+caption { text-align: left; font-weight: bold; padding: 0.3rem 0; }
 th, td { border: 1px solid #ccc; padding: 0.3rem 0.5rem; text-align: left; vertical-align: top; }
-th { background: #eef4fa; } pre { background: #f6f6f6; padding: 1rem; overflow-x: auto; }
+thead th { background: #eef4fa; } tbody th { font-weight: normal; }
+table.figures tbody th, table.differences tbody th { width: 24%; }
+tr.sub th { padding-left: 1.5rem; } tr.section th { background: #f3f3f3; font-weight: bold; }
+table.assumptions { font-size: 0.8rem; } table.assumptions tbody th { width: 26%; }
+table.assumptions td:nth-child(2) { width: 18%; }
+table.compact { width: auto; } table.compact th { font-weight: bold; }
+ul.findings li { margin-bottom: 0.45rem; }
 .note { color: #444; font-size: 0.9rem; }
+nav ol { columns: 2; } .appendix h2 { border-bottom-color: #777; } .print-only { display: none; }
+@page { size: A4; margin: 14mm 13mm 15mm; }
+@media print {
+  body { max-width: none; padding: 0; font-size: 9.5pt; line-height: 1.35; }
+  h1 { font-size: 17pt; } h2 { font-size: 13.5pt; margin-top: 0; }
+  h3 { font-size: 11.5pt; margin-top: 1.2rem; } h4 { font-size: 10.5pt; }
+  h1, h2, h3, h4, caption, .lead { break-after: avoid; page-break-after: avoid; }
+  figure, tr, .keep, #manifest { break-inside: avoid; page-break-inside: avoid; }
+  section.major { break-before: page; page-break-before: always; }
+  nav, .links, .screen-only { display: none; } .print-only { display: block; }
+  figure.chart { margin: 0.6rem 0 0.9rem; }
+  figure.chart img { width: 86%; max-width: none; }
+  .subtitle, .caption { font-size: 8.5pt; } .note { font-size: 8.5pt; }
+  table { font-size: 8pt; } table.assumptions { font-size: 7pt; }
+  th, td { padding: 0.18rem 0.35rem; } ul.findings li { margin-bottom: 0.25rem; }
+  thead { display: table-header-group; }
+  a { color: inherit; text-decoration: none; }
+}
 """
+CHART_NAMES = {
+    "caseload": "trusts in the programme", "waiting-list": "the waiting list",
+    "regions": "trusts by region", "waiting-times": "waiting times", "segments": "segments",
+    "team-demand": "demand on the support teams", "cost": "cost",
+    "exceedance": "the chance of a full programme or a short national team",
+    "workforce": "plausible futures",
+}  # fmt: skip
+"""What each of a scenario's charts shows, by the end of its key, for the note of charts
+identical to the baseline's."""
+DEFAULT_SIZE = (round(WIDTH_INCHES * PNG_DPI), round(HEIGHT_INCHES * PNG_DPI))
+"""A one-panel chart's PNG with its words, pixels (1500 by 930): an image box's shape when
+the image's own is not known."""
 
 
-def _e(value: Any) -> str:
+def _e(value) -> str:
     return html.escape(str(value), quote=True)
 
 
@@ -160,395 +269,188 @@ def render_page(
     backtest: BacktestSection | None = None,
     sizes: dict[str, tuple[int, int]] | None = None,
     workforce: WorkforceSection | None = None,
+    standalone: bool = False,
 ) -> str:
-    """The chart pack's web page as a string (all scenario text escaped). ``backtest``:
-    the back-test's section (None: no section); ``sizes``: each chart's PNG size in pixels
-    (default: a one-panel chart's); ``workforce``: the workforce question's section (None:
-    no section)."""
+    """The chart pack's web page as a string (all scenario text escaped). ``charts``: those
+    of :func:`~sim.outputs.charts.chart_set`; ``backtest``: the back-test's section (None: no
+    section); ``sizes``: each chart's PNG size in pixels (default: a one-panel chart's);
+    ``workforce``: the workforce question's section (None: no section); ``standalone``:
+    link each chart's image with its words (``charts/standalone/``)."""
     sizes = sizes or {}
     names = list(results.scenarios)
+    titles = scenario_titles(results)
     manifest = results.manifest
+    summary = results.summary()
+    comparison = next((c for c in charts if c.kind == "comparison"), None)
+    overlays = [c for c in charts if c.kind == "overlay"]
+    baseline = comparison.meta["baseline"] if comparison is not None else names[0]
+    order = [baseline, *[n for n in names if n != baseline]]
+    charted = [n for n in order if any(c.key.startswith(f"{n}-") for c in charts)]
+    table_names = charted or order[:MAX_SCENARIO_CHARTS]
+    figures = key_figures(results, table_names, summary)
+    history = ""
+    if backtest is not None and backtest.result is not None:
+        result = backtest.result
+        history = backtest_sentences(result.table, result.start, result.stock["month"].iloc[-1])
+        history = history.split(": ")[0] + "."  # the count, without the details that follow
+
+    def figure(chart: ChartData, data: dict[str, str] | None = None, screen_only=False) -> str:
+        return figure_html(chart, sizes.get(chart.key, DEFAULT_SIZE), data, standalone,
+                           screen_only)  # fmt: skip
+
+    started = str(manifest.get("started_utc", ""))[:10]
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en-GB"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>Provider Improvement Programme forecast: {_e(', '.join(names))}</title>",
+        f"<title>Provider Improvement Programme forecast: {_e('; '.join(titles.values()))}</title>",
         f"<style>{STYLE}</style></head><body>",
-        "<h1>Provider Improvement Programme: forecast chart pack</h1>",
-        f'<p class="note">Scenarios: {_e(", ".join(names))}. {results.replications} replications, '
-        f"seed {_e(manifest.get('seed', 'unknown'))}, run {_e(manifest.get('started_utc', ''))} "
-        f"with version {_e(manifest.get('package_version', 'unknown'))} of the model. "
-        f"{_e(DATA_SOURCES)}</p>",
-        "<nav><h2>Contents</h2><ol>",
-        '<li><a href="#charts">Charts</a></li>',
-        *([f'<li><a href="#workforce">{WORKFORCE_HEADING}</a></li>'] if workforce else []),
-        *([f'<li><a href="#backtest">{BACKTEST_HEADING}</a></li>'] if backtest else []),
-        '<li><a href="#assumptions">Assumptions</a></li>',
-        '<li><a href="#differences">What differs between the scenarios</a></li>',
-        '<li><a href="#model">Model description (STRESS-DES)</a></li>',
-        '<li><a href="#manifest">Run manifest</a></li>',
-        "</ol></nav>",
-        '<h2 id="charts">Charts</h2>',
-        '<p class="note">Each chart links to a scalable version (SVG) and to the data drawn (CSV).</p>',
+        "<h1>Provider Improvement Programme: forecast</h1>",
+        f'<p class="lede">{len(names)} scenario{"s" if len(names) > 1 else ""}: '
+        f"{_e('; '.join(titles[n] for n in order))}. {results.replications} replications, seed "
+        f"{_e(manifest.get('seed', 'unknown'))}, run on {_e(started)} with version "
+        f"{_e(manifest.get('package_version', 'unknown'))} of the model.</p>",
+        findings_html(key_sentences(results, table_names, figures, workforce, comparison, history),
+                      figures, titles, results.replications),  # fmt: skip
+        f'<p class="note">{_e(DATA_SOURCES)} Figures are medians across replications with the '
+        "5th and 95th percentiles in brackets (90% of replications lie between them), as "
+        "<code>python -m sim run</code> prints them; differences between scenarios are paired "
+        "replication by replication, with 95% confidence intervals.</p>",
+        _contents(len(names) > 1, workforce is not None, backtest is not None),
     ]
-    charted = [n for n in names if any(c.key.startswith(f"{n}-") for c in charts)]
+    if len(names) > 1:
+        parts.append('<section id="compared" class="major"><h2>Scenarios compared</h2>')
+        shown = {n: titles[n] for n in order}
+        parts.append('<h3 id="differences" class="lead">What the scenarios change</h3>')
+        parts.append(differences_html(assumptions({n: results.scenarios[n] for n in order}), shown))
+        if overlays:
+            parts.append('<h3 id="over-time" class="lead">Headline figures over time</h3>')
+            parts += [figure(c) for c in overlays]
+        if comparison is not None:
+            parts.append('<h3 id="paired" class="lead">Differences from the baseline</h3>')
+            parts.append(figure(comparison))
+            parts.append(no_difference_html(results, comparison))
+        parts.append("</section>")
+    parts.append(_detail(results, charts, charted, titles, figure, bool(overlays)))
+    if workforce is not None:
+        drawn = list(workforce.charts.values())
+        shown = _not_repeated(drawn, baseline)[0]
+        futures = [figure(c, {f"{c.key}.csv": "Futures drawn (CSV)", WORKFORCE_FILE: "Answers (CSV)"})
+                   for c in shown]  # fmt: skip
+        same = [titles[c.key.removesuffix("-workforce")] for c in drawn
+                if all(c is not d for d in shown)]  # fmt: skip
+        if same:
+            futures.append(f'<p class="note">The futures of {_e(_join(same))} are drawn as in the '
+                           f"{_e(titles[baseline])}'s chart: the same in every replication.</p>")  # fmt: skip
+        parts.append(workforce_html(workforce, titles, futures))
+    if backtest is not None:
+        parts.append(backtest_html(backtest, sizes, DEFAULT_SIZE, standalone))
+    rows = assumptions({n: results.scenarios[n] for n in order})
+    parts += [
+        '<section id="assumptions" class="major appendix"><h2>Appendix A: every assumption</h2>',
+        '<p class="note">Every number and setting of the scenarios, with its unit and where it '
+        "comes from: a published source, an assumption with the reason for its value, or the "
+        "calibration that fitted it to published figures. Where the scenarios differ, each "
+        "scenario's value is given.</p>",
+        full_list_html(rows, {n: titles[n] for n in order}),
+        "</section>",
+        '<section id="model" class="appendix"><h2>Appendix B: model description '
+        "(STRESS-DES)</h2>",
+        stress_des_html(results),
+        "</section>",
+        '<section id="manifest" class="appendix"><h2>Appendix C: about this run</h2>',
+        run_html(results, titles, MANIFEST_FILE),
+        "</section></body></html>",
+    ]
+    return "\n".join(parts)
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _contents(several: bool, workforce: bool, backtest: bool) -> str:
+    entries = [("findings", "Key findings")]
+    if several:
+        entries.append(("compared", "Scenarios compared"))
+    entries.append(("detail", "Each scenario in detail"))
+    if workforce:
+        entries.append(("workforce", WORKFORCE_HEADING))
+    if backtest:
+        entries.append(("backtest", BACKTEST_HEADING))
+    entries += [("assumptions", "Appendix A: every assumption"),
+                ("model", "Appendix B: model description (STRESS-DES)"),
+                ("manifest", "Appendix C: about this run")]  # fmt: skip
+    items = "".join(f'<li><a href="#{key}">{_e(text)}</a></li>' for key, text in entries)
+    return f'<nav aria-label="Contents"><h2>Contents</h2><ol>{items}</ol></nav>'
+
+
+def _not_repeated(
+    charts: list[ChartData], baseline: str, every: list[ChartData] | None = None
+) -> tuple[list[ChartData], list[str]]:
+    """Of ``charts``, those to show, and what the others show: a scenario's chart whose data
+    and words are the baseline's chart's (among ``every``, default ``charts``: a variant
+    that changes nothing there) is not repeated."""
+    every = charts if every is None else every
+    own = {c.key.removeprefix(f"{baseline}-"): c for c in every if c.key.startswith(f"{baseline}-")}
+    shown, same = [], []
+    for chart in charts:
+        kind = chart.key.split("-", 1)[1] if "-" in chart.key else chart.key
+        base = own.get(kind)
+        twin = (base is not None and base is not chart and chart.table.equals(base.table)
+                and (chart.title, chart.subtitle, chart.caption, chart.alt_text)
+                == (base.title, base.subtitle, base.caption, base.alt_text))  # fmt: skip
+        if twin:
+            same.append(CHART_NAMES.get(kind, kind))
+        else:
+            shown.append(chart)
+    return shown, same
+
+
+PRINTED_ONCE = ("caseload", "waiting-list", "regions", "segments", "cost", "exceedance")
+"""A scenario's charts that the printed report shows for the baseline only, when the
+scenarios are also drawn on the same axes: their headline figures are in the charts
+comparing the scenarios and in the key figures, so the other scenarios' pages print what
+those do not show (waiting times, demand on each source of support); the web page shows
+every chart of every scenario."""
+
+
+def _detail(results: Results, charts: list[ChartData], charted: list[str],
+            titles: dict[str, str], figure: Callable, compared: bool) -> str:  # fmt: skip
+    """Each scenario's own charts, under its title and description; in print, the charts
+    of :data:`PRINTED_ONCE` for the baseline only when ``compared`` (the scenarios are drawn
+    on the same axes)."""
+    names = list(results.scenarios)
+    parts = ['<section id="detail" class="major"><h2>Each scenario in detail</h2>']
     if len(charted) < len(names):
         parts.append(
-            f'<p class="note">{len(names)} scenarios were run; charts are shown for {len(charted)} of '
-            "them, and the comparison for up to 12. Every scenario's figures are in the results "
-            "folder's summary.csv.</p>"
+            f'<p class="note">{len(names)} scenarios were run; charts are shown for {len(charted)} '
+            "of them, and the comparison for up to 12. Every scenario's figures are in the "
+            "results folder's summary.csv.</p>"
         )
+    baseline = charted[0] if charted else None
     for scenario in charted:
+        own = [c for c in charts if c.key.startswith(f"{scenario}-")]
+        shown, same = _not_repeated(own, baseline, charts)
         description = results.scenarios[scenario].description.strip()
-        parts.append(f"<h3>Scenario: {_e(scenario)}</h3>")
+        lead = f'<h3 id="scenario-{_e(scenario)}">{_e(titles[scenario])}</h3>'
         if description:
-            parts.append(f"<p>{_e(description)}</p>")
-        for chart in charts:
-            if chart.key.startswith(f"{scenario}-"):
-                parts.append(_figure(chart, sizes.get(chart.key)))
-    comparisons = [c for c in charts if c.kind == "comparison"]
-    if comparisons:
-        parts.append("<h3>Scenarios compared</h3>")
-        parts += [_figure(c, sizes.get(c.key)) for c in comparisons]
-        parts.append(_no_difference(results, comparisons[0]))
-    if workforce is not None:
-        parts.append(_workforce_section(workforce, sizes))
-    if backtest is not None:
-        parts.append(_backtest_section(backtest, sizes))
-    parts.append('<h2 id="assumptions">Assumptions</h2>')
-    parts.append(
-        '<p class="note">Every number in each scenario, with its unit and where it comes from: '
-        "a published source, or an assumption with the reason for its value.</p>"
-    )
-    for scenario in names:
-        parts.append(f"<h3>{_e(scenario)}</h3>")
-        parts.append(_assumptions_table(results.scenarios[scenario]))
-    parts.append('<h2 id="differences">What differs between the scenarios</h2>')
-    parts.append(_differences_table(results.scenarios))
-    parts.append('<h2 id="model">Model description (STRESS-DES)</h2>')
-    parts.append(_stress_des(results))
-    parts.append('<h2 id="manifest">Run manifest</h2>')
-    parts.append(f"<pre>{_e(json.dumps(manifest, indent=2, default=str))}</pre>")
-    parts.append("</body></html>")
+            lead += f'<p class="lead">{_e(description)}</p>'
+        if same:
+            lead += (f'<p class="note">The charts of {_e(_join(same))} are identical to the '
+                     f"{_e(titles[baseline])}'s and are not repeated.</p>")  # fmt: skip
+        once = [c for c in shown if compared and scenario != baseline
+                and c.key.removeprefix(f"{scenario}-") in PRINTED_ONCE]  # fmt: skip
+        if once:
+            lead += ('<p class="note print-only">This printed report shows this scenario\'s '
+                     "charts that the comparisons do not; its charts of "
+                     f"{_e(_join([CHART_NAMES[c.key.removeprefix(f'{scenario}-')] for c in once]))}"
+                     " are in the chart pack's web page (index.html), and their headline figures "
+                     "under Scenarios compared and in the key figures.</p>")  # fmt: skip
+        skipped = {c.key for c in once}
+        printed = [c for c in shown if c.key not in skipped]
+        lead_chart = printed[0] if printed else None
+        parts.append(f'<div class="keep">{lead}{figure(lead_chart) if lead_chart else ""}</div>')
+        parts += [figure(c, screen_only=c.key in skipped) for c in shown if c is not lead_chart]
+    parts.append("</section>")
     return "\n".join(parts)
-
-
-DEFAULT_SIZE = (round(WIDTH_INCHES * PNG_DPI), round(HEIGHT_INCHES * PNG_DPI))
-"""A one-panel chart's PNG, pixels (1500 by 930)."""
-
-
-def _figure(
-    chart: ChartData, size: tuple[int, int] | None = None, data: dict[str, str] | None = None
-) -> str:
-    """A chart with its finding, alt text, caption and links to its SVG and its data
-    (``data``: link text by file in ``data/``; default the chart's own CSV)."""
-    width, height = size or DEFAULT_SIZE
-    data = data or {f"{chart.key}.csv": "Data (CSV)"}
-    links = "".join(f'<a href="data/{_e(name)}">{_e(text)}</a>' for name, text in data.items())
-    return (
-        f'<figure id="{_e(chart.key)}">'
-        f"<h4>{_e(chart.title)}</h4>"
-        f'<img src="charts/{_e(chart.key)}.png" alt="{_e(chart.alt_text)}" width="{width}" '
-        f'height="{height}">'
-        f"<figcaption>{_e(chart.caption)}"
-        f'<br><span class="links"><a href="charts/{_e(chart.key)}.svg">Chart (SVG)</a>'
-        f"{links}</span></figcaption></figure>"
-    )
-
-
-# --------------------------------------------------------------- the workforce question
-
-WORKFORCE_HEADING = "How likely is the national team to be short of hours?"
-
-
-def _workforce_section(section: WorkforceSection, sizes: dict[str, tuple[int, int]]) -> str:
-    """Per scenario shown: how often the national team is short, by how much and when
-    (:mod:`sim.analysis.workforce`, as ``python -m sim run`` prints it), the futures chart,
-    and the share of each figure's spread due to the assumptions; or, in a run that held
-    the assumptions fixed, why there is none and how to get it."""
-    parts = [f'<h2 id="workforce">{WORKFORCE_HEADING}</h2>']
-    if not section.parameters:
-        parts.append(
-            '<p id="workforce-fixed">This run holds every assumption at its value in the '
-            "scenario (<code>--uncertainty noise</code>): its replications differ only in "
-            "run-to-run noise, so they cannot say how likely the national team is to be short of "
-            "hours across plausible futures, under which assumptions it is, or how much of each "
-            "figure's spread the assumptions cause. (Each scenario's chart of demand on the "
-            "support teams says how often the team is short with the assumptions as stated.) "
-            "For this section, run the scenarios with <code>python -m sim run SCENARIO ... "
-            "--uncertainty parameters</code> and make the chart pack from that run.</p>"
-        )
-        return "\n".join(parts)
-    parts.append(
-        '<p class="note">Each replication of this run is one plausible future: it draws every '
-        "assumption whose note declares a range, and the calibration's fitted values from its "
-        "ensemble. Across them: how often the national team is short of hours at some time "
-        "over the forecast, its mean shortfall, and the assumptions under which the shortfalls "
-        "concentrate (scenario discovery), as <code>python -m sim run</code> reports them.</p>"
-    )
-    rows = "".join(
-        f"<tr><td>{_e(name)}</td><td>{percent_words(a.probability)}</td>"
-        f"<td>{a.mean_shortfall_hours:,.0f}</td><td>{_e(a.sentence())}</td></tr>"
-        for name, a in section.answers.items()
-    )
-    parts.append(
-        '<table id="workforce-table"><thead><tr><th>Scenario</th><th>Short at some time '
-        "(share of futures)</th><th>Mean shortfall over the forecast (hours)</th><th>When</th>"
-        f"</tr></thead><tbody>{rows}</tbody></table>"
-    )
-    undrawn = [n for n in dict.fromkeys(section.variance["scenario"]) if n not in section.answers]
-    if undrawn:
-        parts.append(f'<p class="note">Not asked of {_e(", ".join(undrawn))}: no assumption was '
-                     "drawn (none declares a range), so none can explain the answer.</p>")  # fmt: skip
-    for chart in section.charts.values():
-        data = {f"{chart.key}.csv": "Futures drawn (CSV)", WORKFORCE_FILE: "Answers (CSV)"}
-        parts.append(_figure(chart, sizes.get(chart.key), data))
-    parts.append('<h3 id="variance">Where the spread comes from</h3>')
-    parts.append(
-        '<p class="note">Replications come in pairs that share a draw of the assumptions but '
-        "not their random numbers, so the spread within pairs is run-to-run noise alone and the "
-        "rest of each figure's variance comes from the assumptions (figures over the whole "
-        f'forecast; <a href="data/{VARIANCE_FILE}">data (CSV)</a>).</p>'
-    )
-    cells = []
-    for row in section.variance.itertuples():
-        shares = ([percent_words(row.assumptions_share), percent_words(row.noise_share)]
-                  if row.assumptions_share == row.assumptions_share else ["no spread"] * 2)  # fmt: skip
-        cells.append(f"<tr><td>{_e(row.scenario)}</td><td>{_e(row.figure)}</td>"
-                     + "".join(f"<td>{s}</td>" for s in shares) + "</tr>")  # fmt: skip
-    parts.append(
-        '<table id="variance-table"><thead><tr><th>Scenario</th><th>Figure</th><th>From the '
-        "assumptions</th><th>From run-to-run noise</th></tr></thead>"
-        f"<tbody>{''.join(cells)}</tbody></table>"
-    )
-    return "\n".join(parts)
-
-
-# ---------------------------------------------------------------------- back-test
-
-BACKTEST_HEADING = "Does the model reproduce the last decade?"
-BACKTEST_LINKS = {
-    "backtest.csv": "Published figures beside the model (CSV)",
-    "programme_stock.csv": "Trusts in the programme by month (CSV)",
-}
-"""The back-test chart's links to its tables (:data:`BACKTEST_TABLES`) in ``data/``."""
-
-
-def backtest_sentences(table: pd.DataFrame, start, last) -> str:
-    """How many published figures lie inside the model's 90% range (fitted and held out
-    apart), counted from ``table`` (:func:`sim.analysis.backtest.backtest_table`) as
-    ``python -m sim backtest`` counts them, and where to read why some do not."""
-    compared = table[table["compared"]]
-    fitted = compared[compared["used_in_fit"]]
-    held = compared[~compared["used_in_fit"]]
-    text = (
-        f"Run through the real sequence of oversight regimes from {start:%B %Y} to "
-        f"{last:%B %Y}, the model puts {int(compared['inside'].sum())} of the "
-        f"{len(compared)} published figures about the programme's history inside its 90% "
-        f"range: {int(fitted['inside'].sum())} of the {len(fitted)} used to fit it and "
-        f"{int(held['inside'].sum())} of the {len(held)} held out of the fit."
-    )
-    skipped = len(table) - len(compared)
-    if skipped:
-        text += (
-            " Another figure is not compared"
-            if skipped == 1
-            else f" Another {skipped} figures are not compared"
-        ) + " (dated outside the run)."
-    outside = len(compared) - int(compared["inside"].sum())
-    where = 'docs/VALIDATION.md (section "Back-test") in the model\'s source'
-    if outside:
-        verb = "falls" if outside == 1 else "fall"
-        return text + f" Why {outside} {verb} outside, and what would bring them in, is in {where}."
-    return text + f" The comparison is described in {where}."
-
-
-def _backtest_section(section: BacktestSection, sizes: dict[str, tuple[int, int]]) -> str:
-    parts = [f'<h2 id="backtest">{BACKTEST_HEADING}</h2>']
-    result = section.result
-    if result is None:
-        reason = section.missing.rstrip(".")
-        parts.append(f"<p>The back-test was not run for this chart pack: {_e(reason)}.</p>")
-        return "\n".join(parts)
-    chart = backtest_chart(result)
-    last = result.stock["month"].iloc[-1]
-    parts.append(
-        f'<p id="backtest-summary">{_e(backtest_sentences(result.table, result.start, last))}</p>'
-    )
-    parts.append(_figure(chart, sizes.get(chart.key), BACKTEST_LINKS))
-    rows = []
-    for row in result.table.itertuples():
-        if row.compared:
-            model = f"{row.model_mean:.3g} [{row.model_q05:.3g}-{row.model_q95:.3g}]"
-            inside = "yes" if row.inside else "no"
-        else:
-            model, inside = row.note, "not compared"
-        use = "fitted" if row.used_in_fit else "held out"
-        rows.append(f"<tr><td>{_e(row.name)}</td><td>{row.published:g}</td><td>{_e(model)}</td>"
-                    f"<td>{inside}</td><td>{use}</td></tr>")  # fmt: skip
-    parts.append(
-        '<table id="backtest-table"><thead><tr><th>Figure</th><th>Published</th>'
-        "<th>Model mean [90% range]</th><th>Inside</th><th>Fitted or held out</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
-    )
-    parts.append(
-        f'<p class="note">{result.replications} replications of {_e(result.scenario)}, seed '
-        f"{result.seed}: the defaults of python -m sim backtest, which gives the same numbers. "
-        + (f"Files: {_e(section.files)}. " if section.files else "")
-        + "Each figure's source is in data/backtest.csv.</p>"
-    )
-    return "\n".join(parts)
-
-
-def _no_difference(results: Results, chart: ChartData) -> str:
-    """For each scenario in the comparison chart, which outputs are exactly the baseline's.
-
-    Under common random numbers a zero difference in every replication means the variant
-    changed nothing there; the chart alone would show a dot at zero with no interval.
-    """
-    baseline = chart.meta["baseline"]
-    compared = [baseline, *dict.fromkeys(chart.table["scenario"])] if len(chart.table) else []
-    if len(compared) < 2:
-        return ""
-    sentences = no_difference_sentences(identical_outputs(results.only(*compared), baseline))
-    items = "".join(
-        f"<li><strong>{_e(name)}</strong>: {_e(text)}</li>" for name, text in sentences.items()
-    )
-    return (
-        f'<p id="no-difference">What each scenario leaves exactly as in {_e(baseline)} '
-        "(same random numbers, every period of every replication):</p>"
-        f"<ul>{items}</ul>"
-    )
-
-
-def _format_value(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, list):
-        return "[" + ", ".join(_format_value(v) for v in value) + "]"
-    return str(value)
-
-
-def _assumptions_table(scenario: Scenario) -> str:
-    tree = scenario.model_dump(mode="json", exclude={"notes"})
-    rows = []
-    for path in numeric_paths(tree):
-        note = scenario.notes.get(path)
-        unit = note.unit if note and note.unit else ""
-        if note and note.source:
-            basis = f"Source: {note.source}"
-        elif note and note.assumption:
-            basis = f"Assumption: {note.assumption}"
-        else:
-            basis = "Not documented"
-        rows.append(
-            f"<tr><td>{_e(path)}</td><td>{_e(_format_value(value_at(tree, path)))}</td>"
-            f"<td>{_e(unit)}</td><td>{_e(basis.strip())}</td></tr>"
-        )
-    return (
-        "<table><thead><tr><th>Field</th><th>Value</th><th>Unit</th><th>Basis</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
-    )
-
-
-def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(node, dict):
-        out: dict[str, Any] = {}
-        for key, value in node.items():
-            out |= _flatten(value, f"{prefix}.{key}" if prefix else str(key))
-        return out
-    if isinstance(node, list) and node and isinstance(node[0], dict):
-        out = {}
-        for i, value in enumerate(node):
-            out |= _flatten(value, f"{prefix}[{i}]")
-        return out
-    return {prefix: node}
-
-
-def _differences_table(scenarios: dict[str, Scenario]) -> str:
-    if len(scenarios) < 2:
-        return "<p>This run has one scenario.</p>"
-    flat = {
-        name: _flatten(s.model_dump(mode="json", exclude={"notes", "name", "description"}))
-        for name, s in scenarios.items()
-    }
-    paths = sorted(set().union(*flat.values()))
-    rows = []
-    for path in paths:
-        values = [flat[name].get(path, "(not set)") for name in scenarios]
-        if any(v != values[0] for v in values[1:]):
-            cells = "".join(f"<td>{_e(_format_value(v))}</td>" for v in values)
-            rows.append(f"<tr><td>{_e(path)}</td>{cells}</tr>")
-    if not rows:
-        return "<p>The scenarios have the same assumptions.</p>"
-    header = "".join(f"<th>{_e(name)}</th>" for name in scenarios)
-    return f"<table><thead><tr><th>Field</th>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-
-
-def _stress_des(results: Results) -> str:
-    """Model description under the STRESS-DES reporting headings (Monks et al., 2019)."""
-    first = next(iter(results.scenarios.values()))
-    manifest = results.manifest
-    libraries = manifest.get("libraries", {})
-    sections = [
-        ("1. Objectives",
-         "Purpose: forecast how many NHS trusts will be in the Provider Improvement Programme "
-         "(segment 5 of the NHS Oversight Framework) and waiting to enter it, and what that means "
-         "for the national team, the wider NHS and consultancy in hours and money, under different "
-         "capacity, staffing and support assumptions. Outputs: trusts per segment by league table; "
-         "programme caseload by phase; waiting list, waiting times and lengths of stay; referrals, "
-         "admissions, exits and re-entries; trusts in the programme, waiting and referred by NHS "
-         "England region; support demand, capacity, delivery and shortfall by source; cost by "
-         "source and payer, in the scenario's base-year prices and in cash terms; probabilities "
-         "that the programme is full or the national team short. Experimentation aims: compare scenarios with paired differences under common "
-         "random numbers."),
-        ("2. Logic",
-         "Entities are the 205 NHS trusts. Each has a latent average metric score (a slowly "
-         "mean-reverting long-run level plus a persistent quarterly deviation), deficit status that "
-         "switches with odds rising with the score, and a board capability rating reassessed yearly. "
-         "Each quarter trusts are segmented by a rule set in the scenario (quartiles within league "
-         "table, or fixed thresholds), then the financial override holds trusts in deficit at "
-         "segment 3 or below. Trusts in segment 4 with a low-capability board, and any trust with a "
-         "catastrophic failure of governance, are referred; they queue in a priority order and are "
-         "admitted when a place is free under the cap (and, under the 'wait' policy, when the "
-         "national team has hours for the first phase). In the programme a trust passes through "
-         "diagnostic, improvement and exit phases, then transitional support in segment 3. Each phase "
-         "asks for weekly support hours from three sources; when a source is short, every trust gets "
-         "the same share of its need, and improvement slows in proportion to the support delivered "
-         "(dose-response). Under 'buy', consultancy covers the national team's gap within its "
-         "framework cap; under 'backfill', interim appointments cover it within their hours, "
-         "then consultancy. Trusts may relapse and be referred again."),
-        ("3. Data",
-         "Published figures (shipped with the model with their sources): trusts by region and "
-         "league table; segment distributions and deficit counts for 2025/26; churn between Q1 and Q2 "
-         "2025/26; score ranges; programme facts (about 15 trusts at a time; national team 51 WTE "
-         "cut to 37; trusts pay for interventions; special measures and RSP spell lengths). Every "
-         "unpublished value is an assumption stated in the scenario file; all are listed in the "
-         "assumptions table above."),
-        ("4. Experimentation",
-         f"Initialisation: the forecast starts on {first.start_date:%d %B %Y} from the published "
-         "segment distributions and the scenario's starting caseload, so there is no warm-up. "
-         f"Run length: {first.horizon_years:g} years. Replications: {results.replications}, seed "
-         f"{manifest.get('seed', 'unknown')}. Estimates: figures are aggregated within each "
-         "replication (stocks at period ends, flows within periods), then summarised across "
-         "replications by the median with 50% and 90% ranges (in the fan charts, the middle "
-         "20%, 40%, 60% and 80%), and by the mean with a 95% t interval. "
-         + ("Each replication draws the uncertain assumptions from their ranges, in pairs "
-            "sharing a draw, so each figure's variance splits into the assumptions' part and "
-            "run-to-run noise." if manifest.get("uncertainty") == "parameters" else
-            "Every replication uses the scenario's values of the assumptions.")),
-        ("5. Implementation",
-         f"Python {libraries.get('python', '')} with SimPy {libraries.get('simpy', '')}, NumPy "
-         f"{libraries.get('numpy', '')} and SciPy {libraries.get('scipy', '')}. Random numbers: one "
-         "NumPy generator per kind of decision, keyed by (seed, replication, purpose), so scenarios "
-         "share their random numbers replication by replication. The population is updated with "
-         "array operations once a quarter; the programme is event-driven. Replications run in "
-         f"parallel with identical results ({manifest.get('jobs', 1)} worker(s) here, "
-         f"{manifest.get('run_seconds', '?')} s). Machine: {manifest.get('machine', {}).get('platform', '')}."),
-        ("6. Code access",
-         f"Model version {manifest.get('package_version', 'unknown')}, source commit "
-         f"{(manifest.get('git') or {}).get('commit') or 'unknown'}"
-         + (" (with uncommitted changes)" if (manifest.get("git") or {}).get("dirty") else "")
-         + ". The scenario files as run are in the results folder."),
-    ]  # fmt: skip
-    return "".join(f"<h3>{_e(title)}</h3><p>{_e(text)}</p>" for title, text in sections)

@@ -110,16 +110,28 @@ def format_summary(
     return "\n".join(lines)
 
 
+def first_event(
+    rows: pd.DataFrame, metric: str, replications: int, start: dt.date
+) -> tuple[float, tuple[dt.date, dt.date, dt.date] | None]:
+    """The share of replications in which a first-time event (``first_week_...`` metric of
+    :data:`FIRST_EVENTS`) happens within the horizon, and the median, 5th and 95th
+    percentile of its date among them (None when it never happens)."""
+    row = rows[rows["metric"] == metric]
+    happened = int(row["replications"].iloc[0]) if not row.empty else 0
+    if not happened:
+        return 0.0, None
+    q50, q05, q95 = (date_at(start, row[c].iloc[0]) for c in ("q50", "q05", "q95"))
+    return happened / replications, (q50, q05, q95)
+
+
 def _first_event_lines(rows: pd.DataFrame, replications: int, start: dt.date) -> list[str]:
     lines = []
     for metric, label in FIRST_EVENTS:
-        row = rows[rows["metric"] == metric]
-        happened = int(row["replications"].iloc[0]) if not row.empty else 0
-        share = happened / replications
-        if not happened:
+        share, dates = first_event(rows, metric, replications, start)
+        if dates is None:
             lines.append(f"  {label}: not within the horizon in any replication")
             continue
-        q05, q50, q95 = (date_at(start, row[c].iloc[0]) for c in ("q05", "q50", "q95"))
+        q50, q05, q95 = dates
         lines.append(
             f"  {label}: in {share:.0%} of replications; median {q50:%d %b %Y} "
             f"(5%-95%: {q05:%d %b %Y} to {q95:%d %b %Y})"
@@ -178,10 +190,21 @@ def _region_lines(rows: pd.DataFrame, last_year: str) -> list[str]:
     return lines
 
 
-def _cell(row: pd.DataFrame, fmt: str, scale: float) -> str:
+def median_range(row: pd.DataFrame, scale: float = 1.0) -> tuple[float, float, float] | None:
+    """The median, 5th and 95th percentile across replications of a summary row, times
+    ``scale`` (None for no row, or no replication with a value): the run summary's figure
+    and range."""
     if row.empty or pd.isna(row["q50"].iloc[0]):
+        return None
+    q50, q05, q95 = (float(row[c].iloc[0]) * scale for c in ("q50", "q05", "q95"))
+    return q50, q05, q95
+
+
+def _cell(row: pd.DataFrame, fmt: str, scale: float) -> str:
+    figure = median_range(row, scale)
+    if figure is None:
         return "-"
-    q05, q50, q95 = (row[c].iloc[0] * scale for c in ("q05", "q50", "q95"))
+    q50, q05, q95 = figure
     return f"{fmt.format(q50)} ({fmt.format(q05)}-{fmt.format(q95)})"
 
 

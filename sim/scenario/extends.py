@@ -120,4 +120,5 @@ def resolve_file(path: Path, _chain: tuple[Path, ...] = ()) -> tuple[dict, Origi
         raise ScenarioError(path, "extends", f"parent scenario {parent_ref!r} not found")
     base, origins = resolve_file(parent_path, (*_chain, path))
     base.pop("description", None)  # a variant describes itself or says nothing
+    base.pop("title", None)  # and is called by its own title, or by its name
     return _merge(base, raw, (), path, origins), origins

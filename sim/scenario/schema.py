@@ -457,6 +457,13 @@ class Team(FrozenModel):
 # ----------------------------------------------------------------------------- scenario
 
 
+def default_title(name: str) -> str:
+    """A scenario's title when its file gives none: its name in words, capitalised
+    (``cap_10`` -> ``Cap 10``, ``policy_backfill`` -> ``Policy backfill``)."""
+    words = " ".join(name.replace("_", " ").replace("-", " ").split())
+    return words[:1].upper() + words[1:]
+
+
 class Scenario(FrozenModel):
     """A complete, validated, immutable scenario.
 
@@ -467,6 +474,12 @@ class Scenario(FrozenModel):
     name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
     """Names results folders and files: at most 64 characters, so that folder names built
     from it (``<name>-<date-time>``, sweep points ``<name>-0001``) fit file systems."""
+    title: Annotated[str, Field(max_length=120)] = ""
+    """The scenario's name in published outputs (chart titles, the chart pack's tables and
+    findings), in plain English: "Programme cap of 10 trusts" rather than ``cap_10``. At
+    most 120 characters. A variant does not inherit its parent's title (like
+    ``description``); when a file gives none it is made from ``name`` ("cap_10" becomes
+    "Cap 10")."""
     description: Annotated[str, Field(max_length=10_000)] = ""
     start_date: IsoDate
     horizon_years: Annotated[float, Field(ge=MIN_HORIZON_YEARS, le=MAX_HORIZON_YEARS)]
@@ -488,6 +501,14 @@ class Scenario(FrozenModel):
     :mod:`sim.scenario.warm_start`). ``null``: start from the published state."""
     notes: dict[str, Annotation] = Field(default_factory=dict)
     """Provenance of annotated numbers, keyed by dotted field path (filled by the loader)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _title_from_name(cls, data):
+        """A scenario without a title is called by its name, in words (:func:`default_title`)."""
+        if isinstance(data, dict) and not str(data.get("title") or "").strip():
+            data = {**data, "title": default_title(str(data.get("name", "")))}
+        return data
 
     @model_validator(mode="after")
     def _first_rule_covers_start(self) -> Scenario:

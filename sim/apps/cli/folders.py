@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from functools import partial
 from pathlib import Path
 
@@ -88,6 +89,22 @@ def add_report(commands: argparse._SubParsersAction) -> None:
         help="leave out the back-test through 2013-2026 (by default it is run, about 4 s: "
         "the shipped history scenario, as python -m sim backtest runs it)",
     )  # fmt: skip
+    report.add_argument(
+        "--no-pdf", dest="pdf", action="store_false",
+        help="leave out report.pdf (by default the page is printed on A4 with a headless "
+        "Chromium or Chrome when one is on the PATH, a few seconds)",
+    )  # fmt: skip
+    report.add_argument(
+        "--standalone-charts", action="store_true",
+        help="also write each chart with its title, subtitle, caption and notes in the image, "
+        "in charts/standalone/, for use on its own (the page's charts leave them to the page)",
+    )  # fmt: skip
+    report.add_argument(
+        "--bare", action="store_true",
+        help="write only the charts, without titles or notes in the image, and their data "
+        "(charts/, data/ with charts.xlsx), for a document in its own house style: no page "
+        "and no PDF",
+    )  # fmt: skip
     progress_options(report)
 
 
@@ -95,7 +112,7 @@ def write_report(args: argparse.Namespace) -> int:
     """Write the chart pack of a results folder, with the back-test unless --no-backtest."""
     # plotting is loaded only when needed
     from sim.apps.cli.backtest import format_backtest, pack_backtest
-    from sim.outputs.report import PAGE, write_chart_pack
+    from sim.outputs.report import PAGE, PDF, write_chart_pack
     from sim.results import check_output_folder, load_results
 
     # one bar a step: reading the results, the back-test's replications, the charts
@@ -119,9 +136,16 @@ def write_report(args: argparse.Namespace) -> int:
         log.info("drawing the charts into %s", out)
         charts_done = partial(bar.at, "charts")  # called with (charts written, charts in all)
         folder = write_chart_pack(results, out, baseline=args.baseline, force=args.force,
-                                  backtest=backtest, progress=charts_done)  # fmt: skip
+                                  backtest=backtest, progress=charts_done, pdf=args.pdf,
+                                  standalone=args.standalone_charts, bare=args.bare,
+                                  note=lambda text: print(f"note: {text}", file=sys.stderr))  # fmt: skip
     charts = len(list((folder / "charts").glob("*.png")))
-    print(f"Chart pack with {charts} charts written to {folder}/ (open {folder / PAGE})")
+    if args.bare:
+        print(f"{charts} bare charts and their data written to {folder}/ (charts/, data/)")
+    else:
+        print(f"Chart pack with {charts} charts written to {folder}/ (open {folder / PAGE})")
+    if (folder / PDF).is_file():
+        print(f"Printable report: {folder / PDF}")
     if backtest is not None and backtest.result is not None:
         last = format_backtest(backtest.result.table).splitlines()[-1]
         print(f"Back-test: {last}")

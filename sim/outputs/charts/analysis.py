@@ -325,19 +325,20 @@ def backtest_chart(result: Backtest) -> ChartData:
             )
         ).strip(),
         footnote=(
-            f"Scenario: {result.scenario}. {result.replications} replications, seed "
+            f"Scenario: the oversight regimes of {result.start:%B %Y} to {last:%B %Y}. "
+            f"{result.replications} replications, seed "
             f"{result.seed}. Each published figure, its source and whether it was used in the "
             "fit are listed in backtest.csv; the monthly series in programme_stock.csv."
         ),
         table=stock,
         y_label="Trusts in the programme",
+        subtitle=(
+            f"Trusts in the programme at the start of each month, {result.start:%B %Y} to "
+            f"{last:%B %Y}, counted over {series}: model median and ranges across "
+            f"{result.replications} replications, with each published count on the series "
+            "it measures"
+        ),
         meta={
-            "subtitle": (
-                f"Trusts in the programme at the start of each month, {result.start:%B %Y} to "
-                f"{last:%B %Y}, counted over {series}: model median and ranges across "
-                f"{result.replications} replications, with each published count on the series "
-                "it measures"
-            ),
             "points": points,
             "panels": panels,
             "eras": eras,

@@ -26,6 +26,7 @@ import pandas as pd
 from sim.analysis.backtest import default_held_out_path, load_held_out
 from sim.data import read_table
 from sim.results.tables import Results
+from sim.scenario.schema import default_title
 
 FAN_BANDS = ((10, 90), (20, 80), (30, 70), (40, 60))
 """The graded fan's bands, widest first, as percentiles across replications: each shade
@@ -73,13 +74,63 @@ class ChartData:
     table: pd.DataFrame
     y_label: str
     meta: dict = field(default_factory=dict)
+    subtitle: str = ""
+    """The statistical subtitle under the title, as the ONS and GOV.UK chart guidance asks:
+    the measure, its coverage and period, and the statistic drawn (median and bands, of how
+    many replications)."""
+
+
+COVERAGE = "NHS trusts in England"
+"""Who the forecast covers, in every subtitle."""
+
+
+def scenario_titles(results: Results) -> dict[str, str]:
+    """Each scenario's title for publication (:attr:`Scenario.title`), by name. A title that
+    an earlier scenario already has (a variant made in Python with ``with_changes`` keeps its
+    parent's) is replaced by the scenario's name in words, so no two scenarios read alike."""
+    out: dict[str, str] = {}
+    for name, scenario in results.scenarios.items():
+        title = scenario.title or default_title(name)
+        if title in out.values():
+            title = default_title(name)
+        while title in out.values():
+            title += " (again)"
+        out[name] = title
+    return out
+
+
+def scenario_title(results: Results, scenario: str) -> str:
+    """One scenario's title for publication (see :func:`scenario_titles`)."""
+    return scenario_titles(results)[scenario]
 
 
 def footnote(results: Results, scenario: str) -> str:
     """The line under a scenario's chart: scenario, replications, seed and data sources."""
     return (
-        f"Scenario: {scenario}. {results.replications} replications, seed "
-        f"{results.manifest.get('seed', 'unknown')}. {DATA_SOURCES}"
+        f"Scenario: {scenario_title(results, scenario)}. {results.replications} replications, "
+        f"seed {results.manifest.get('seed', 'unknown')}. {DATA_SOURCES}"
+    )
+
+
+def month_span(first: dt.date, last: dt.date) -> str:
+    """'April 2026 to March 2031': the months of ``first`` and ``last`` (inclusive)."""
+    return f"{first:%B %Y} to {last:%B %Y}"
+
+
+def forecast_span(results: Results, scenario: str) -> str:
+    """The forecast's months, first to last ('April 2026 to March 2031')."""
+    last = forecast_end(results, scenario) - dt.timedelta(days=1)
+    return month_span(forecast_start(results, scenario), last)
+
+
+def fan_subtitle(results: Results, measure: str, table: pd.DataFrame) -> str:
+    """A graded fan's subtitle: ``measure``, the coverage, the dates drawn (first and last
+    period end of ``table``) and the statistic."""
+    first, last = table["period_end"].iloc[0], table["period_end"].iloc[-1]
+    widths = " to ".join(f"{high - low}%" for low, high in (FAN_BANDS[-1], FAN_BANDS[0]))
+    return (
+        f"{measure}, {COVERAGE}, {day_text(first)} to {day_text(last)}. Median and middle "
+        f"{widths} of {results.replications} replications."
     )
 
 

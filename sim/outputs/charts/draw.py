@@ -52,11 +52,11 @@ PANEL_INCHES = 2.4
 
 
 def _figure(chart: ChartData, ncols: int = 1, sharey: bool = False, caption_inches=None,
-            height_inches: float = HEIGHT_INCHES):  # fmt: skip
+            height_inches: float = HEIGHT_INCHES, title_characters: int = 95):  # fmt: skip
     fig = Figure(figsize=(WIDTH_INCHES, height_inches))
     axes = fig.subplots(1, ncols, sharey=sharey, squeeze=False)
     fig.subplots_adjust(left=0.08, right=0.98, top=0.84, bottom=0.32, wspace=0.25)
-    _frame_text(fig, chart, caption_inches or CAPTION_INCHES)
+    _frame_text(fig, chart, caption_inches or CAPTION_INCHES, title_characters)
     for ax in axes.ravel():
         ax.spines[["top", "right"]].set_visible(False)
         ax.grid(axis="y", color="#dddddd", linewidth=0.6)
@@ -68,19 +68,40 @@ TITLE_TOP = 0.975
 """Top of the title, a fraction of the figure's height."""
 CAPTION_INCHES = 0.145 * HEIGHT_INCHES
 """Top of the caption above the figure's foot, inches (the footnote's is 0.45 of it)."""
+TITLE_LINE_INCHES = 0.22
+"""Height of a line of the title, inches."""
+WORDS = ("chart-title", "chart-subtitle", "chart-caption", "chart-footnote")
+"""The ``gid`` of each piece of text around the plot: :func:`without_words` removes them."""
 
 
-def _frame_text(fig: Figure, chart: ChartData, caption_inches: float = CAPTION_INCHES) -> None:
-    """Title (the finding) at the top; caption and footnote at the bottom, at the same
-    distances from the foot whatever the figure's height (``caption_inches``: a longer
-    caption's top)."""
+def _frame_text(fig: Figure, chart: ChartData, caption_inches: float = CAPTION_INCHES,
+                title_characters: int = 95) -> None:  # fmt: skip
+    """Title (the finding) at the top, the statistical subtitle under it; caption and
+    footnote at the bottom, at the same distances from the foot whatever the figure's
+    height (``caption_inches``: a longer caption's top). ``title_characters``: the title's
+    line length (shorter for a title of wide words)."""
     height = fig.get_figheight()
-    fig.text(0.01, TITLE_TOP, textwrap.fill(chart.title, 95), fontsize=13, fontweight="bold",
-             va="top", ha="left")  # fmt: skip
+    title = textwrap.fill(chart.title, title_characters)
+    fig.text(0.01, TITLE_TOP, title, fontsize=13, fontweight="bold", va="top", ha="left",
+             gid=WORDS[0])  # fmt: skip
+    if chart.subtitle:
+        lines = title.count("\n") + 1
+        fig.text(0.01, TITLE_TOP - (TITLE_LINE_INCHES * lines + 0.08) / height,
+                 textwrap.fill(chart.subtitle, 135), fontsize=8.5, color="#333333", va="top",
+                 ha="left", gid=WORDS[1])  # fmt: skip
     fig.text(0.01, caption_inches / height, textwrap.fill(chart.caption, 150), fontsize=8.5,
-             va="top", ha="left")  # fmt: skip
+             va="top", ha="left", gid=WORDS[2])  # fmt: skip
     fig.text(0.01, 0.45 * CAPTION_INCHES / height, textwrap.fill(chart.footnote, 170), fontsize=7,
-             color="#444444", va="top", ha="left")  # fmt: skip
+             color="#444444", va="top", ha="left", gid=WORDS[3])  # fmt: skip
+
+
+def without_words(fig: Figure) -> Figure:
+    """``fig`` without its title, subtitle, caption and footnote (:data:`WORDS`), for a page
+    or document that gives them as its own text; saved with ``bbox_inches="tight"`` the
+    space they took is cropped away."""
+    for text in [t for t in fig.texts if t.get_gid() in WORDS]:
+        text.remove()
+    return fig
 
 
 def _x(dates) -> np.ndarray:
@@ -296,12 +317,14 @@ def draw_exceedance(chart: ChartData) -> Figure:
 
 
 def draw_comparison(chart: ChartData) -> Figure:
-    """Dot-and-interval panels, one per measure, one row per scenario."""
+    """Dot-and-interval panels, one per measure, one row per scenario (named by its title,
+    on the left of each row of panels)."""
     measures = list(dict.fromkeys(chart.table["measure"]))
     fig = Figure(figsize=(WIDTH_INCHES, HEIGHT_INCHES))
-    axes = fig.subplots(2, 3)
-    fig.subplots_adjust(left=0.16, right=0.98, top=0.84, bottom=0.24, hspace=0.55, wspace=0.75)
+    axes = fig.subplots(2, 3, sharey=True)
+    fig.subplots_adjust(left=0.25, right=0.98, top=0.8, bottom=0.24, hspace=0.5, wspace=0.12)
     _frame_text(fig, chart)
+    names = "scenario_title" if "scenario_title" in chart.table else "scenario"
     for ax, measure in zip(axes.ravel(), measures, strict=False):
         rows = chart.table[chart.table["measure"] == measure]
         y = np.arange(len(rows))[::-1]
@@ -309,10 +332,12 @@ def draw_comparison(chart: ChartData) -> Figure:
                     xerr=[rows["mean_difference"] - rows["ci_low"], rows["ci_high"] - rows["mean_difference"]],
                     fmt="o", color=BLUE, ecolor=BLACK, capsize=3, markersize=5)  # fmt: skip
         ax.axvline(0, color="#777777", linewidth=0.8)
-        ax.set_yticks(y, rows["scenario"], fontsize=8)
-        ax.set_title(measure, fontsize=9)
+        ax.set_yticks(y, [textwrap.fill(t, 34) for t in rows[names]], fontsize=8)
+        ax.set_ylim(-0.6, len(rows) - 0.4)
+        ax.set_title(textwrap.fill(measure, 30), fontsize=9)
         ax.spines[["top", "right"]].set_visible(False)
         ax.tick_params(axis="x", labelsize=8)
+        ax.grid(axis="x", color="#dddddd", linewidth=0.6)
     for ax in axes.ravel()[len(measures) :]:
         ax.set_visible(False)
     return fig
@@ -358,9 +383,6 @@ def draw_backtest(chart: ChartData) -> Figure:
     fig.subplots_adjust(left=0.08, right=0.98, top=1 - top / height, bottom=bottom / height,
                         hspace=gap * len(panels) / (height - top - bottom - gap * (len(panels) - 1)))  # fmt: skip
     _frame_text(fig, chart, caption_inches=1.3)
-    fig.text(0.01, TITLE_TOP - (0.22 * title_lines + 0.08) / height,
-             textwrap.fill(chart.meta["subtitle"], 130), fontsize=9, color="#333333", va="top",
-             ha="left")  # fmt: skip
     for k, (ax, (route, heading)) in enumerate(zip(axes, panels, strict=True)):
         stock = chart.table[chart.table["route"] == route]
         mine = points[points["route"] == route]
@@ -541,6 +563,7 @@ ELSEWHERE = {
     "fan": ("sim.outputs.charts.draw_fan", "draw_fan"),
     "regions": ("sim.outputs.charts.draw_regions", "draw_regions"),
     "workforce": ("sim.outputs.charts.draw_workforce", "draw_workforce"),
+    "overlay": ("sim.outputs.charts.draw_overlay", "draw_overlay"),
 }
 """Kinds drawn in modules of their own, which use the helpers above: (module, function)."""
 

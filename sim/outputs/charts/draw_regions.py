@@ -7,14 +7,12 @@ charts of kind ``regions``. Computes nothing: the numbers and words come ready-m
 
 from __future__ import annotations
 
-import textwrap
-
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from sim.outputs.charts.data import ChartData
-from sim.outputs.charts.draw import BLACK, BLUE, SKY, TITLE_TOP, VERMILLION, _figure
+from sim.outputs.charts.draw import BLACK, BLUE, SKY, VERMILLION, _figure
 
 PANEL_COLOURS = {"in_programme": BLUE, "waiting": VERMILLION}
 TITLE_CHARACTERS = 86
@@ -26,13 +24,9 @@ def draw_regions(chart: ChartData) -> Figure:
     """Dot-and-range panels side by side, one per measure, one row per region (the most
     trusts in the programme at the top): the median as a dot, the middle 50% of
     replications as a thick line and 90% as a thin one; the subtitle under the title."""
-    fig, axes = _figure(chart, ncols=len(chart.meta["panels"]), sharey=True)
+    fig, axes = _figure(chart, ncols=len(chart.meta["panels"]), sharey=True,
+                        title_characters=TITLE_CHARACTERS)  # a title of wide words
     fig.subplots_adjust(left=0.25, top=0.76, bottom=0.3, wspace=0.12)
-    fig.texts[0].set_text(textwrap.fill(chart.title, TITLE_CHARACTERS))  # a wide title
-    title_lines = len(textwrap.wrap(chart.title, TITLE_CHARACTERS))
-    fig.text(0.01, TITLE_TOP - (0.22 * title_lines + 0.08) / fig.get_figheight(),
-             textwrap.fill(chart.meta["subtitle"], 130), fontsize=9, color="#333333",
-             va="top", ha="left")  # fmt: skip
     table = chart.table
     first = table[table["measure"] == next(iter(chart.meta["panels"]))]
     order = first.sort_values(["median", "mean"], ascending=False, kind="stable")["region"].tolist()

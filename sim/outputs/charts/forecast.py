@@ -15,13 +15,16 @@ import pandas as pd
 from sim.calendar import DAYS_PER_WEEK
 from sim.experiment.layout import WAIT_BAND_LABELS, WAIT_BANDS_WEEKS, WAIT_THRESHOLD_WEEKS
 from sim.outputs.charts.data import (
+    COVERAGE,
     FAN_BANDS,
     ChartData,
     band_caption,
     day_text,
+    fan_subtitle,
     fan_table,
     footnote,
     forecast_end,
+    forecast_span,
     forecast_start,
     observed_segments,
     period_dates,
@@ -44,19 +47,13 @@ def caseload_fan(results: Results, summary: pd.DataFrame, scenario: str) -> Char
     low, high = int(np.floor(medians.min())), int(np.ceil(medians.max()))
     at_cap = int(np.sum(medians >= cap)) if cap is not None else 0
     if cap is not None and at_cap == len(medians):
-        title = f"The programme is full, at its cap of {cap} trusts, at the end of every quarter (median)"
+        title = f"The programme is full, at its cap of {cap} trusts, at every quarter end"
     elif at_cap:
-        title = (
-            f"The programme is full, at its cap of {cap} trusts, at the end of {at_cap} of "
-            f"{len(medians)} quarters (median)"
-        )
+        title = f"The programme is at its cap of {cap} trusts at {at_cap} of {len(medians)} quarter ends"
     elif cap is not None:
-        title = (
-            f"The programme holds {low} to {high} trusts at quarter ends (median), below its "
-            f"cap of {cap}"
-        )
+        title = f"The programme holds {low} to {high} trusts, below its cap of {cap}"
     else:
-        title = f"With no cap, the programme holds {low} to {high} trusts at quarter ends (median)"
+        title = f"With no cap, the programme holds {low} to {high} trusts"
     start = forecast_start(results, scenario)
     observed = published_caseload(start, results.scenarios[scenario].horizon_years)
     first, last = table.iloc[0], table.iloc[-1]
@@ -72,6 +69,7 @@ def caseload_fan(results: Results, summary: pd.DataFrame, scenario: str) -> Char
         key=f"{scenario}-caseload",
         kind="fan",
         title=title,
+        subtitle=fan_subtitle(results, "Trusts in the programme at the end of each quarter", table),
         caption=(
             "Trusts in the programme (segment 5) at the end of each quarter (30 June, "
             f"30 September, 31 December, 31 March). {band_caption(results)}"
@@ -114,21 +112,24 @@ def waiting_fan(results: Results, summary: pd.DataFrame, scenario: str) -> Chart
     elif peak["median"] == 0:
         busiest = table.loc[table[outer].idxmax()]
         title = (
-            f"The median waiting list is empty at every quarter end; in {100 - FAN_BANDS[0][1]}% "
-            f"of replications {busiest[outer]:.0f} or more trusts wait on "
-            f"{day_text(busiest['period_end'])}"
+            f"The waiting list is mostly empty; in {100 - FAN_BANDS[0][1]}% of replications "
+            f"{busiest[outer]:.0f} or more wait on {day_text(busiest['period_end'])}"
         )
+    elif last["median"] == peak["median"]:
+        title = (f"The waiting list grows to {last['median']:.0f} trusts by "
+                 f"{day_text(last['period_end'])}")  # fmt: skip
     else:
         title = (
-            f"The waiting list peaks at a median of {peak['median']:.0f} trusts "
-            + ("first " if (table["median"] == peak["median"]).sum() > 1 else "")
-            + f"on {day_text(peak['period_end'])} and stands at {last['median']:.0f} on "
-            f"{day_text(last['period_end'])}"
+            f"The waiting list peaks at {peak['median']:.0f} trusts on "
+            f"{day_text(peak['period_end'])}, ending at {last['median']:.0f}"
         )
     return ChartData(
         key=f"{scenario}-waiting-list",
         kind="fan",
         title=title,
+        subtitle=fan_subtitle(
+            results, "Trusts referred and waiting for a place at the end of each quarter", table
+        ),
         caption=(
             "Trusts referred and waiting for a place at the end of each quarter (30 June, "
             f"30 September, 31 December, 31 March). {band_caption(results)}"
@@ -166,8 +167,13 @@ def waiting_times(results: Results, summary: pd.DataFrame, scenario: str) -> Cha
     return ChartData(
         key=f"{scenario}-waiting-times",
         kind="distribution",
+        subtitle=(
+            f"Completed waits from referral to admission, {COVERAGE} admitted from "
+            f"{forecast_span(results, scenario)}. Mean share of admissions across the "
+            f"{admitted} replications with an admission, and the range of 90% of them."
+        ),
         title=(
-            f"On average {over_13:.0%} of trusts admitted wait 13 weeks or more for a place"
+            f"On average {over_13:.0%} of trusts admitted wait 13 weeks or more"
             if admitted
             else "No trust is admitted from the waiting list in any replication"
         ),
@@ -227,14 +233,19 @@ def segments(results: Results, summary: pd.DataFrame, scenario: str) -> ChartDat
     acute_4 = (total(first, 4, "acute"), total(last, 4, "acute"))
     programme = (total(first, 5), total(last, 5))
     last_date = table.loc[table["period"] == last, "period_start"].iloc[0]
+    first_date = table.loc[table["period"] == first, "period_start"].iloc[0]
     acute_end = [total(last, s, "acute") for s in range(1, 6)]
     return ChartData(
         key=f"{scenario}-segments",
         kind="segments",
         title=(
-            f"By the assessment of {day_text(last_date)}: about {acute_4[1]:.0f} acute trusts in "
-            f"segment 4 (from {acute_4[0]:.0f}) and {programme[1]:.0f} trusts in the programme "
-            f"across all tables (from {programme[0]:.0f}), on average"
+            f"Segment 4 acute trusts {_move(*acute_4)}; the programme "
+            f"{_move(*programme, up='grows')}"
+        ),
+        subtitle=(
+            "Trusts in each NHS Oversight Framework segment, by league table, at each quarterly "
+            f"assessment from {day_text(first_date)} to {day_text(last_date)}, {COVERAGE}. Mean of "
+            f"{results.replications} replications; the programme is segment 5 of every table."
         ),
         caption=(
             "Trusts in each NHS Oversight Framework segment by league table, as set at each "
@@ -245,6 +256,7 @@ def segments(results: Results, summary: pd.DataFrame, scenario: str) -> ChartDat
         alt_text=(
             "Three stacked area charts, one per league table, of trusts in segments 1 to 5 by "
             f"quarter. At the assessment of {day_text(last_date)} the acute table has on average "
+            f"{acute_4[1]:.0f} trusts in segment 4 (from {acute_4[0]:.0f}): "
             + ", ".join(
                 f"{n:.0f} in segment {s}" for s, n in zip(range(1, 6), acute_end, strict=True)
             )
@@ -255,6 +267,17 @@ def segments(results: Results, summary: pd.DataFrame, scenario: str) -> ChartDat
         y_label="Trusts",
         meta={"observed": observed_segments(), **time_meta(results, scenario)},
     )
+
+
+def _move(first: float, last: float, up: str = "rise", down: str = "fall") -> str:
+    """'fall from 29 to 26', 'rise from 10 to 14', 'stay at 15': two numbers as drawn (whole
+    numbers) and the way they move."""
+    a, b = f"{first:.0f}", f"{last:.0f}"
+    if a == b:
+        return f"stay at {a}" if up == "rise" else f"stays at {a}"
+    if up != "rise":  # a singular subject
+        up, down = up, ("falls" if down == "fall" else down)
+    return f"{up if float(b) > float(a) else down} from {a} to {b}"
 
 
 def team_demand(results: Results, summary: pd.DataFrame, scenario: str) -> ChartData:
@@ -283,24 +306,24 @@ def team_demand(results: Results, summary: pd.DataFrame, scenario: str) -> Chart
     cuts = _cuts(results, scenario)
     peak = national.loc[national["demand_median"].idxmax()]
     if short == 0:
-        title = (
-            "Demand on the national team stays within its capacity at all times in every "
-            "replication" + (", even after the cut" if cuts else "")
-        )
+        title = ("The national team has the hours it needs in every replication"
+                 + (", even after the cut" if cuts else ""))  # fmt: skip
     else:
-        title = (
-            f"The national team is short of hours at some time in {short:.0%} of replications; "
-            f"median demand peaks at {peak['demand_median']:.0f} hours a week against "
-            f"{peak['capacity']:.0f} available"
-        )
+        title = f"The national team is short of hours at some time in {short:.0%} of replications"
+    peak_words = (f"Median demand on the national team peaks at {peak['demand_median']:.0f} hours "
+                  f"a week against {peak['capacity']:.0f} available ({peak['period']}).")  # fmt: skip
     return ChartData(
         key=f"{scenario}-team-demand",
         kind="team",
         title=title,
+        subtitle=(
+            "Support hours a week asked of each source by trusts in the programme, and the hours "
+            f"available, averaged over each quarter, {forecast_span(results, scenario)}. Median "
+            f"and range of 90% of {results.replications} replications."
+        ),
         caption=(
-            "Support hours per week asked of each source by trusts in the programme (median, "
-            "band spans 90% of replications) against the hours available (dashed), averaged over "
-            "each quarter. A quarter's average can sit below capacity while demand exceeds it for "
+            f"{peak_words} Lines: median demand; bands: 90% of replications; dashed: the hours "
+            "available. A quarter's average can sit below capacity while demand exceeds it for "
             "part of the quarter; the share of replications short at any time is in the title. "
             "The dotted vertical line marks the date the national team's size changes."
         ),
@@ -382,6 +405,7 @@ def cost(results: Results, summary: pd.DataFrame, scenario: str) -> ChartData:
     by_year = (
         table[table["split"] == "source"].groupby("period", sort=False)["mean_cost_millions"].sum()
     )
+    periods = list(by_year.index)
     trusts = table[(table["group"] == "trusts")].set_index("period")["mean_cost_millions"]
     cash = table[table["split"] == "cash"].set_index("period")["mean_cost_millions"]
     # the title's typical year: whole financial years only (a part-year costs less)
@@ -408,8 +432,12 @@ def cost(results: Results, summary: pd.DataFrame, scenario: str) -> ChartData:
         key=f"{scenario}-cost",
         kind="cost",
         title=(
-            f"Support costs about £{typical:.1f}m a year on average in {base} prices, {share:.0%} "
-            "of it paid by the trusts supported"
+            f"Support costs about £{typical:.1f}m a year in {base} prices; trusts pay {share:.0%}"
+        ),
+        subtitle=(
+            f"Cost of support per financial year, {COVERAGE}, {periods[0]} to {periods[-1]}, in "
+            f"{base} prices. Mean by provider and by payer; median, 50% and 90% ranges of "
+            f"{results.replications} replications."
         ),
         caption=(
             f"Cost per financial year in {base} prices. Bars: mean cost by provider (left, "
@@ -461,12 +489,14 @@ def exceedance(results: Results, summary: pd.DataFrame, scenario: str) -> ChartD
         key=f"{scenario}-exceedance",
         kind="exceedance",
         title=(
-            f"The programme is full at some time in {full:.0%} of replications; "
-            + (
-                "the national team is never short of hours"
-                if short == 0
-                else f"the national team is short of hours at some time in {short:.0%}"
-            )
+            f"The programme fills in {full:.0%} of replications; "
+            + ("the national team is never short" if short == 0
+               else f"the national team is short in {short:.0%}")
+        ),
+        subtitle=(
+            "Share of replications in which the programme is at its cap, or the national team "
+            "short of hours, at some time in each quarter and by each quarter's end, "
+            f"{forecast_span(results, scenario)}; {results.replications} replications."
         ),
         caption=(
             "Steps: the probability, in each quarter, that the programme is at its cap, or demand "

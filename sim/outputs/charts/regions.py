@@ -68,18 +68,19 @@ def regions(results: Results, summary: pd.DataFrame, scenario: str) -> ChartData
     low_in, high_in, _ = _span(table, "in_programme")
     low_wait, high_wait, longest = _span(table, "waiting")
     title = (
-        f"Over {period}, each region has {low_in:.1f} to {high_in:.1f} trusts in the programme "
-        f"and {low_wait:.1f} to {high_wait:.1f} waiting on average (medians)"
-        + (f"; {longest[0]} has the longest waiting list" if len(longest) == 1 else "")
+        f"Regions have {low_in:.1f} to {high_in:.1f} trusts in the programme, "
+        f"{low_wait:.1f} to {high_wait:.1f} waiting"
     )
     n_regions, n_trusts = len(REGIONS), sum(trusts.values())
     subtitle = (
-        "Measure: trusts in the programme (left) and waiting for a place (right), each "
+        "Trusts in the programme (left) and waiting for a place (right) by region, each "
         f"averaged over time from {day_text(first)} to {day_text(last)}. Coverage: the "
-        f"{n_trusts} trusts of the register in the {n_regions} NHS England regions (trusts "
-        "per region in brackets)."
+        f"{n_trusts} trusts of the register in the {n_regions} NHS England regions (trusts per "
+        f"region in brackets). Medians of {results.replications} replications, with 50% and "
+        "90% ranges."
     )
     caption = (
+        (f"{longest[0]} has the longest waiting list. " if len(longest) == 1 else "") +
         f"Dots are medians across {results.replications} replications of each region's "
         "average over the forecast; thick lines span the middle 50% of replications and thin "
         "lines 90%. In every replication the regions add up to the figure for all trusts: on "
@@ -105,8 +106,8 @@ def regions(results: Results, summary: pd.DataFrame, scenario: str) -> ChartData
         footnote=footnote(results, scenario),
         table=table,
         y_label="NHS England region",
+        subtitle=subtitle,
         meta={
-            "subtitle": subtitle,
             "panels": {m.removesuffix("_by_region"): w for m, w in REGION_MEASURES.items()},
         },
     )

@@ -23,9 +23,10 @@ from sim.analysis.discovery import percent_words
 from sim.analysis.workforce import WorkforceAnswer
 from sim.analysis.workforce import workforce_answers as run_answers
 from sim.experiment.uncertainty import ParameterDraws, variance_split
-from sim.outputs.charts.data import ChartData, footnote, uncertainty
+from sim.outputs.charts.data import COVERAGE, ChartData, footnote, forecast_span, uncertainty
 from sim.outputs.summary import VARIANCE_HEADLINES
 from sim.results.tables import Results
+from sim.vocabulary import plain_label
 
 WORKFORCE_ROWS = (("national_demand_exceeded", "all"), ("shortfall_hours", "national"))
 """The whole-forecast figures the workforce question reads, as (metric, group)."""
@@ -145,7 +146,8 @@ def futures_chart(results: Results, scenario: str, answer: WorkforceAnswer) -> C
     })  # fmt: skip
     if len(axes) == 1:
         axes.append(SHORTFALL)
-    words = {c.parameter: (c.label or c.parameter, c.unit) for c in found.rule}
+    words = {c.parameter: (c.label or plain_label(c.parameter, sentence=True)[0], c.unit)
+             for c in found.rule}  # fmt: skip
     words[SHORTFALL] = ("national team's shortfall over the forecast", "hours")
     box = {path: (next((c.threshold for c in found.rule if c.parameter == path and c.operator == ">"), None),
                   next((c.threshold for c in found.rule if c.parameter == path and c.operator == "<="), None))
@@ -157,23 +159,29 @@ def futures_chart(results: Results, scenario: str, answer: WorkforceAnswer) -> C
     hours = table[SHORTFALL].mean()
     futures = f"{results.replications:,} plausible futures"
     title = (
-        f"The national team is short of hours at some time in {percent_words(share)} of plausible "
-        + (f"futures, and in {percent_words(density)} of those inside the box"
-           if found.explained else
-           f"futures; no single assumption explains it (only {percent_words(density)} of the futures "
-           "in the box are short)")
+        f"The national team is short in {percent_words(share)} of plausible futures, "
+        + (f"{percent_words(density)} of those in the box"
+           if found.explained else "and no single assumption explains it")
     )  # fmt: skip
     label = {path: _axis_label(*words[path]) for path in axes}
     return ChartData(
         key=f"{scenario}-workforce",
         kind="workforce",
         title=title,
+        subtitle=(
+            f"Each point is one of {futures} ({forecast_span(results, scenario)}), short of "
+            "hours at some time or never, against the assumptions of the rule that scenario "
+            f"discovery finds; {COVERAGE}."
+        ),
         caption=(
             f"Each point is one of the {futures} (replications): its {words[axes[0]][0]} "
             f"against its {words[axes[1]][0]}. Triangles: the national team is short of hours at "
             "some time over the forecast; circles: it never is. Replications come in pairs that "
             "share a draw of the assumptions, so a place may hold both. The box is the rule "
-            f"that scenario discovery finds. {answer.sentence()} Mean shortfall over the "
+            f"that scenario discovery finds"
+            + ("" if found.explained else
+               f"; only {percent_words(density)} of the futures in the box are short")
+            + f". {answer.sentence()} Mean shortfall over the "
             f"forecast, across all futures: {hours:,.0f} hours."
         ),
         alt_text=(
