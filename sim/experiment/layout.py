@@ -47,7 +47,7 @@ No pandas here: this runs inside workers, thousands of times.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -59,6 +59,7 @@ from sim.calendar import (
     weeks_between,
 )
 from sim.model.replication import ModelInputs, ReplicationResult
+from sim.model.timeline import Periods
 from sim.results.keys import RowKeys
 from sim.vocabulary import INTERIM, LEAGUE_TABLES, PAYERS, PHASES, PROVIDERS, REGIONS, SOURCES
 
@@ -77,6 +78,8 @@ WAIT_BAND_LABELS = (
     "52 weeks or more",
 )
 FLOWS = ("referrals", "admissions", "exits", "reentries")
+STOCKS = ("caseload", "waiting", "national_wte", "directors_needed", "directors_from_interim")
+"""Taken at each period's end, and over the horizon averaged over time."""
 HOURS = ("demand_hours", "capacity_hours", "delivered_hours", "shortfall_hours")
 
 
@@ -97,6 +100,81 @@ class Layout(RowKeys):
     period_years: dict[str, np.ndarray]
     """Per frequency except ``horizon``, the calendar year in which each period's financial
     year starts (2026 for any period of 2026/27), for costs in cash terms."""
+    plan: ReductionPlan = field(init=False, repr=False, compare=False)
+    """Index arrays that let :func:`reduce_replication` treat every frequency in one pass
+    (built from the fields above)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "plan", ReductionPlan.build(self))
+
+
+@dataclass(frozen=True)
+class ReductionPlan:
+    """What :func:`reduce_replication` needs to reduce every frequency at once, built once
+    per layout: the periods of all frequencies as one :class:`~sim.model.timeline.Periods`
+    (months, then quarters, years and the horizon), the period of each frequency that
+    holds each month, and where each (period, metric, group) figure goes in the output.
+
+    Every quarter, year and horizon edge is a month edge (a calendar fact the build
+    checks), so the month an event falls in says its period in every frequency: one
+    search of the month edges replaces one per frequency."""
+
+    periods: Periods
+    month_edges: np.ndarray
+    period_of_month: np.ndarray
+    """(months + 2, frequencies) int: the period (a row of :attr:`periods`) holding each
+    month in each frequency; row 0 is "before the first month" and the last row "after
+    the last", both :attr:`outside`."""
+    outside: int
+    """A period number past the last, for times outside the forecast (dropped)."""
+    stock_ends: np.ndarray
+    """Ends (weeks) of the periods whose stocks are taken at their end (all but the
+    horizon's, which are means over time), in period order."""
+    cash_years: np.ndarray
+    """Calendar year of each of those periods' financial year (for cash terms)."""
+    years: slice
+    """The financial years among those periods."""
+    gather: np.ndarray
+    """Positions in that table, flattened, of the programme rows of the layout, in order."""
+
+    @classmethod
+    def build(cls, layout: Layout) -> ReductionPlan:
+        edges = [layout.period_edges_weeks[frequency] for frequency in FREQUENCIES]
+        periods = Periods.calendars(edges)
+        months = edges[0]
+        n_months, total = len(months) - 1, len(periods.first)
+        period_of_month = np.full((n_months + 2, len(FREQUENCIES)), total)
+        for column, (frequency_edges, run) in enumerate(zip(edges, periods.runs, strict=True)):
+            if not np.isin(frequency_edges, months).all():
+                raise ValueError(f"{FREQUENCIES[column]} edges are not month edges")
+            which = np.searchsorted(frequency_edges, months[:-1], side="right") - 1
+            period_of_month[1:-1, column] = run.start + which
+        width = sum(len(groups) for _, groups in programme_metrics())
+        # per frequency, group-major then period, as the layout lists the rows
+        gather = np.concatenate([
+            (np.arange(width)[:, None] + width * np.arange(run.start, run.stop)[None, :]).ravel()
+            for run in periods.runs
+        ])  # fmt: skip
+        stocked = slice(0, periods.runs[-1].start)
+        year_run = periods.runs[FREQUENCIES.index("year")]
+        return cls(
+            periods=periods,
+            month_edges=months,
+            period_of_month=period_of_month,
+            outside=total,
+            stock_ends=periods.edges[periods.last[stocked]],
+            cash_years=np.concatenate(
+                [layout.period_years[f] for f in FREQUENCIES if f != "horizon"]
+            ),
+            years=year_run,
+            gather=gather,
+        )
+
+    def period_of(self, times: np.ndarray) -> np.ndarray:
+        """(len(times), frequencies): the period holding each time in each frequency
+        (:attr:`outside` for NaN and times outside the forecast)."""
+        month = np.searchsorted(self.month_edges, times, side="right")  # 1 + month index
+        return self.period_of_month[month]
 
 
 def period_edges(start: dt.date, end: dt.date, frequency: str) -> tuple[list[str], np.ndarray]:
@@ -192,67 +270,75 @@ def population_metrics() -> list[tuple[str, tuple[str, ...]]]:
 
 
 def reduce_replication(result: ReplicationResult, layout: Layout) -> np.ndarray:
-    """One replication as a float vector in ``layout`` order."""
+    """One replication as a float vector in ``layout`` order.
+
+    Every frequency is reduced in one pass: the timeline's figures for all periods at
+    once, then one (periods x metric groups) table, read out in layout order."""
+    plan = layout.plan
     timeline, spells = result.timeline, result.spells
     waits = spells["admission"] - spells["referral"]
     stays = spells["exit"] - spells["admission"]
     slippage = spells["exit"] - spells["target_exit"]
     late = np.where(np.isnan(slippage), np.nan, slippage > 0)
 
-    parts: list[np.ndarray] = []
-    yearly: dict[str, np.ndarray] = {}  # what inflation adds to each year's costs
-    by_region = _region_spells(spells, layout.trust_region)
-    for frequency in FREQUENCIES:
-        edges = layout.period_edges_weeks[frequency]
-        figures = timeline.over(edges)
-        # stocks at each period's end; over the whole horizon, their mean over time
-        prefix = "mean_" if frequency == "horizon" else ""
-        caseload = figures[prefix + "caseload"].astype(float)
-        cost = figures["cost_by_source"]
-        used, available = figures["delivered_hours"], figures["capacity_hours"]
-        utilisation = np.full_like(used, np.nan)
-        np.divide(used, available, out=utilisation, where=available > 0)
-        blocks = {
-            "caseload": caseload,
-            "in_programme": caseload[:, :3].sum(axis=1),
-            "waiting": figures[prefix + "waiting"],
-            "national_wte": figures[prefix + "national_wte"],
-            "directors_needed": figures[prefix + "directors_needed"],
-            "directors_from_interim": figures[prefix + "directors_from_interim"],
-            **{name: figures[name] for name in (*FLOWS, *HOURS, "bought_hours", "interim_hours")},
-            "utilisation": utilisation,
-            "cost": np.column_stack([cost, cost.sum(axis=1)]),
-            "cost_by_payer": figures["cost_by_payer"],
-            "cap_reached": figures["cap_reached"],
-            "national_demand_exceeded": figures["national_short"],
-            "mean_wait_weeks": _means_by_period(spells["admission"], [waits], edges)[0],
-            "share_waiting_over_13_weeks": _share_waiting_long(spells, edges, layout.horizon_weeks),
-        }
-        blocks |= _by_region(by_region, edges, over_time=bool(prefix))
-        # cash terms: base-year prices plus what inflation adds in each financial year; over
-        # the horizon, plus what it adds in each year (FREQUENCIES has years before it)
-        if frequency == "horizon":
-            added = {name: block.sum(axis=0, keepdims=True) for name, block in yearly.items()}
-        else:
-            above = timeline.prices.cash_factor(layout.period_years[frequency]) - 1.0
-            added = {name: blocks[name] * above[:, None] for name in ("cost", "cost_by_payer")}
-            yearly = added if frequency == "year" else yearly
-        blocks["cost_cash"] = blocks["cost"] + added["cost"]
-        blocks["cost_by_payer_cash"] = blocks["cost_by_payer"] + added["cost_by_payer"]
-        # three figures by period of exit: one search for all of them
-        blocks["mean_stay_weeks"], blocks["mean_slippage_weeks"], blocks["share_exits_late"] = (
-            _means_by_period(spells["exit"], [stays, slippage, late], edges)
-        )
-        for metric, _ in programme_metrics():
-            block = np.asarray(blocks[metric], dtype=float)
-            parts.append(block.T.ravel())  # group-major, matching the layout
+    figures = timeline.figures(plan.periods)
+    horizon = plan.periods.runs[-1]
+    # stocks at each period's end; over the whole horizon, their mean over time
+    stocks = {}
+    for name in STOCKS:
+        stocks[name] = figures[name].astype(float)
+        stocks[name][horizon] = figures["mean_" + name][horizon]
+    caseload = stocks["caseload"]
+    used, available = figures["delivered_hours"], figures["capacity_hours"]
+    utilisation = np.full_like(used, np.nan)
+    np.divide(used, available, out=utilisation, where=available > 0)
+    cost = figures["cost_by_source"]
+    cost = np.column_stack([cost, cost.sum(axis=1)])
+    blocks = {
+        **stocks,
+        "in_programme": caseload[:, :3].sum(axis=1),
+        **{name: figures[name] for name in (*FLOWS, *HOURS, "bought_hours", "interim_hours")},
+        "utilisation": utilisation,
+        "cost": cost,
+        "cost_by_payer": figures["cost_by_payer"],
+        "cap_reached": figures["cap_reached"],
+        "national_demand_exceeded": figures["national_short"],
+        "mean_wait_weeks": _means_by_period(plan.period_of(spells["admission"]), [waits], plan)[0],
+        "share_waiting_over_13_weeks": _share_waiting_long(spells, plan, layout.horizon_weeks),
+    }
+    # cash terms: base-year prices plus what inflation adds in each financial year; over
+    # the horizon, plus what it adds in each year
+    above = timeline.prices.cash_factor(plan.cash_years)[:, None] - 1.0
+    for name in ("cost", "cost_by_payer"):
+        added = blocks[name][: horizon.start] * above
+        added = np.concatenate([added, added[plan.years].sum(axis=0, keepdims=True)])
+        blocks[f"{name}_cash"] = blocks[name] + added
+    # three figures by period of exit: one search for all of them
+    blocks["mean_stay_weeks"], blocks["mean_slippage_weeks"], blocks["share_exits_late"] = (
+        _means_by_period(plan.period_of(spells["exit"]), [stays, slippage, late], plan)
+    )
+    blocks |= _by_region(_region_spells(spells, layout.trust_region), plan)
+    # one (periods x metric groups) table, in the order of programme_metrics()
+    table = np.concatenate(
+        [blocks[metric].reshape(len(cost), -1) for metric, _ in programme_metrics()],
+        axis=1,
+        dtype=float,
+    )
 
+    parts = [table.ravel()[plan.gather]]
     parts.append(np.array([timeline.first_cap_reached(), timeline.first_national_short()]))
 
     admitted = spells["admission"] >= 0
-    counts = np.histogram(waits[admitted], bins=WAIT_BANDS_WEEKS)[0].astype(float)
+    # as np.histogram: band i holds waits in [edge i, edge i + 1)
+    counts = np.diff(np.searchsorted(np.sort(waits[admitted]), WAIT_BANDS_WEEKS)).astype(float)
     parts.append(counts / counts.sum() if counts.sum() else np.full(len(counts), np.nan))
 
+    parts += population_rows(result)
+    return np.concatenate(parts)
+
+
+def population_rows(result: ReplicationResult) -> list[np.ndarray]:
+    """The quarterly population figures of one replication, in layout order."""
     labels_rows = len(result.assessment_labels)
     failures = np.bincount(
         np.searchsorted(result.assessment_weeks, result.catastrophe_weeks, side="right") - 1,
@@ -261,7 +347,7 @@ def reduce_replication(result: ReplicationResult, layout: Layout) -> np.ndarray:
     churn = np.concatenate([[np.nan], result.churn])  # no change is counted at the start
     override = np.concatenate([[np.nan], result.override_churn])
     n_tables = len(LEAGUE_TABLES)
-    parts += [
+    return [
         result.segment_counts.reshape(labels_rows, n_tables * 5).T.ravel().astype(float),
         result.deficit_counts.T.ravel().astype(float),
         result.low_capability_counts.T.ravel().astype(float),
@@ -270,7 +356,6 @@ def reduce_replication(result: ReplicationResult, layout: Layout) -> np.ndarray:
         failures.astype(float),
         result.programme_segment.astype(float),
     ]
-    return np.concatenate(parts)
 
 
 def _region_spells(spells: dict, trust_region: np.ndarray) -> tuple:
@@ -291,54 +376,57 @@ def _region_spells(spells: dict, trust_region: np.ndarray) -> tuple:
     return trust_region[spells["trust"]], stocks, referred
 
 
-def _by_region(prepared: tuple, edges: np.ndarray, over_time: bool) -> dict[str, np.ndarray]:
-    """Trusts in the programme and waiting, and referrals, by region: (P, regions) each,
-    from :func:`_region_spells`.
+def _by_region(prepared: tuple, plan: ReductionPlan) -> dict[str, np.ndarray]:
+    """Trusts in the programme and waiting, and referrals, by region: (periods, regions)
+    each, from :func:`_region_spells`.
 
-    Stocks are the state just before each period's end, as for all trusts (or,
-    ``over_time``, their mean over the one period); referrals are counted in the period of
-    their exact date. One ``bincount`` over (period, region) cells per figure: no loop over
-    trusts or periods.
+    Stocks are the state just before each period's end, as for all trusts (over the
+    horizon, their mean over time); referrals are counted in the period of their exact
+    date. Whole arrays, no loop over trusts or periods: stocks as (spells x period ends)
+    indicators summed by region with one product (whole numbers: exact).
     """
     region, stocks, referred = prepared
-    n, periods = len(REGIONS), len(edges) - 1
+    n, periods = len(REGIONS), len(plan.periods.first)
+    ends = plan.stock_ends[None, :]
+    in_region = (region[:, None] == np.arange(n)).astype(float)
+    first, last = plan.periods.edges[-2:]  # the horizon
     out = {}
     for name, start, end in stocks:
-        if over_time:
-            first, last = edges[0], edges[-1]
-            begun = np.maximum(np.where(np.isnan(start), last, start), first)
-            time = np.clip(np.fmin(end, last) - begun, 0.0, None)
-            out[name] = np.bincount(region, weights=time, minlength=n) / (last - first)
-            continue
-        ends = edges[None, 1:]  # NaN compares False: never started, or not yet ended
-        spell, period = np.nonzero((start[:, None] < ends) & ~(end[:, None] < ends))
-        out[name] = np.bincount(period * n + region[spell], minlength=periods * n)
-    which = np.searchsorted(edges, referred, side="right") - 1
-    counted = (which >= 0) & (which < periods)
-    out["referrals_by_region"] = np.bincount(
-        which[counted] * n + region[counted], minlength=periods * n
-    )
-    return {name: cells.reshape(periods, n) for name, cells in out.items()}
+        # counted at an end if begun before it and not ended before it (NaN compares
+        # False: never begun, or not yet ended)
+        inside = np.greater(start[:, None] < ends, end[:, None] < ends).astype(float)
+        begun = np.maximum(np.where(np.isnan(start), last, start), first)
+        time = np.clip(np.fmin(end, last) - begun, 0.0, None)
+        over_time = np.bincount(region, weights=time, minlength=n) / (last - first)
+        out[name] = np.vstack([inside.T @ in_region, over_time])
+    which = plan.period_of(referred)
+    cells = (which * n + region[:, None])[which < plan.outside]
+    out["referrals_by_region"] = np.bincount(cells, minlength=periods * n).reshape(periods, n)
+    return out
 
 
 def _means_by_period(
-    times: np.ndarray, values: list[np.ndarray], edges: np.ndarray
+    period: np.ndarray, values: list[np.ndarray], plan: ReductionPlan
 ) -> list[np.ndarray]:
-    """For each array in ``values``, the mean of its entries whose ``times`` fall in each
-    period [edges[i], edges[i+1]) (NaN times and NaN values are left out; NaN if none)."""
-    n = len(edges) - 1
-    which = np.searchsorted(edges, times, side="right") - 1
-    inside = ~np.isnan(times) & (which >= 0) & (which < n)
+    """For each array in ``values``, the mean of its entries in each period, given the
+    period of each entry in every frequency (:meth:`ReductionPlan.period_of`; NaN values
+    and entries outside the forecast are left out; NaN if none).
+
+    Entries are summed in their order within each period, as one ``bincount`` per
+    frequency would."""
+    n = plan.outside
     out = []
     for value in values:
-        keep = inside & ~np.isnan(value)
-        totals = np.bincount(which[keep], weights=value[keep], minlength=n)
-        counts = np.bincount(which[keep], minlength=n)
+        keep = ~np.isnan(value)
+        which = period[keep]
+        weights = np.broadcast_to(value[keep, None], which.shape)
+        totals = np.bincount(which.ravel(), weights=weights.ravel(), minlength=n + 1)[:n]
+        counts = np.bincount(which.ravel(), minlength=n + 1)[:n]
         out.append(np.divide(totals, counts, out=np.full(n, np.nan), where=counts > 0))
     return out
 
 
-def _share_waiting_long(spells: dict, edges: np.ndarray, horizon: float) -> np.ndarray:
+def _share_waiting_long(spells: dict, plan: ReductionPlan, horizon: float) -> np.ndarray:
     """Of trusts referred in each period, the share that waited over 13 weeks.
 
     A trust that left the list unadmitted (no longer eligible) counts by how long it
@@ -352,4 +440,5 @@ def _share_waiting_long(spells: dict, edges: np.ndarray, horizon: float) -> np.n
     waited = np.where(np.isnan(ended), horizon, ended) - referral
     known = ~np.isnan(ended) | (waited > WAIT_THRESHOLD_WEEKS)
     long_wait = (waited > WAIT_THRESHOLD_WEEKS).astype(float)
-    return _means_by_period(np.where(known, referral, np.nan), [long_wait], edges)[0]
+    period = plan.period_of(np.where(known, referral, np.nan))
+    return _means_by_period(period, [long_wait], plan)[0]

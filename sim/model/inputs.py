@@ -7,8 +7,12 @@ immutable and picklable, so the runner can ship it to worker processes.
 
 from __future__ import annotations
 
+import bisect
+import datetime as dt
+import itertools
 import math
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -101,6 +105,96 @@ class PopulationInputs:
     def n_assessments(self) -> int:
         return len(self.assessment_weeks)
 
+    @cached_property
+    def quarterly(self) -> QuarterlyConstants:
+        """What every replication's quarterly step derives from these inputs, derived once
+        (per process) rather than once per replication."""
+        return QuarterlyConstants.derive(self)
+
+
+@dataclass(frozen=True)
+class QuarterlyConstants:
+    """Constants of the population's quarterly step, per trust and per row (the start,
+    then each assessment), and per-row settings as plain Python values (cheaper to look
+    up than numpy scalars). Derived from :class:`PopulationInputs` by :meth:`derive`."""
+
+    persistence: np.ndarray
+    """(2, trusts): per-quarter autocorrelation of the long-run level, then of the
+    deviation."""
+    noise_scale: np.ndarray
+    """(2, trusts): standard deviation of their quarterly innovations (score points)."""
+    has_trend: bool
+    centre: np.ndarray
+    """(rows, trusts): the table mean scores are built on, the trend added quarter by
+    quarter."""
+    expected_centre: np.ndarray
+    """(rows, trusts): ``mean + trend * quarters``, the centre of standardised scores."""
+    inverse_sd: np.ndarray
+    """1 / the spread of scores around the table mean (per score point)."""
+    deficit_slope: np.ndarray
+    """Deficit log-odds per score point (``gradient / sd``)."""
+    deficit_intercept: np.ndarray
+    """(rows, trusts): deficit log-odds at score 0, so that the log-odds are
+    ``logit(share) + gradient * z`` with ``z`` the standardised score."""
+    has_mergers: bool
+    """Whether the number of trusts changes during the run."""
+    reassess: tuple[bool, ...]
+    """Per assessment: boards are reassessed for capability."""
+    rule_kind: tuple[int, ...]
+    """Per assessment: 0 a ranked split, 1 fixed thresholds."""
+    split: tuple[int, ...]
+    override: tuple[bool, ...]
+    programme_segment: tuple[int, ...]
+    """Per row: :attr:`PopulationInputs.split_of_assessment`,
+    :attr:`~PopulationInputs.override_of_assessment` and
+    :attr:`~PopulationInputs.programme_segment`."""
+    initial_segments: tuple[tuple[int, ...], ...]
+    initial_deficits: tuple[tuple[int, ...], ...]
+    """Per table: the starting segment and deficit counts, as ints."""
+
+    @classmethod
+    def derive(cls, inputs: PopulationInputs) -> QuarterlyConstants:
+        rows = inputs.n_assessments + 1
+        trend = inputs.score_trend_per_quarter
+        has_trend = bool(np.any(trend != 0.0))
+        mean = inputs.score_mean
+        if has_trend:
+            # added one quarter at a time, as the step does (not mean + trend * quarters)
+            centre = np.cumsum(
+                np.vstack([mean, np.broadcast_to(trend, (rows - 1, len(mean)))]), axis=0
+            )
+            expected = mean + trend * np.arange(rows)[:, None]
+        else:
+            centre = expected = np.broadcast_to(mean, (rows, len(mean)))
+        inverse_sd = 1.0 / inputs.total_sd
+        slope = inputs.deficit_gradient * inverse_sd
+        intercept = inputs.deficit_logit - slope * (
+            mean + trend * np.arange(rows if has_trend else 1)[:, None]
+        )
+        return cls(
+            persistence=np.stack([inputs.level_persistence, inputs.persistence]),
+            noise_scale=np.stack(
+                [
+                    inputs.between_sd * np.sqrt(1.0 - inputs.level_persistence**2),
+                    inputs.within_sd * np.sqrt(1.0 - inputs.persistence**2),
+                ]
+            ),
+            has_trend=has_trend,
+            centre=centre,
+            expected_centre=expected,
+            inverse_sd=inverse_sd,
+            deficit_slope=slope,
+            deficit_intercept=intercept,
+            has_mergers=inputs.has_mergers,
+            reassess=tuple(inputs.reassess_capability.tolist()),
+            rule_kind=tuple(inputs.rule_kind.tolist()),
+            split=tuple(inputs.split_of_assessment.tolist()),
+            override=tuple(inputs.override_of_assessment.tolist()),
+            programme_segment=tuple(inputs.programme_segment.tolist()),
+            initial_segments=tuple(tuple(c.tolist()) for c in inputs.initial_segment_counts),
+            initial_deficits=tuple(tuple(c.tolist()) for c in inputs.initial_deficit_counts),
+        )
+
 
 RULE_LABELS = {"quartiles": "NOF 2025/26", "fixed_thresholds": "NOF 2026/27", "sof": "SOF"}
 """Names of the rules in outputs when a scenario gives none."""
@@ -135,6 +229,34 @@ def scale_counts(counts: list[int], total: int) -> np.ndarray:
     return scaled
 
 
+@lru_cache(maxsize=256)
+def _quarters(
+    start: dt.date, end: dt.date, reassessment_quarter: int
+) -> tuple[tuple[dt.date, ...], tuple[float, ...], tuple[str, ...], tuple[bool, ...]]:
+    """The assessment calendar from ``start`` to ``end``: the quarters' first days, their
+    times (weeks since ``start``), the label of the quarter each row opens (the start,
+    then each assessment) and whether boards are reassessed at each assessment.
+
+    Remembered (a pure function of its arguments): the draws of a run with parameter
+    uncertainty compile the same calendar hundreds of times."""
+    dates = tuple(quarter_starts(start, end))
+    return (
+        dates,
+        tuple(weeks_between(start, d) for d in dates),
+        tuple(quarter_label(d) for d in [start, *dates]),
+        tuple(financial_quarter(d) == reassessment_quarter for d in dates),
+    )
+
+
+def _last_step(dates: list, effective: list) -> list[int]:
+    """Per date, the index of the last step (in list order) in force on it (whose
+    ``effective`` date is on or before it); -1 if none is."""
+    if all(a <= b for a, b in itertools.pairwise(effective)):  # in date order: a search
+        return [bisect.bisect_right(effective, date) - 1 for date in dates]
+    in_force = [[i for i, e in enumerate(effective) if e <= date] for date in dates]
+    return [steps[-1] if steps else -1 for steps in in_force]
+
+
 def compile_population(
     scenario: Scenario, register: TrustRegister | None = None
 ) -> PopulationInputs:
@@ -150,40 +272,40 @@ def compile_population(
 
     start, end = scenario.start_date, scenario.end_date
     horizon_weeks = weeks_between(start, end)
-    dates = quarter_starts(start, end)
-    weeks = np.array([weeks_between(start, d) for d in dates], dtype=float)
-    reassess = np.array(
-        [
-            financial_quarter(d) == scenario.population.capability_reassessment_quarter
-            for d in dates
-        ],
-        dtype=bool,
+    dates, weeks, labels_of_rows, reassess = _quarters(
+        start, end, scenario.population.capability_reassessment_quarter
     )
 
     # Which rule, and how many trusts, at the start and at each assessment (the last step
-    # whose date has come).
+    # whose date has come): each rule's settings once, then one look-up per row
     segmentation = scenario.segmentation
-    kinds = np.zeros(len(dates), dtype=np.int8)
-    bounds = np.zeros((len(dates), n, 3))
+    rows = [start, *dates]
+    rules = segmentation.rules
+    rule_of_row = _last_step(rows, [r.effective_from for r in rules])
+    steps = scenario.population.trust_counts or []
+    count_of_row = _last_step(rows, [s.effective_from for s in steps])
+    counts = [(steps[c].counts() if c >= 0 else None) or sizes for c in count_of_row]
+    shares = [tuple(r.segment_shares) if isinstance(r, SofRule) else None for r in rules]
     splits: dict[tuple, int] = {}
-    split_index = np.zeros(len(dates) + 1, dtype=np.int32)
-    override = np.zeros(len(dates) + 1, dtype=bool)
-    programme_segment = np.zeros(len(dates) + 1, dtype=np.int8)
-    labels, counts = [], []
-    for row, date in enumerate([start, *dates]):
-        rule = [r for r in segmentation.rules if r.effective_from <= date][-1]
-        active = scenario.population.counts_at(date) or sizes
-        counts.append(active)
-        shares = tuple(rule.segment_shares) if isinstance(rule, SofRule) else None
-        split_index[row] = splits.setdefault((active, shares), len(splits))
-        own = rule.financial_override
-        override[row] = segmentation.financial_override if own is None else own
-        programme_segment[row] = PROGRAMME_SEGMENT_OF_RULE[rule.rule]
-        labels.append(rule.label or RULE_LABELS[rule.rule])
-        if row and isinstance(rule, FixedThresholdRule):
-            kinds[row - 1] = 1
-            cuts = np.array([getattr(rule.thresholds, name) for name in LEAGUE_TABLES])
-            bounds[row - 1] = cuts[register.table]
+    keys = [(active, shares[r]) for active, r in zip(counts, rule_of_row, strict=True)]
+    split_index = np.array([splits.setdefault(key, len(splits)) for key in keys], dtype=np.int32)
+    own = [r.financial_override for r in rules]
+    override = np.array([segmentation.financial_override if o is None else o for o in own])
+    override = override[rule_of_row]
+    segment_of_rule = np.array([PROGRAMME_SEGMENT_OF_RULE[r.rule] for r in rules], dtype=np.int8)
+    programme_segment = segment_of_rule[rule_of_row]
+    labels = [r.label or RULE_LABELS[r.rule] for r in rules]
+    labels = [labels[r] for r in rule_of_row]
+    fixed = [isinstance(r, FixedThresholdRule) for r in rules]
+    kinds = np.array([fixed[r] for r in rule_of_row[1:]], dtype=np.int8)
+    if any(fixed):
+        bounds = np.zeros((len(dates), n, 3))
+        for row, r in enumerate(rule_of_row[1:]):
+            if fixed[r]:
+                cuts = np.array([getattr(rules[r].thresholds, name) for name in LEAGUE_TABLES])
+                bounds[row] = cuts[register.table]
+    else:  # never read: one row of zeros seen through every row
+        bounds = np.broadcast_to(np.zeros(3), (len(dates), n, 3))
 
     between = per_trust(lambda t: t.score.between_trust_sd)
     within = per_trust(lambda t: t.score.within_trust_sd)
@@ -203,9 +325,9 @@ def compile_population(
     return PopulationInputs(
         register=register,
         horizon_weeks=horizon_weeks,
-        assessment_weeks=weeks,
-        assessment_labels=tuple(quarter_label(d) for d in [start, *dates]),
-        reassess_capability=reassess,
+        assessment_weeks=np.array(weeks, dtype=float),
+        assessment_labels=labels_of_rows,
+        reassess_capability=np.array(reassess, dtype=bool),
         rule_kind=kinds,
         rule_bounds=bounds,
         table_offset=10.0 * register.table,

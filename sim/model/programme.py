@@ -19,10 +19,11 @@ A natural simpy model gives each trust a process that ``yield``\\ s a timeout pe
 It was measured at about 130 ms per 10-year replication, against a few milliseconds for
 this design; a bare simpy event costs about 1.2 microseconds, and resuming a generator
 several times that. Thousands of replications per experiment make that the difference
-between seconds and minutes. So:
+between seconds and minutes. So events are timed callbacks on an
+:class:`~sim.model.events.EventQueue` (simpy's order, a fraction of its cost per event):
 
-* Fixed-length phases (diagnostic, exit, transitional) are bare timeouts with a callback
-  (:meth:`Programme.on_phase_end`). Each carries the trust's token at scheduling time; any
+* Fixed-length phases (diagnostic, exit, transitional) end with
+  :meth:`Programme.on_phase_end`. Each carries the trust's token at scheduling time; any
   change to the trust's journey bumps the token, so a superseded timer (for example,
   transitional support cut short by a relapse) does nothing when it fires, and nothing has
   to be cancelled.
@@ -36,8 +37,9 @@ between seconds and minutes. So:
   is logged at each change (a row of :data:`~sim.model.timeline.LOG_FIELDS`) and handed
   over as a :class:`~sim.model.timeline.Timeline`, which gives figures for any periods
   with array operations after the run.
-* Support demand is recomputed from the counts in each phase whenever it is needed
-  (:meth:`Programme._demand`), never kept by adding and subtracting, so it cannot drift.
+* Support is a function of the counts in each phase (demand never kept by adding and
+  subtracting, so it cannot drift), worked out once per caseload while the era and WTE
+  stay the same: a replication passes through a few dozen caseloads, many times each.
 
 Random numbers: each (trust, spell) has its own pre-drawn uniforms per purpose, turned into
 durations by inverse CDFs, so a trust's k-th spell has the same draws whatever the queue
@@ -50,11 +52,11 @@ import heapq
 import math
 
 import numpy as np
-import simpy
 
+from sim.model.events import EventQueue
 from sim.model.inputs import EraSettings, ProgrammeInputs
 from sim.model.population import Population
-from sim.model.rationing import improvement_rate, ration_with_interim
+from sim.model.rationing import demand_hours, improvement_rate, ration_with_interim
 from sim.model.routes import draw_route_uniforms, score_linked_referrals, system_referrals
 from sim.model.spells import Spell, spell_arrays
 from sim.model.timeline import NATIONAL, CostRates, Timeline
@@ -86,12 +88,13 @@ class Programme:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        clock: EventQueue,
         inputs: ProgrammeInputs,
         population: Population,
         streams: Streams,
     ):
-        self.env = env
+        self.clock = clock
+        """The events: ``clock.now`` is the time, ``clock.schedule(delay, action, *args)``."""
         self.inputs = inputs
         self.population = population
         n = population.inputs.n_trusts
@@ -110,10 +113,8 @@ class Programme:
         """Bumped at every change of a trust's journey; a timer with an older one is stale."""
 
         self._streams = streams
-        shape = (n, SPELLS_PER_TRUST)
-        # uniforms per (trust, spell); turned into durations only when a spell needs them
-        self._phase_u = [streams[f"{name}_duration"].random(shape) for name in PHASES]
-        self._relapse_u = streams["relapse"].random(shape)
+        self._spell_u: dict[str, np.ndarray] = {}
+        """Uniforms per (trust, spell) by purpose (phase durations, relapse): :meth:`_uniforms`."""
 
         self.era: EraSettings = inputs.eras[0]
         """The programme settings in force."""
@@ -146,8 +147,11 @@ class Programme:
 
         self._wte_in_post = float(inputs.national_wte[0])
         self._refers_from_segments = inputs.referral_mode == "segments"
+        self._has_eras = len(inputs.eras) > 1
 
         self._dose = math.nan  # the dose ``_rate`` was computed for
+        self._support_of: dict[tuple[int, ...], tuple[tuple, float]] = {}
+        """(support, dose) by caseload under the era and WTE in force."""
         self.support: tuple = ()
         """Support in force since the last change, the columns of
         :data:`~sim.model.timeline.SUPPORT_FIELDS` (set by :meth:`_changed`)."""
@@ -180,7 +184,7 @@ class Programme:
         for table, count, phase, in_phase, in_programme, route in self.inputs.initial_in_programme:
             trusts = pick(table, count)
             # remaining durations, conditional on the time already spent in the phase
-            uniforms = self._phase_u[phase][trusts, 0]
+            uniforms = self._uniforms(f"{PHASES[phase]}_duration")[trusts, 0]
             remaining = self.era.durations[phase].remaining_given_elapsed(uniforms, in_phase)
             for trust, duration in zip(trusts.tolist(), remaining.tolist(), strict=True):
                 self._open_spell(trust, -in_programme, False, listed=False, route=route)
@@ -200,10 +204,10 @@ class Programme:
         # An era starting at this instant is in force at the assessment held then (eras
         # often start on a quarter's first day); its own event, scheduled after the
         # assessments, comes later at the same time.
-        index = int(np.searchsorted(self.inputs.era_weeks, self.env.now, side="right")) - 1
-        if self.inputs.eras[index] is not self.era:
-            self.era = self.inputs.eras[index]
-            self._dose = math.nan
+        if self._has_eras:
+            index = int(np.searchsorted(self.inputs.era_weeks, self.clock.now, side="right")) - 1
+            if self.inputs.eras[index] is not self.era:
+                self._set_era(index)
         population, era = self.population, self.era
         merged = len(population.merged_now)
         if merged:
@@ -214,18 +218,17 @@ class Programme:
                 self._changed()
             return
         i = population.step - 1  # the assessment just made
-        eligible = (population.segment == population.programme_segment - 1) & (
-            population.low_capability
-        )
+        eligible = population.segment == population.programme_segment - 1
+        eligible &= population.low_capability
         # the era in force decides: a later era may say referrals, once made, stand
         leaving = self._segment_referrals and era.leave_list_when_ineligible
         left = self._leave_list_if_ineligible(eligible) if leaving else 0
         referred = 0
         if era.lowest_segment_share > 0:
-            chosen = eligible & ~self.referred
+            chosen = np.greater(eligible, self.referred)  # eligible and not referred
             if era.lowest_segment_share < 1:
                 chosen &= self._route_u["segment"][i] < era.lowest_segment_share
-            referred += self._refer_all(np.flatnonzero(chosen), SEGMENT)
+            referred += self._refer_all(chosen.nonzero()[0], SEGMENT)
         for route, code, pool in (("quality", QUALITY, None), ("finance", FINANCE, population.deficit)):  # fmt: skip
             settings = getattr(era, route)
             if settings is not None:
@@ -261,7 +264,7 @@ class Programme:
     def _merged(self, trusts: np.ndarray) -> None:
         """Trusts merged into others: their spells end now, whatever their status, and
         they are never referred again (``referred`` stays set)."""
-        now = self.env.now
+        now = self.clock.now
         for trust in trusts.tolist():
             status, spell = self.status[trust], self.spell_of[trust]
             if status == WAITING:
@@ -281,10 +284,14 @@ class Programme:
 
     def on_era_change(self, index: int) -> None:
         """New programme settings take effect (a scheduled era)."""
-        self.era = self.inputs.eras[index]
-        self._dose = math.nan  # the elasticity may have changed: recompute the rate
+        self._set_era(index)
         self._try_admit()
         self._changed()
+
+    def _set_era(self, index: int) -> None:
+        self.era = self.inputs.eras[index]
+        self._dose = math.nan  # the elasticity may have changed: recompute the rate
+        self._support_of.clear()  # and the hours and blend
 
     def on_catastrophic_failure(self, trust: int) -> None:
         """A catastrophic failure of governance: refer the trust at once, first in line
@@ -307,6 +314,7 @@ class Programme:
     def on_wte_change(self, wte_in_post: float) -> None:
         """The national team's WTE in post changes (a scheduled step)."""
         self._wte_in_post = wte_in_post
+        self._support_of.clear()
         self._try_admit()
         self._changed()
 
@@ -323,7 +331,7 @@ class Programme:
         elif phase == TRANSITIONAL:
             self._end_transition(trust)
             if self._relapses(trust):
-                self._join_waiting_list(trust, self.env.now, False, RELAPSE)
+                self._join_waiting_list(trust, self.clock.now, False, RELAPSE)
             self._try_admit()  # the lighter load may let a waiting trust in (policy wait)
         self._changed()
 
@@ -361,7 +369,7 @@ class Programme:
             return
         if status == TRANSITIONAL:
             self._end_transition(trust)
-        self._join_waiting_list(trust, self.env.now, catastrophic, route, by_segment)
+        self._join_waiting_list(trust, self.clock.now, catastrophic, route, by_segment)
 
     def _join_waiting_list(
         self, trust: int, when: float, catastrophic: bool, route: int, by_segment: bool = False
@@ -379,7 +387,8 @@ class Programme:
         previous = self.spell_of[trust]
         # a re-entry if the trust has exited before: in its last spell or, by induction,
         # in an earlier one (a spell that left the list unadmitted did not exit)
-        reentry = previous is not None and (previous.reentry or previous.exited)
+        # (exit == exit: it is not NaN, cheaper than the ``exited`` property)
+        reentry = previous is not None and (previous.reentry or previous.exit == previous.exit)
         spell = Spell(trust, when, catastrophic, reentry, listed, route)
         self.spell_of[trust] = spell
         self.spell_records.append(spell)
@@ -391,7 +400,7 @@ class Programme:
         if not leaving:
             return 0
         self.waiting_list.remove(leaving)
-        now = self.env.now
+        now = self.clock.now
         for trust in leaving:
             self._segment_referrals.discard(trust)
             spell = self.spell_of[trust]
@@ -412,12 +421,13 @@ class Programme:
         # the cap first: the list is rarely empty, the programme often full
         while caseload[0] + caseload[1] + caseload[2] < cap and waiting_list:
             if inputs.policy == POLICY_WAIT:
-                needed = self._demand()[NATIONAL] + self.era.phase_hours[DIAGNOSTIC][NATIONAL]
+                hours = self.era.phase_hours
+                needed = demand_hours(caseload, hours)[NATIONAL] + hours[DIAGNOSTIC][NATIONAL]
                 if needed > self._wte_in_post * inputs.hours_per_wte_week + 1e-9:
                     break
             trust = waiting_list.pop()
             self._segment_referrals.discard(trust)
-            self._admit(trust, admission_time=self.env.now, phase=DIAGNOSTIC)
+            self._admit(trust, admission_time=self.clock.now, phase=DIAGNOSTIC)
             admitted += 1
         return admitted
 
@@ -433,6 +443,14 @@ class Programme:
 
     # ------------------------------------------------------------------- phases
 
+    def _uniforms(self, purpose: str) -> np.ndarray:
+        """(trusts, spells) uniforms of a purpose, drawn on first use (fixed phases: never)."""
+        uniforms = self._spell_u.get(purpose)
+        if uniforms is None:
+            shape = (len(self.status), SPELLS_PER_TRUST)
+            uniforms = self._spell_u[purpose] = self._streams[purpose].random(shape)
+        return uniforms
+
     def _draw(self, phase: int, trust: int) -> float:
         """Duration (improvement: work) of the trust's current spell's phase, in weeks."""
         distribution = self.era.durations[phase]
@@ -440,7 +458,7 @@ class Programme:
             return distribution.a
         k = self.draw_index[trust]
         if k < SPELLS_PER_TRUST:
-            u = float(self._phase_u[phase][trust, k])
+            u = float(self._uniforms(f"{PHASES[phase]}_duration")[trust, k])
         else:
             u = float(self._streams[f"overflow_{phase}"].random())
         return distribution.quantile(u)
@@ -453,29 +471,27 @@ class Programme:
             self.caseload[previous] -= 1
         self.status[trust] = phase
         self.caseload[phase] += 1
-        self.token[trust] += 1
+        token = self.token[trust] = self.token[trust] + 1
         if duration is None:
             duration = self._draw(phase, trust)
         if phase == IMPROVEMENT:
             self._advance_clock()
-            heapq.heappush(self._finish_heap, (self._progress + duration, self.token[trust], trust))
+            heapq.heappush(self._finish_heap, (self._progress + duration, token, trust))
         else:
-            token = self.token[trust]
-            event = self.env.timeout(duration)
-            event.callbacks.append(lambda _event, t=trust, k=token: self.on_phase_end(t, k))
+            self.clock.schedule(duration, self.on_phase_end, trust, token)
 
     def _relapses(self, trust: int) -> bool:
+        probability = self.era.relapse_probability
         k = self.draw_index[trust] - 1  # the spell that has just ended
-        u = (
-            self._relapse_u[trust, k]
-            if k < SPELLS_PER_TRUST
-            else self._streams["overflow_relapse"].random()
-        )
-        return bool(u < self.era.relapse_probability)
+        if k >= SPELLS_PER_TRUST:
+            return bool(self._streams["overflow_relapse"].random() < probability)
+        if probability <= 0.0:
+            return False  # no uniform is below 0: none need be drawn
+        return bool(self._uniforms("relapse")[trust, k] < probability)
 
     def _leave(self, trust: int) -> None:
         """Exit criteria met and exit complete: move to segment 3 with transitional support."""
-        self.spell_of[trust].exit = self.env.now
+        self.spell_of[trust].exit = self.clock.now
         self.population.leave_programme(
             trust, hold_segment=EXIT_SEGMENT, score_gain=self.era.exit_score_gain
         )
@@ -486,27 +502,14 @@ class Programme:
         self.status[trust] = NOT_REFERRED
         self.referred[trust] = False
         self.token[trust] += 1
-        self.spell_of[trust].support_end = self.env.now
+        self.spell_of[trust].support_end = self.clock.now
         self.draw_index[trust] += 1
         self.population.release_hold(trust)
 
     # ------------------------------------------------- support and progress clock
 
-    def _demand(self) -> tuple[float, float, float]:
-        """Support hours per week asked of each source (national, NHS family,
-        consultancy) by the current caseload: trusts in each phase times that phase's hours.
-
-        Recomputed from the counts rather than kept by += and -=, so it cannot drift."""
-        n0, n1, n2, n3 = self.caseload
-        h0, h1, h2, h3 = self.era.phase_hours
-        return (
-            n0 * h0[0] + n1 * h1[0] + n2 * h2[0] + n3 * h3[0],
-            n0 * h0[1] + n1 * h1[1] + n2 * h2[1] + n3 * h3[1],
-            n0 * h0[2] + n1 * h1[2] + n2 * h2[2] + n3 * h3[2],
-        )
-
     def _advance_clock(self) -> None:
-        now = self.env.now
+        now = self.clock.now
         if now > self._clock_time:
             self._progress += self._rate * (now - self._clock_time)
             self._clock_time = now
@@ -514,32 +517,34 @@ class Programme:
     def _changed(self) -> None:
         """Recompute support and the improvement rate after any change; log the state."""
         self._advance_clock()
-        inputs = self.inputs
-        demand = self._demand()
-        capacity = (
-            self._wte_in_post * inputs.hours_per_wte_week,
-            inputs.family_hours_per_week,
-            inputs.consultancy_hours_per_week,
-        )
-        delivered, bought, interim, _, dose = ration_with_interim(
-            demand,
-            capacity,
-            inputs.interim_hours_per_week,
-            inputs.policy,
-            self.era.improvement_weights,
-        )
+        caseload = tuple(self.caseload)
+        known = self._support_of.get(caseload)
+        if known is None:
+            known = self._support_of[caseload] = self._support()
+        self.support, dose = known
         if dose != self._dose:  # usually unchanged (full support): skip the power
             self._dose = dose
             self._rate = improvement_rate(dose, self.era.elasticity)
-        # a plain tuple, not a named one: built at every event
-        self.support = (*demand, *capacity, *delivered, bought, interim, self._wte_in_post, dose)
         self._record()
         self._reschedule_improvement()
 
+    def _support(self) -> tuple[tuple, float]:
+        """Support for the caseload (:data:`~sim.model.timeline.SUPPORT_FIELDS`), dose."""
+        inputs, wte = self.inputs, self._wte_in_post
+        demand = demand_hours(self.caseload, self.era.phase_hours)
+        capacity = (wte * inputs.hours_per_wte_week, inputs.family_hours_per_week,
+                    inputs.consultancy_hours_per_week)  # fmt: skip
+        delivered, bought, interim, _, dose = ration_with_interim(
+            demand, capacity, inputs.interim_hours_per_week, inputs.policy,
+            self.era.improvement_weights,
+        )  # fmt: skip
+        return (*demand, *capacity, *delivered, bought, interim, wte, dose), dose
+
     def _record(self) -> None:
         """Log the current state (a row of LOG_FIELDS)."""
-        log_row = (self.env.now, *self.caseload, len(self.waiting_list), self.era.cap)
-        self.log.append((*log_row, *self.support))
+        self.log.append(
+            (self.clock.now, *self.caseload, len(self.waiting_list), self.era.cap, *self.support)
+        )
 
     def _reschedule_improvement(self) -> None:
         """Keep one timer for the next improvement completion on the progress clock."""
@@ -553,10 +558,8 @@ class Programme:
             return  # same trust next, same speed: the pending timer is still right
         self._timer_key = key
         self._timer_version += 1
-        version = self._timer_version
         delay = max((heap[0][0] - self._progress) / rate, 0.0)
-        event = self.env.timeout(delay)
-        event.callbacks.append(lambda _event, v=version: self.on_improvement_due(v))
+        self.clock.schedule(delay, self.on_improvement_due, self._timer_version)
 
     # ------------------------------------------------------------------ outputs
 

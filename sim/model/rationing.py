@@ -19,6 +19,18 @@ _BUY = int(ShortfallPolicy.BUY)
 _BACKFILL = int(ShortfallPolicy.BACKFILL)
 
 
+def demand_hours(caseload: list[int], phase_hours: tuple[Hours, ...]) -> Hours:
+    """Support hours per week asked of each source by a caseload: trusts in each phase
+    (diagnostic, improvement, exit, transitional) times that phase's hours per trust."""
+    n0, n1, n2, n3 = caseload
+    h0, h1, h2, h3 = phase_hours
+    return (
+        n0 * h0[0] + n1 * h1[0] + n2 * h2[0] + n3 * h3[0],
+        n0 * h0[1] + n1 * h1[1] + n2 * h2[1] + n3 * h3[1],
+        n0 * h0[2] + n1 * h1[2] + n2 * h2[2] + n3 * h3[2],
+    )
+
+
 def ration_support(
     demand: Hours, capacity: Hours, policy: int, weights: Hours
 ) -> tuple[Hours, float, Hours, float]:

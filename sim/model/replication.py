@@ -13,9 +13,9 @@ from dataclasses import dataclass, fields, replace
 from functools import cached_property
 
 import numpy as np
-import simpy
 
 from sim.calendar import weeks_between
+from sim.model.events import EventQueue
 from sim.model.inputs import (
     PopulationInputs,
     ProgrammeInputs,
@@ -172,17 +172,13 @@ def _draw_catastrophes(inputs: PopulationInputs, streams: Streams) -> tuple[np.n
     return weeks, trusts.astype(np.int32)
 
 
-def _at(env: simpy.Environment, weeks, action, *args_per_event) -> None:
+def _at(clock: EventQueue, weeks, action, *args_per_event) -> None:
     """Schedule ``action(*args)`` at each time in ``weeks`` (weeks since the start).
 
-    All these times are known at the start, so each is a timeout with a callback rather
-    than a simpy process that sleeps between them: resuming a process costs several times
-    more than a callback, and there are thousands of replications.
-    """
+    All these times are known at the start, so each is a timed callback rather than a
+    process that sleeps between them."""
     for when, *args in zip(weeks, *args_per_event, strict=True):
-        env.timeout(float(when) - env.now).callbacks.append(
-            lambda _event, a=tuple(args): action(*a)
-        )
+        clock.schedule(float(when) - clock.now, action, *args)
 
 
 def _assess(population: Population, programme: Programme):
@@ -224,35 +220,49 @@ def run_replication(
     """
     if isinstance(inputs, Scenario):
         inputs = compile_scenario(inputs)
+    return simulate(inputs, seed, replication, EventQueue(), Population)
+
+
+def simulate(
+    inputs: ModelInputs,
+    seed: int,
+    replication: int,
+    clock: EventQueue,
+    population_type: type[Population],
+) -> ReplicationResult:
+    """:func:`run_replication` on a given event calendar and population class (the
+    reference implementation, :mod:`sim.model.reference`, passes its own)."""
     pop_inputs, prog_inputs = inputs.population, inputs.programme
     horizon = pop_inputs.horizon_weeks
     streams = Streams(seed, replication)
-    env = simpy.Environment()
-    population = Population(pop_inputs, streams)
-    programme = Programme(env, prog_inputs, population, streams)
+    population = population_type(pop_inputs, streams)
+    programme = Programme(clock, prog_inputs, population, streams)
     programme.place_initial_state()
     population.record_start()
 
     catastrophe_weeks, catastrophe_trusts = _draw_catastrophes(pop_inputs, streams)
-    _at(env, pop_inputs.assessment_weeks, _assess(population, programme))
+    _at(clock, pop_inputs.assessment_weeks, _assess(population, programme))
     if prog_inputs.referral_mode == "segments" and any(
         era.catastrophic_refers for era in prog_inputs.eras
     ):
-        _at(env, catastrophe_weeks, programme.on_catastrophic_failure, catastrophe_trusts.tolist())
+        _at(
+            clock, catastrophe_weeks, programme.on_catastrophic_failure, catastrophe_trusts.tolist()
+        )
     arrivals = _exogenous_arrival_weeks(prog_inputs, horizon, streams)
     if len(arrivals):
         choices = streams["exogenous_choice"].random(len(arrivals))
-        _at(env, arrivals, programme.on_arrival, choices.tolist())
+        _at(clock, arrivals, programme.on_arrival, choices.tolist())
     eras = np.arange(len(prog_inputs.eras))
-    _at(env, prog_inputs.era_weeks[1:], programme.on_era_change, eras[1:].tolist())
+    _at(clock, prog_inputs.era_weeks[1:], programme.on_era_change, eras[1:].tolist())
     later = prog_inputs.national_change_weeks > 0
     _at(
-        env,
+        clock,
         prog_inputs.national_change_weeks[later],
         programme.on_wte_change,
         prog_inputs.national_wte[later].tolist(),
     )
-    env.run(until=horizon)
+    clock.run(until=horizon)
+    churn, override_churn = population.churn()
 
     result = ReplicationResult(
         seed=seed,
@@ -266,8 +276,8 @@ def run_replication(
         deficit_history=population.deficit_history,
         deficit_counts=population.per_table_counts(population.deficit_history),
         low_capability_counts=population.per_table_counts(population.capability_history),
-        churn=population.churn,
-        override_churn=population.override_churn,
+        churn=churn,
+        override_churn=override_churn,
         catastrophe_weeks=catastrophe_weeks,
         catastrophe_trusts=catastrophe_trusts,
         timeline=programme.timeline(horizon),

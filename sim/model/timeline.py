@@ -91,6 +91,39 @@ class CostRates:
 
 
 @dataclass(frozen=True)
+class Periods:
+    """Periods as pairs of positions in one array of edges (weeks since the start):
+    period i is ``[edges[first[i]], edges[last[i]])``. Several calendars (months, quarters,
+    years, ...) can share one array, so that one search of the log serves them all."""
+
+    edges: np.ndarray
+    first: np.ndarray
+    """(P,) int: position of each period's start in :attr:`edges`."""
+    last: np.ndarray
+    """(P,) int: position of each period's end."""
+    runs: tuple[slice, ...]
+    """The periods of each calendar (consecutive, in order), as slices of the P periods."""
+
+    @classmethod
+    def consecutive(cls, edges: np.ndarray) -> Periods:
+        """One calendar: the periods ``[edges[i], edges[i + 1])``."""
+        edges = np.asarray(edges, dtype=float)
+        position = np.arange(len(edges))
+        return cls(edges, position[:-1], position[1:], (slice(None),))
+
+    @classmethod
+    def calendars(cls, edges_by_calendar: list[np.ndarray]) -> Periods:
+        """Several calendars, each given by its edges, in one array."""
+        edges = np.concatenate(edges_by_calendar).astype(float)
+        sizes = [len(e) for e in edges_by_calendar]
+        starts = np.cumsum([0, *sizes])[:-1]
+        first = np.concatenate([s + np.arange(n - 1) for s, n in zip(starts, sizes, strict=True)])
+        counts = np.cumsum([0, *(n - 1 for n in sizes)])
+        runs = tuple(slice(a, b) for a, b in itertools.pairwise(counts))
+        return cls(edges, first, first + 1, runs)
+
+
+@dataclass(frozen=True)
 class Timeline:
     """One replication's programme over time; times are weeks since the start date."""
 
@@ -189,12 +222,11 @@ class Timeline:
             [np.zeros((1, rates.shape[1])), np.cumsum(rates * self._durations[:, None], axis=0)]
         )
 
-    def _integrate(self, edges: np.ndarray) -> np.ndarray:
-        """(P, 21) integral of :attr:`_rates` over each period between ``edges``."""
+    def _at_edges(self, edges: np.ndarray, row: np.ndarray) -> np.ndarray:
+        """(E, 21) integral of :attr:`_rates` from time 0 to each of ``edges``, given the
+        log ``row`` in force at each (the last one starting at or before it)."""
         times, rates = self.times, self._rates
-        row = np.maximum(np.searchsorted(times, edges, side="right") - 1, 0)
-        at_edges = self._cumulative[row] + rates[row] * (edges - times[row])[:, None]
-        return np.diff(at_edges, axis=0)
+        return self._cumulative[row] + rates[row] * (edges - times[row])[:, None]
 
     @cached_property
     def _held(self) -> dict[str, np.ndarray]:
@@ -209,11 +241,10 @@ class Timeline:
             for name, held in conditions.items()
         }
 
-    def _any_stretch(self, name: str, edges: np.ndarray) -> np.ndarray:
-        """1.0 for each period in which condition ``name`` held for a positive time."""
+    def _any_stretch(self, name: str, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+        """1.0 for each period in which condition ``name`` held for a positive time, given
+        each period's first log row and the last row that starts before its end."""
         counts = self._held[name]
-        first = np.maximum(np.searchsorted(self.times, edges[:-1], side="right") - 1, 0)
-        last = np.searchsorted(self.times, edges[1:], side="left") - 1
         return ((counts[last + 1] - counts[first]) > 0).astype(float)
 
     def _first_time(self, name: str) -> float:
@@ -262,13 +293,23 @@ class Timeline:
         WTE in post cannot cover are ``directors_from_interim``. They are outputs only:
         support hours do not depend on them.
         """
-        edges = np.asarray(edges, dtype=float)
-        log, times = self.log, self.times
-        # state in force just before each period's end: an event at the end opens the next
-        at_end = np.maximum(np.searchsorted(times, edges[1:], side="left") - 1, 0)
-        lengths = np.diff(edges)
+        return self.figures(Periods.consecutive(edges))
 
-        integrals = self._integrate(edges)
+    def figures(self, periods: Periods) -> dict[str, np.ndarray]:
+        """The figures of :meth:`over` for any :class:`Periods` (several calendars at once:
+        one search of the log serves them all)."""
+        edges, first, last = periods.edges, periods.first, periods.last
+        log, times = self.log, self.times
+        # log row in force at each edge (the last starting at or before it), and the last
+        # row starting strictly before it: the state just before a period's end, since an
+        # event at the end opens the next period
+        row = np.maximum(np.searchsorted(times, edges, side="right") - 1, 0)
+        before = np.searchsorted(times, edges, side="left") - 1
+        at_end = np.maximum(before[last], 0)
+        lengths = edges[last] - edges[first]
+
+        at_edges = self._at_edges(edges, row)
+        integrals = at_edges[last] - at_edges[first]
         stock_time = integrals[:, 0:5]
         demand, capacity, delivered = integrals[:, 5:8], integrals[:, 8:11], integrals[:, 11:14]
         bought, interim, wte_weeks = integrals[:, 14], integrals[:, 15], integrals[:, 16]
@@ -284,18 +325,22 @@ class Timeline:
             ]
         )
         interim_cost = interim * prices.interim_cost_per_hour
-        # the sources as before, then interim: adds nothing when no interim hours are used
-        paid_by_trusts = by_source @ np.asarray(prices.trust_share[:3])
+        # the sources as before, then interim: adds nothing when no interim hours are used.
+        # One product per calendar, of the same shape as when each was asked for alone:
+        # BLAS may round a one-row product (a dot) differently from a many-row one
+        shares = np.asarray(prices.trust_share[:3])
+        paid_by_trusts = np.concatenate([by_source[run] @ shares for run in periods.runs])
         paid_by_trusts += interim_cost * prices.trust_share[3]
         cost = np.column_stack([by_source, interim_cost])
 
         def per_period(name: str) -> np.ndarray:
-            which = np.searchsorted(edges, self.event_times[name], side="right") - 1
-            which = which[(which >= 0) & (which < len(lengths))]
-            return np.bincount(which, minlength=len(lengths)).astype(np.int32)
+            # events in [a, b): those before b less those before a
+            before_edge = np.searchsorted(np.sort(self.event_times[name]), edges, side="left")
+            return (before_edge[last] - before_edge[first]).astype(np.int32)
 
         with np.errstate(invalid="ignore", divide="ignore"):
             means = stock_time / lengths[:, None]
+        stretch_first = row[first]
         return {
             "caseload": log[at_end, _CASELOAD].astype(np.int32),
             "waiting": log[at_end, _COLUMN["waiting"]].astype(np.int32),
@@ -320,8 +365,8 @@ class Timeline:
             "wte_weeks": wte_weeks,
             "cost_by_source": cost,
             "cost_by_payer": np.column_stack([paid_by_trusts, cost.sum(axis=1) - paid_by_trusts]),
-            "cap_reached": self._any_stretch("cap_reached", edges),
-            "national_short": self._any_stretch("national_short", edges),
+            "cap_reached": self._any_stretch("cap_reached", stretch_first, before[last]),
+            "national_short": self._any_stretch("national_short", stretch_first, before[last]),
         }
 
     def weekly(self) -> dict[str, np.ndarray]:

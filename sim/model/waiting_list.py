@@ -13,6 +13,7 @@ when a place is free; the list only keeps the order. Times are weeks since the s
 from __future__ import annotations
 
 import heapq
+from operator import itemgetter
 
 from sim.vocabulary import PRIORITY_KEYS
 
@@ -29,8 +30,9 @@ class WaitingList:
         """Heap of (priority key, trust)."""
         self._entry: dict[int, tuple[bool, float, float]] = {}
         """Per waiting trust: (catastrophic, score at referral, referral time in weeks)."""
-        # positions in the per-trust values (see _key) of the keys the scenario lists
-        self._order = tuple(PRIORITY_KEYS.index(name) for name in priority)
+        # the per-trust values (see _key) of the keys the scenario lists, in its order
+        order = [PRIORITY_KEYS.index(name) for name in priority]
+        self._order = itemgetter(*order) if len(order) > 1 else (lambda v: (v[order[0]],))
         self._sequence = 0
 
     def __len__(self) -> int:
@@ -42,9 +44,8 @@ class WaitingList:
     def _key(self, catastrophic: bool, score: float, when: float) -> tuple:
         # one value per name in PRIORITY_KEYS, in its order; smallest is served first:
         # catastrophic_first (False first), worst_score (highest first), longest_waiting
-        values = (not catastrophic, -score, when)
         self._sequence += 1
-        return (*[values[i] for i in self._order], self._sequence)
+        return (*self._order((not catastrophic, -score, when)), self._sequence)
 
     def join(self, trust: int, catastrophic: bool, score: float, when: float) -> None:
         """Put ``trust`` on the list: referred at ``when`` (weeks) with average metric
