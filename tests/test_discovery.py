@@ -235,9 +235,39 @@ def test_settings_out_of_range_are_refused():
         discover(X, y, min_share=0.6)
 
 
-def test_importing_the_module_does_not_import_scikit_learn():
-    code = "import sys, sim.analysis.discovery; assert 'sklearn' not in sys.modules"
+def test_discovery_imports_no_machine_learning_library():
+    code = ("import sys, numpy as np, pandas as pd, sim.analysis.discovery as d; "
+            "d.discover(pd.DataFrame({'a': np.arange(40.0)}), np.arange(40) > 30); "
+            "assert 'sklearn' not in sys.modules")  # fmt: skip
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_tree_splits_as_scikit_learn_grows_them(seed):
+    """The CART grown here proposes the splits scikit-learn's tree finds (same criterion,
+    leaf size and class weights) on a mixed table: a threshold rule, noise, ties."""
+    tree_module = pytest.importorskip("sklearn.tree")
+    from sim.analysis.discovery import _best_split
+
+    rng = np.random.default_rng(seed)
+    X = np.column_stack([rng.random(600), rng.integers(0, 5, 600), rng.normal(size=600)])
+    y = ((X[:, 0] > 0.6) & (X[:, 2] < 0.3)) ^ (rng.random(600) < 0.1)
+    min_leaf = 30
+    weight = (len(y) / (2 * (~y).sum()), len(y) / (2 * y.sum()))
+    fitted = tree_module.DecisionTreeClassifier(
+        max_depth=2, min_samples_leaf=min_leaf, class_weight="balanced", random_state=0
+    ).fit(X, y).tree_
+    root = _best_split(X, y, weight, min_leaf)
+    assert root[0] == fitted.feature[0]
+    assert root[1] == pytest.approx(fitted.threshold[0], rel=1e-6)  # theirs are float32
+    below = X[:, root[0]] <= root[1]
+    for rows, child in ((below, fitted.children_left[0]), (~below, fitted.children_right[0])):
+        split = _best_split(X[rows], y[rows], weight, min_leaf)
+        if fitted.children_left[child] == -1:
+            assert split is None or fitted.impurity[child] == 0
+        else:
+            assert split[0] == fitted.feature[child]
+            assert split[1] == pytest.approx(fitted.threshold[child], rel=1e-6)
 
 
 def test_nullable_columns_and_outcome_are_read_with_their_missing_values():

@@ -18,9 +18,10 @@ inside the rule.
 
 How the rule is found, and why this way
 ---------------------------------------
-A shallow classification tree (scikit-learn's ``DecisionTreeClassifier``, depth
-``max_conditions``, leaves of at least ``min_share`` of the futures, classes weighted so a
-rare outcome counts as much as a common one) proposes boxes: every node of the tree is one,
+A shallow classification tree (CART with Gini impurity, as scikit-learn's
+``DecisionTreeClassifier`` grows it: depth ``max_conditions``, leaves of at least
+``min_share`` of the futures, classes weighted so a rare outcome counts as much as a common
+one) proposes boxes: every node of the tree is one,
 the conditions on its path from the root, and so is every subset of those conditions (so a
 condition that adds nothing can be dropped). Conditions on one parameter in the same
 direction are merged. Among the boxes that hold at least ``min_share`` of the futures and
@@ -36,11 +37,11 @@ Why not PRIM from the EMA workbench: it is the classic tool for this, but a heav
 dependency (it requires scikit-learn itself, plus statsmodels, seaborn, SALib and the
 Platypus optimiser), its box is picked off the peeling trajectory (by an analyst, or by a
 density threshold), and it has no setting that bounds the number of parameters a box
-restricts, which a one-sentence answer needs. A depth-limited tree bounds the rule by construction, is
-deterministic with a fixed ``random_state``, fits 2,000 futures in milliseconds and comes
-from a well-kept library. scikit-learn (about 1 s to import) is imported inside
-:func:`discover` only, so nothing that merely imports this module (the command line's
-``--help``) pays for it.
+restricts, which a one-sentence answer needs. A depth-limited tree bounds the rule by
+construction and is deterministic. The tree is grown here in a few lines of numpy (one
+vectorised pass over every column's sorted values per node) rather than imported: the splits
+are scikit-learn's (``tests/test_discovery.py`` compares them when it is installed), and
+scikit-learn took about a second to import, a large part of a default ``run``.
 
 A rule is said to **explain** the outcome when it captures at least half of the futures
 where it happens and, inside it, the outcome is at least twice as likely as overall or (for
@@ -377,30 +378,51 @@ def _is_number_like(column: pd.Series) -> bool:
 
 def _tree_boxes(X, y, columns, max_conditions, min_share) -> set[tuple[Condition, ...]]:
     """Every node of a shallow tree as a box of conditions, and every subset of each box."""
-    from sklearn.tree import DecisionTreeClassifier  # here: the command line must start fast
-
-    tree = DecisionTreeClassifier(
-        max_depth=max_conditions,
-        min_samples_leaf=max(1, math.ceil(min_share * len(y))),
-        class_weight="balanced",
-        random_state=0,
-    ).fit(X, y)
-    t = tree.tree_
+    min_leaf = max(1, math.ceil(min_share * len(y)))
+    events = int(y.sum())
+    weight = (len(y) / (2 * (len(y) - events)), len(y) / (2 * events))  # "balanced" classes
     boxes: set[tuple[Condition, ...]] = set()
-    stack: list[tuple[int, tuple[Condition, ...]]] = [(0, ())]
+    stack: list[tuple[np.ndarray, tuple[Condition, ...]]] = [(np.ones(len(y), bool), ())]
     while stack:
-        node, path = stack.pop()
+        rows, path = stack.pop()
         if path:
             for size in range(1, len(path) + 1):
                 for subset in combinations(path, size):
                     boxes.add(_merged(subset))
-        left, right = t.children_left[node], t.children_right[node]
-        if left == right:  # a leaf
+        split = _best_split(X[rows], y[rows], weight, min_leaf) if len(path) < max_conditions else None
+        if split is None:  # a leaf
             continue
-        column, threshold = columns[t.feature[node]], float(t.threshold[node])
-        stack.append((left, (*path, Condition(column, "<=", threshold))))
-        stack.append((right, (*path, Condition(column, ">", threshold))))
+        column, threshold = split
+        below = rows & (X[:, column] <= threshold)
+        stack.append((below, (*path, Condition(columns[column], "<=", threshold))))
+        stack.append((rows & ~below, (*path, Condition(columns[column], ">", threshold))))
     return boxes
+
+
+def _best_split(X, y, weight, min_leaf) -> tuple[int, float] | None:
+    """(column, threshold) of the split of these rows that most lowers the class-weighted
+    Gini impurity (CART), with at least ``min_leaf`` rows each side, thresholds halfway
+    between neighbouring values; None for a pure node or one with no such split. Of equal
+    splits the first column's, then the lowest threshold, wins."""
+    n = len(y)
+    w1, w0 = np.where(y, weight[1], 0.0), np.where(y, 0.0, weight[0])
+    if n < 2 * min_leaf or w1.sum() == 0 or w0.sum() == 0:
+        return None
+    order = np.argsort(X, axis=0, kind="stable")
+    xs = np.take_along_axis(X, order, axis=0)
+    left1, left0 = np.cumsum(w1[order], axis=0)[:-1], np.cumsum(w0[order], axis=0)[:-1]
+    right1, right0 = w1.sum() - left1, w0.sum() - left0
+    left, right = left1 + left0, right1 + right0
+    with np.errstate(invalid="ignore", divide="ignore"):  # an empty side is never valid
+        impurity = (left * (1 - (left1 / left) ** 2 - (left0 / left) ** 2)
+                    + right * (1 - (right1 / right) ** 2 - (right0 / right) ** 2))  # fmt: skip
+    count = np.arange(1, n)[:, None]
+    valid = (xs[1:] > xs[:-1]) & (count >= min_leaf) & (n - count >= min_leaf)
+    impurity = np.where(valid, impurity, np.inf)
+    column, row = divmod(int(np.argmin(impurity.T)), n - 1)
+    if not np.isfinite(impurity[row, column]):
+        return None
+    return column, float((xs[row, column] + xs[row + 1, column]) / 2)
 
 
 def _merged(conditions) -> tuple[Condition, ...]:
