@@ -190,7 +190,8 @@ class ParameterDraws:
 
     def table(self) -> dict[str, np.ndarray]:
         """Every replication's draw: one array per path (for scenario discovery)."""
-        rows = [self.values(r) for r in range(self.replications)]
+        per_draw = [self.values(2 * k) for k in range(self.draws)]  # pairs share a draw
+        rows = [per_draw[(r // 2) % self.draws] for r in range(self.replications)]
         return {path: np.array([row[path] for row in rows]) for path in (rows[0] if rows else {})}
 
     def inputs(self, replication: int) -> ModelInputs:
@@ -254,8 +255,10 @@ def rescale_blends(scenario: Scenario, drawn: dict[str, float]) -> dict[str, flo
     drawn (the shares not drawn take the scenario's values). Shared by every sampler of
     the assumptions (per-replication draws, sensitivity studies)."""
     drawn = dict(drawn)
-    tree = scenario.model_dump(mode="python", exclude={"notes"})
     phases = {path.split(_BLEND)[0] for path in drawn if _BLEND in path}
+    if not phases:
+        return drawn
+    tree = scenario.model_dump(mode="python", exclude={"notes"})
     for phase in sorted(phases):
         shares = {
             f"{phase}{_BLEND}{s}": drawn.get(f"{phase}{_BLEND}{s}", value_at(tree, f"{phase}{_BLEND}{s}"))
