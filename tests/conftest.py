@@ -33,6 +33,7 @@ TIERS: dict[str, str] = {
     "test_waiting_list.py": "unit",
     "test_results.py": "unit",
     "test_results_safety.py": "unit",
+    "test_results_streaming.py": "unit",
     "test_scenario_errors.py": "unit",
     "test_scenario_fuzz.py": "unit",
     "test_input_safety.py": "unit",

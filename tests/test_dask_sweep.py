@@ -81,7 +81,7 @@ def test_sweep_command_makes_one_folder_for_compare_and_report(tmp_path, capsys)
     table = pd.read_csv(out / "sweep.csv")
     assert list(table["scenario"]) == ["baseline-1", "baseline-2"]
     assert main(["compare", str(out), "--baseline", "baseline-2"]) == 0
-    assert main(["report", str(out)]) == 0
+    assert main(["report", str(out), "--no-backtest", "--no-pdf"]) == 0
     assert (out / "report" / "index.html").exists()
     assert "baseline-1 minus baseline-2" in capsys.readouterr().out
 

@@ -97,6 +97,7 @@ def _two_stages(seed: int = 3) -> CalibrationSpec:
 TINY = EnsembleSettings(particles=20, replications=2, max_generations=3)
 
 
+@pytest.mark.slow  # about 7 s of ABC-SMC
 def test_stages_are_conditioned_on_earlier_draws_and_the_fit_repeats(baseline):
     state = np.random.get_state()
     first = _fit(baseline, _two_stages(), settings=TINY)

@@ -67,7 +67,11 @@ def test_notebook_holds_no_model_logic(path):
     assert any(c["cell_type"] == "markdown" for c in notebook["cells"][:2])
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path",
+    [p if p.name.startswith("01") else pytest.param(p, marks=pytest.mark.slow) for p in NOTEBOOKS],
+    ids=lambda p: p.name,
+)  # the quickstart in the default run; every notebook in the slow tier
 def test_notebook_runs_without_errors(path, monkeypatch, tmp_path):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")

@@ -473,6 +473,7 @@ def _run_killed_and_resumed(short_file: Path, tmp_path: Path, kills: int, seed: 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "short.yaml"]
 
 
+@pytest.mark.slow  # about 11 s; a killed worker, and a stopped run resumed, are in the default run
 def test_a_run_killed_twice_resumes_to_the_same_results(short_file, tmp_path):
     _run_killed_and_resumed(short_file, tmp_path, kills=2, seed=1)
 

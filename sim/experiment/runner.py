@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import closing
+from contextlib import closing, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,8 +59,6 @@ from sim.scenario.loader import scenario_hash
 from sim.scenario.schema import Scenario
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from sim.experiment.store import StreamStats
     from sim.results.tables import Results
 
@@ -69,7 +67,11 @@ log = logging.getLogger(__name__)
 CHUNKS_PER_WORKER = 8
 """Chunks per worker and scenario: enough to balance load and move a progress bar."""
 STREAM_CHUNKS = 32
-"""Chunks per scenario in a streamed run, whatever the number of workers."""
+"""Chunks per scenario in a streamed run, whatever the number of workers (more when they
+would be larger than :data:`STREAM_CHUNK_VALUES`)."""
+STREAM_CHUNK_VALUES = 2**20
+"""Most values in one chunk of a streamed run (8 MiB; about 150 replications of a 5-year
+forecast): beyond 32 chunks of that, more chunks rather than larger ones."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,18 @@ def chunks(replications: int, jobs: int) -> list[tuple[int, int]]:
     """(first, count) of each chunk of consecutive replications."""
     size = max(1, -(-replications // (jobs * CHUNKS_PER_WORKER)))
     return [(first, min(size, replications - first)) for first in range(0, replications, size)]
+
+
+def stream_chunks(replications: int, width: int) -> list[tuple[int, int]]:
+    """Chunks of a streamed run: :data:`STREAM_CHUNKS` of them, unless that would put more
+    than :data:`STREAM_CHUNK_VALUES` values (``width`` per replication) in one; then as many
+    of that size as needed, so a worker and the parent hold little however many replications
+    there are."""
+    plan = chunks(replications, STREAM_CHUNKS // CHUNKS_PER_WORKER)
+    most = max(1, STREAM_CHUNK_VALUES // max(1, width))
+    if plan[0][1] <= most:
+        return plan
+    return [(first, min(most, replications - first)) for first in range(0, replications, most)]
 
 
 # ------------------------------------------------------------------- process pool
@@ -371,16 +385,16 @@ def run_to_folder(
     backend, scheduler = settings.engine, settings.scheduler
     started = mf.now_utc()
     clock = time.perf_counter()
-    # chunk boundaries depend only on the replications, so a run can be resumed with other
-    # workers or another backend (start on a laptop, finish on a cluster)
-    plan_chunks = chunks(replications, STREAM_CHUNKS // CHUNKS_PER_WORKER)
     check_output_folder(folder, force, "results folder")  # before computing anything
     work = [
         Work(inputs, build_layout(inputs), draws=_draws(scenario, settings))
         for scenario, inputs in zip(scenarios, map(compile_scenario, scenarios), strict=True)
     ]
     widths = [w.width for w in work]
-    check_run(widths, replications, n_jobs, STREAM_CHUNKS, False, backend != "dask" or not scheduler)
+    # chunk boundaries depend only on the replications and outputs, so a run can be resumed
+    # with other workers or another backend (start on a laptop, finish on a cluster)
+    plan_chunks = stream_chunks(replications, max(widths))
+    check_run(widths, replications, n_jobs, len(plan_chunks), False, backend != "dask" or not scheduler)  # fmt: skip
     with ChunkStore(folder, scenarios, replications, seed, plan_chunks, resume, widths,
                     settings.uncertainty) as store:  # fmt: skip
         tasks = [
@@ -397,51 +411,51 @@ def run_to_folder(
         log.info("%d scenario(s) x %d replications: %d chunks to compute, %d reused; %s "
                  "backend, %d worker(s)", len(work), replications, len(tasks), reused,
                  backend, n_jobs)  # fmt: skip
-        computed = 0
-        with (
-            bar_for(sum(t[2] for t in tasks), settings.progress) as bar,
-            closing(_stream(work, seed, tasks, bar, n_jobs, backend, scheduler,
-                            settings.pool)) as stream,
-        ):
-            try:
-                for scenario, first, block in stream:
-                    store.write(scenario, first, block)
-                    computed += 1
-            except RunError as exc:
-                raise RunError(
-                    f"{folder}: {exc}. {reused + computed} of {total} chunks are finished and "
-                    f"kept in {store.path}; run the same command with --resume to continue"
-                ) from None
-        elapsed = time.perf_counter() - clock
-        log.info("%d chunks computed in %.1f s; assembling %s", computed, elapsed, folder)
-        stats = StreamStats(total, len(tasks), reused, store.damaged)
-        if unfinished:
-            return None, stats
         keys = [w.layout.row_keys() for w in work]
-        manifest = build_manifest(scenarios, settings, command, started, elapsed)
-        manifest["resumed_chunks"] = reused
-        extra = extra_tables(keys, store.load) if extra_tables else None
-        if settings.uncertainty == "parameters":  # where the spread comes from
-            extra = (extra or {}) | {VARIANCE_FILE: _variance_table(scenarios, keys, store.load)}
-        result_folder = store.finalise(keys, manifest, extra, force=force, precision=precision)
-    return result_folder, stats
+        # the results folder is written as the chunks arrive (the table, in order), so
+        # writing overlaps with the workers; a run stopped early writes none
+        column_tables = ({VARIANCE_FILE: variance_split}  # where the spread comes from
+                         if settings.uncertainty == "parameters" else None)  # fmt: skip
+        assembling = (nullcontext() if unfinished else
+                      store.assembly(keys, force, precision, column_tables))  # fmt: skip
+        computed = 0
+        with assembling as assembly:
+            with (
+                bar_for(sum(t[2] for t in tasks), settings.progress) as bar,
+                closing(_stream(work, seed, tasks, bar, n_jobs, backend, scheduler,
+                                settings.pool)) as stream,
+            ):
+                try:
+                    if assembly is not None:
+                        assembly.advance()  # chunks of an earlier run, on disk
+                    for scenario, first, block in stream:
+                        store.write(scenario, first, block)
+                        computed += 1
+                        del block  # the table reads it back: hold one chunk at a time
+                        if assembly is not None:
+                            assembly.advance()
+                except RunError as exc:
+                    raise RunError(
+                        f"{folder}: {exc}. {reused + computed} of {total} chunks are finished "
+                        f"and kept in {store.path}; run the same command with --resume to "
+                        "continue"
+                    ) from None
+            elapsed = time.perf_counter() - clock
+            log.info("%d chunks computed in %.1f s; assembling %s", computed, elapsed, folder)
+            stats = StreamStats(total, len(tasks), reused, store.damaged)
+            if unfinished:
+                return None, stats
+            manifest = build_manifest(scenarios, settings, command, started, elapsed)
+            manifest["resumed_chunks"] = reused
+            extra = extra_tables(keys, store.load) if extra_tables else None
+            assembly.finish(manifest, extra)
+    return Path(folder), stats
 
 
 VARIANCE_FILE = "variance_split.csv"
 """Results file of a parameter-uncertainty run: each output's variance split between the
-assumptions and run-to-run noise (:func:`~sim.experiment.uncertainty.variance_split`)."""
-
-
-def _variance_table(scenarios, keys: list[RowKeys], load) -> pd.DataFrame:
-    import pandas as pd
-
-    frames = []
-    for index, (scenario, scenario_keys) in enumerate(zip(scenarios, keys, strict=True)):
-        split = variance_split(load(index))
-        frame = scenario_keys.frame()
-        frame.insert(0, "scenario", scenario.name)
-        frames.append(frame.assign(**split))
-    return pd.concat(frames, ignore_index=True)
+assumptions and run-to-run noise (:func:`~sim.experiment.uncertainty.variance_split`),
+taken from the chunks a block of rows at a time as the folder is assembled."""
 
 
 def _stream(work, seed, tasks, bar, jobs, backend, scheduler, pool=None):

@@ -16,9 +16,15 @@ has its plan. Each chunk's values are written by :func:`~sim.results.folder.atom
 then its record; a chunk counts as done only if both are there and agree with each other and with the plan.
 On resume every finished chunk is checked and a bad one (changed values, another seed or
 scenario, a row too many or too few) is computed again. The parent process keeps no
-results in memory while the run goes on. When every chunk is present, the results folder is
-assembled one scenario at a time (:class:`~sim.results.folder.ResultsWriter`) and the
-unfinished folder removed.
+results in memory while the run goes on.
+
+The results folder is assembled while the run goes on (:meth:`ChunkStore.assembly`, in a
+staging folder): each chunk, checked again, goes into the tidy table as soon as every chunk
+before it has (one row group per chunk, in replication order), so writing the table
+overlaps with the workers. When every chunk is there, the statistics are taken from the
+chunk files a block of columns at a time (:class:`ChunkMatrix`), so memory stays
+replications x block however many replications there are; then the folder is moved into
+place and the unfinished folder removed.
 """
 
 from __future__ import annotations
@@ -27,8 +33,10 @@ import hashlib
 import io
 import json
 import logging
+import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,15 +44,10 @@ import numpy as np
 import yaml
 
 from sim.errors import OutputError, RunError
-from sim.results.folder import (
-    ResultsWriter,
-    atomic_file,
-    atomic_folder,
-    file_digest,
-    scenario_to_yaml_tree,
-)
+from sim.results.folder import atomic_file, atomic_folder, file_digest
 from sim.results.keys import RowKeys
-from sim.results.tables import Results
+from sim.results.stored import LazyMatrix
+from sim.results.writer import ColumnStatistics, ResultsWriter, scenario_to_yaml_tree
 from sim.scenario import Scenario, scenario_hash
 
 log = logging.getLogger(__name__)
@@ -89,6 +92,7 @@ class ChunkStore:
             "uncertainty": uncertainty,
         }
         self.damaged = 0
+        self.ready: set[tuple[int, int]] = set()  # (scenario, first) of chunks on disk
         self._lock = None
         try:
             if self.path.exists():
@@ -199,8 +203,10 @@ class ChunkStore:
             "shape": [count, entry["rows"]],
         }
 
-    def _problem(self, scenario: int, first: int, count: int) -> str | None:
-        """Why the chunk on disk is not the one the plan needs, or None if it is."""
+    def _problem(self, scenario: int, first: int, count: int, data: bytes | None = None
+                 ) -> str | None:  # fmt: skip
+        """Why the chunk on disk is not the one the plan needs, or None if it is (``data``:
+        its values file's bytes, if already read)."""
         values, record_path = self._chunk(scenario, first), self._chunk(scenario, first, ".json")
         try:
             record = json.loads(record_path.read_text(encoding="utf-8"))
@@ -213,12 +219,13 @@ class ChunkStore:
         for key, value in self._expected(scenario, first, count).items():
             if record.get(key) != value:
                 return f"its record gives {key} {record.get(key)!r} where this run needs {value!r}"
-        if not values.is_file():
+        if data is None and not values.is_file():
             return "its values are missing"
-        size = values.stat().st_size
+        size = values.stat().st_size if data is None else len(data)
         if size != record.get("bytes"):
             return f"its values are {size:,} bytes where its record says {record.get('bytes')}"
-        if file_digest(values) != record.get("sha256"):
+        digest = file_digest(values) if data is None else hashlib.sha256(data).hexdigest()
+        if digest != record.get("sha256"):
             return "its values have changed since they were written (SHA-256 differs)"
         return None
 
@@ -230,6 +237,7 @@ class ChunkStore:
             return False
         problem = self._problem(scenario, first, count)
         if problem is None:
+            self.ready.add((scenario, first))
             return True
         if record.exists():  # a chunk without a record was simply cut short: not worth a word
             self.damaged += 1
@@ -259,35 +267,134 @@ class ChunkStore:
                     temporary.write_bytes(content)
         except OSError as exc:
             raise RunError(f"cannot write a chunk to {target.parent}: {exc.strerror or exc}") from None
+        self.ready.add((scenario, first))
+
+    def load_chunk(self, scenario: int, first: int, count: int) -> np.ndarray:
+        """One chunk's (count x rows) values, checked again against its record (read once:
+        the bytes checked are the bytes loaded)."""
+        path = self._chunk(scenario, first)
+        try:
+            data = path.read_bytes()
+        except OSError:
+            data = None  # missing or unreadable: _problem says which
+        problem = self._problem(scenario, first, count, data)
+        if problem is not None:
+            self.done(scenario, first, count)  # removes it, so --resume computes it again
+            raise RunError(f"{path}: {problem}; run the same command with --resume to compute "
+                           "it again")  # fmt: skip
+        return np.load(io.BytesIO(data), allow_pickle=False)
 
     def load(self, scenario: int) -> np.ndarray:
         """Scenario ``scenario``'s (replications x rows) matrix, each chunk checked again."""
-        blocks = []
-        for first, count in self.plan["chunks"]:
-            problem = self._problem(scenario, first, count)
-            if problem is not None:
-                self.done(scenario, first, count)  # removes it, so --resume computes it again
-                raise RunError(
-                    f"{self._chunk(scenario, first)}: {problem}; run the same command with "
-                    "--resume to compute it again"
-                )
-            blocks.append(np.load(self._chunk(scenario, first), allow_pickle=False))
-        return np.concatenate(blocks)
+        return np.concatenate([self.load_chunk(scenario, first, count)
+                               for first, count in self.plan["chunks"]])  # fmt: skip
+
+    def matrix(self, scenario: int) -> ChunkMatrix:
+        """Scenario ``scenario``'s values as its chunk files, read a block at a time."""
+        return ChunkMatrix([(self._chunk(scenario, first), first, count)
+                            for first, count in self.plan["chunks"]],
+                           self.plan["replications"], self.plan["scenarios"][scenario]["rows"])  # fmt: skip
+
+    @contextmanager
+    def assembly(
+        self, keys: Sequence[RowKeys], force: bool = False, precision: float | None = None,
+        column_tables: Mapping[str, ColumnStatistics] | None = None,
+    ) -> Iterator[Assembly]:
+        """The results folder, assembled in a staging folder while the run goes on (see the
+        module docstring); moved into place, and the unfinished run removed, when the body
+        has called :meth:`Assembly.finish`. On any failure nothing is left but the chunks.
+        ``precision``: the relative half-width ``adequacy.csv`` judges by (None: default);
+        ``column_tables``: more per-row tables of the values (file name to statistics)."""
+        names = {s.name: k for s, k in zip(self.scenarios, keys, strict=True)}
+        with (
+            atomic_folder(self.folder, force) as staging,
+            ResultsWriter(staging, precision, names, column_tables) as writer,
+        ):
+            yield Assembly(self, writer, list(keys))
+        self.close()
+        shutil.rmtree(self.path, ignore_errors=True)
 
     def finalise(
         self, keys: Sequence[RowKeys], manifest: dict, extra_tables=None, force: bool = False,
-        precision: float | None = None,
+        precision: float | None = None, column_tables=None,
     ) -> Path:
         """Assemble the results folder from the chunks, then remove the unfinished run.
         ``precision``: the relative half-width ``adequacy.csv`` judges by (None: default)."""
-        with (
-            atomic_folder(self.folder, force) as staging,
-            ResultsWriter(staging, precision) as writer,
-        ):
-            for index, scenario in enumerate(self.scenarios):
-                writer.add(Results({scenario.name: scenario}, {scenario.name: keys[index]},
-                                   {scenario.name: self.load(index)}, manifest))  # fmt: skip
-            writer.finish(manifest, extra_tables)
-        self.close()
-        shutil.rmtree(self.path, ignore_errors=True)
+        with self.assembly(keys, force, precision, column_tables) as assembly:
+            assembly.finish(manifest, extra_tables)
         return self.folder
+
+
+class Assembly:
+    """A results folder being written from a :class:`ChunkStore` (see
+    :meth:`ChunkStore.assembly`): :meth:`advance` after each chunk is stored, :meth:`finish`
+    when all are."""
+
+    def __init__(self, store: ChunkStore, writer: ResultsWriter, keys: list[RowKeys]):
+        self.store, self.writer, self.keys = store, writer, keys
+        self._order = [(i, first, count) for i in range(len(store.scenarios))
+                       for first, count in store.plan["chunks"]]  # fmt: skip
+        self._written = 0
+        self._added = 0  # scenarios whose statistics are written
+
+    def advance(self, every: bool = False) -> None:
+        """Add to the table, in order, each chunk whose turn has come and that is on disk
+        (with ``every``, all the rest: each must be on disk); and the statistics of each
+        scenario all of whose chunks are in, but the last (while the workers go on)."""
+        while self._written < len(self._order):
+            scenario, first, count = self._order[self._written]
+            if not every and (scenario, first) not in self.store.ready:
+                return
+            block = self.store.load_chunk(scenario, first, count)
+            self.writer.write_rows(self.store.scenarios[scenario].name, self.keys[scenario],
+                                   first, block)  # fmt: skip
+            self._written += 1
+            last = self._written == len(self._order) or self._order[self._written][0] != scenario
+            if last and scenario < len(self.store.scenarios) - 1:
+                self._add(scenario, threads=1)
+
+    def _add(self, scenario: int, threads: int) -> None:
+        self.writer.add_scenario(self.store.scenarios[scenario], self.keys[scenario],
+                                 self.store.matrix(scenario), rows_written=True,
+                                 threads=threads)  # fmt: skip
+        self._added = scenario + 1
+
+    def finish(self, manifest: dict, extra_tables: Mapping | None = None) -> None:
+        """The rest of the table and of the statistics (from the chunk files, a block of
+        columns at a time), the extra tables and the manifest."""
+        self.advance(every=True)
+        threads = min(4, os.cpu_count() or 1)  # the workers are done: use the cores
+        for scenario in range(self._added, len(self.store.scenarios)):
+            self._add(scenario, threads)
+        self.writer.finish(manifest, extra_tables)
+
+
+class ChunkMatrix(LazyMatrix):
+    """One scenario's (replications x rows) values as a streamed run's chunk files
+    (``(path, first, count)`` each, in order), read when indexed: a block of columns is read
+    from each file through a memory map, so only that block is held."""
+
+    def __init__(self, chunks: list[tuple[Path, int, int]], replications: int, rows: int):
+        super().__init__(replications, rows)
+        self.chunks = chunks
+
+    def _columns(self, positions: np.ndarray) -> np.ndarray:
+        out = np.empty((self.shape[0], len(positions)))
+        span = len(positions) and positions[-1] - positions[0] + 1 == len(positions)
+        contiguous = span and (np.diff(positions) == 1).all()
+        for path, first, count in self.chunks:
+            mapped = np.load(path, mmap_mode="r", allow_pickle=False)
+            part = mapped[:, positions[0] : positions[-1] + 1] if contiguous else mapped[:, positions]
+            out[first : first + count] = part
+            del mapped, part  # unmapped: its pages leave this process's memory
+        return out
+
+    def _replications(self, start: int, stop: int) -> np.ndarray:
+        out = np.empty((stop - start, self.shape[1]))
+        for path, first, count in self.chunks:
+            low, high = max(start, first), min(stop, first + count)
+            if low < high:
+                mapped = np.load(path, mmap_mode="r", allow_pickle=False)
+                out[low - start : high - start] = mapped[low - first : high - first]
+                del mapped
+        return out

@@ -7,6 +7,10 @@
   replications;
 * :mod:`sim.results.folder` -- results folders: the one atomic writer of folders and
   files, :func:`load_results`;
+* :mod:`sim.results.writer` -- what a results folder holds, written scenario by scenario
+  and block by block (:class:`~sim.results.writer.ResultsWriter`);
+* :mod:`sim.results.stored` -- the tidy table on disk, written a block of replications at
+  a time and read back lazily (:class:`StoredMatrix`, :func:`read_rows`);
 * :mod:`sim.results.manifest` -- provenance recorded with a run, and the manifest's name;
 * :mod:`sim.results.defaults` -- defaults the command line shows (standard library only).
 
@@ -24,6 +28,7 @@ _EXPORTS = {  # module: the names this package exports from it
     "sim.results.keys": ("KEY_COLUMNS", "RowKeys"),
     "sim.results.tables": ("Results", "TIDY_COLUMNS"),
     "sim.results.adequacy": ("replication_adequacy", "ADEQUACY_FILE"),
+    "sim.results.stored": ("StoredMatrix", "read_rows"),
     "sim.results.defaults": ("DEFAULT_PRECISION",),  # light: the command line's help shows it
     "sim.results.manifest": ("MANIFEST",),
     "sim.results.folder": (

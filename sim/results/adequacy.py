@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from sim.results.defaults import DEFAULT_PRECISION  # importable from here, as before
+from sim.results.keys import RowKeys
 from sim.results.statistics import CONFIDENCE, column_means, t_half_width
 from sim.results.tables import Results
 from sim.vocabulary import HEADLINES
@@ -36,16 +37,28 @@ def replication_adequacy(
     """
     rows = []
     for name, values in results.values.items():
-        keys = results.keys[name]
-        for metric, group in MAIN_METRICS:
-            mask = keys.select(metric, "horizon", group)
-            if not mask.any():
-                continue
-            counts, means, sds = column_means(values[:, mask][:, :1])
-            count, mean = int(counts[0]), float(means[0])
-            half = float(t_half_width(sds[0], count, confidence))
-            relative = abs(half / mean) if mean else np.nan
-            adequate = bool(np.isnan(relative) or relative <= precision)
-            needed = count if adequate else int(np.ceil(count * (relative / precision) ** 2))
-            rows.append((name, metric, group, count, mean, half, relative, adequate, needed))
+        rows += adequacy_rows(name, results.keys[name], values, precision, confidence)
     return pd.DataFrame(rows, columns=ADEQUACY_COLUMNS)
+
+
+def adequacy_rows(
+    name: str, keys: RowKeys, values, precision: float = DEFAULT_PRECISION,
+    confidence: float = CONFIDENCE,
+) -> list[tuple]:
+    """The rows of :func:`replication_adequacy` for one scenario. ``values`` is its
+    (replications x rows) matrix, or anything giving its columns by ``values[:, positions]``
+    (only the main metrics' columns are read)."""
+    rows = []
+    for metric, group in MAIN_METRICS:
+        mask = keys.select(metric, "horizon", group)
+        if not mask.any():
+            continue
+        column = np.ascontiguousarray(values[:, np.flatnonzero(mask)[:1]])  # replications x 1
+        counts, means, sds = column_means(column)
+        count, mean = int(counts[0]), float(means[0])
+        half = float(t_half_width(sds[0], count, confidence))
+        relative = abs(half / mean) if mean else np.nan
+        adequate = bool(np.isnan(relative) or relative <= precision)
+        needed = count if adequate else int(np.ceil(count * (relative / precision) ** 2))
+        rows.append((name, metric, group, count, mean, half, relative, adequate, needed))
+    return rows

@@ -11,7 +11,9 @@ temporary name.
 
 The manifest records that the tool wrote the folder, its kind and each file's size and
 SHA-256: ``--force`` replaces only such folders, and :func:`load_results` checks them.
-No statistics or simulation here; the in-memory object is :mod:`sim.results.tables`.
+What goes into a results folder is written by :mod:`sim.results.writer` (a block at a
+time) and the table read back lazily by :mod:`sim.results.stored`. No statistics or
+simulation here; the in-memory object is :mod:`sim.results.tables`.
 """
 
 from __future__ import annotations
@@ -33,20 +35,22 @@ import pandas as pd
 import yaml
 
 from sim.errors import FolderError, OutputError
-from sim.results.adequacy import ADEQUACY_FILE, DEFAULT_PRECISION, replication_adequacy
+from sim.results.adequacy import ADEQUACY_FILE
 from sim.results.keys import KEY_COLUMNS
 from sim.results.manifest import MANIFEST
+from sim.results.stored import scan_table
 from sim.results.tables import TIDY_COLUMNS, Results, matrix_from_table
+from sim.results.writer import (  # noqa: F401 (importable from here, as before)
+    SCENARIO_DIR,
+    SUMMARY_FILE,
+    TABLE_FILE,
+    ResultsWriter,
+    scenario_to_yaml_tree,
+)
 from sim.scenario.files import read_yaml
 from sim.scenario.loader import scenario_from_mapping
-from sim.scenario.paths import parse_path
-from sim.scenario.schema import Scenario
 
 log = logging.getLogger(__name__)
-
-TABLE_FILE = "replications.parquet"
-SUMMARY_FILE = "summary.csv"
-SCENARIO_DIR = "scenarios"
 
 TOOL = "nhs-pip-sim"
 """``written_by`` in the manifest of every folder this tool writes: what ``--force`` trusts."""
@@ -137,70 +141,6 @@ def _check_parent(path: Path) -> None:
         raise OutputError(f"{path}: cannot be created because {parent} is a file, not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"{path}: no permission to write in {parent}")
-
-
-class ResultsWriter:
-    """Writes the contents of a results folder scenario by scenario.
-
-    Used for results held in memory (:func:`save_results`) and for results streamed from
-    chunks on disk (:mod:`sim.experiment.store`): the Parquet table is written one scenario at a time
-    and the summary appended, so memory does not grow with the number of scenarios. Write
-    into a staging folder from :func:`atomic_folder`; use as a context manager so the
-    Parquet file is closed whatever happens. Each scenario's replication adequacy (at
-    relative ``precision``) is worked out as it is added and written as ``adequacy.csv``.
-    """
-
-    def __init__(self, folder: str | Path, precision: float | None = None):
-        self.folder = Path(folder)
-        self.precision = DEFAULT_PRECISION if precision is None else precision
-        self._parquet = None
-        self._summary_header = True
-        self._adequacy: list[pd.DataFrame] = []
-        (self.folder / SCENARIO_DIR).mkdir(parents=True, exist_ok=True)
-
-    def __enter__(self) -> ResultsWriter:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._parquet is not None:
-            self._parquet.close()
-            self._parquet = None
-
-    def add(self, results: Results) -> None:
-        """Add the scenarios in ``results`` (their scenario files, rows and summaries)."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        for name, scenario in results.scenarios.items():
-            text = yaml.safe_dump(
-                scenario_to_yaml_tree(scenario), sort_keys=False, allow_unicode=True
-            )
-            (self.folder / SCENARIO_DIR / f"{name}.yaml").write_text(text, encoding="utf-8")
-        table = pa.Table.from_pandas(results.table(), preserve_index=False)
-        if self._parquet is None:
-            self._parquet = pq.ParquetWriter(self.folder / TABLE_FILE, table.schema)
-        self._parquet.write_table(table.cast(self._parquet.schema))
-        results.summary().to_csv(
-            self.folder / SUMMARY_FILE, index=False, mode="w" if self._summary_header else "a",
-            header=self._summary_header,
-        )  # fmt: skip
-        self._summary_header = False
-        self._adequacy.append(replication_adequacy(results, self.precision))
-
-    def finish(
-        self, manifest: dict, extra_tables: Mapping[str, pd.DataFrame] | None = None
-    ) -> None:
-        """Write ``adequacy.csv``, the extra tables (one of the same name replaces it) and
-        the manifest (last: it marks a complete folder)."""
-        self.__exit__()
-        tables = {}
-        if self._adequacy:
-            tables[ADEQUACY_FILE] = pd.concat(self._adequacy, ignore_index=True)
-        for name, table in {**tables, **(extra_tables or {})}.items():
-            table.to_csv(self.folder / name, index=False)
-        (self.folder / MANIFEST).write_text(
-            json.dumps(manifest, indent=2, default=str), encoding="utf-8"
-        )
 
 
 def _staging_tag() -> str:
@@ -395,9 +335,11 @@ def save_results(
         If the folder exists and ``force`` is false, or it cannot be written. Nothing is
         left half-written: an existing folder is only replaced once the new one is complete.
     """
-    with atomic_folder(folder, force) as staging, ResultsWriter(staging, precision) as writer:
-        for name in results.values:
-            writer.add(results.only(name))
+    with (
+        atomic_folder(folder, force) as staging,
+        ResultsWriter(staging, precision, results.keys) as writer,
+    ):
+        writer.add(results)
         writer.finish(results.manifest, extra_tables)
     return Path(folder)
 
@@ -449,25 +391,6 @@ def write_csv_atomically(table: pd.DataFrame, path: str | Path) -> Path:
     return Path(path)
 
 
-def scenario_to_yaml_tree(scenario: Scenario) -> dict:
-    """The scenario as a YAML-ready tree with annotations put back in place.
-
-    Loading the written file gives back an equal scenario (same content hash).
-    """
-    tree = scenario.model_dump(mode="json", exclude={"notes"})
-    for dotted, note in scenario.notes.items():
-        _annotate(tree, dotted, note.model_dump(exclude_none=True))
-    return tree
-
-
-def _annotate(tree: dict, dotted: str, note: Mapping) -> None:
-    parts = parse_path(dotted)
-    parent = tree
-    for part in parts[:-1]:
-        parent = parent[part]
-    parent[parts[-1]] = {"value": parent[parts[-1]], **note}
-
-
 def load_results(folder: str | Path) -> Results:
     """Read a results folder written by :func:`save_results`, checking it first.
 
@@ -475,6 +398,12 @@ def load_results(folder: str | Path) -> Results:
     be there with the size and SHA-256 it had when written; the table must hold exactly one
     value for each scenario, replication and row, and is read by those keys, not by the
     order of its rows. An interrupted replacement of the folder is finished or undone first.
+
+    The table is not held in memory: a table in the order this tool writes it is checked a
+    block of rows at a time, and each scenario's values are a
+    :class:`~sim.results.stored.StoredMatrix` that reads the columns (or replications) it is
+    indexed by, and gives :meth:`~sim.results.tables.Results.summary` from ``summary.csv``.
+    ``np.asarray(values)`` reads a whole matrix. A table in another order is read whole.
 
     Raises
     ------
@@ -500,19 +429,28 @@ def load_results(folder: str | Path) -> Results:
             f"{folder / SCENARIO_DIR}: holds scenarios {sorted(scenarios)} where {MANIFEST} "
             f"records {sorted(expected)}"
         )
-    table = _read_table(folder / TABLE_FILE)
-    found = {str(name) for name in table["scenario"].unique()}  # categorical: no per-row strings
+    replications = manifest["replications"]
+    # read by its keys a block at a time, values left on disk until asked for
+    stored = scan_table(folder / TABLE_FILE, replications, folder / SUMMARY_FILE)
+    if stored is not None:
+        found = set(stored.matrices)
+    else:  # not in the order written here (or damaged): read it whole, by its keys
+        table = _read_table(folder / TABLE_FILE)
+        found = {str(name) for name in table["scenario"].unique()}  # categorical: no strings
     if found != expected:
         raise FolderError(
             f"{folder / TABLE_FILE}: holds scenarios {sorted(found)} where {MANIFEST} "
             f"records {sorted(expected)}"
         )
-    keys, values = {}, {}
-    replications = manifest["replications"]
-    for name, rows in table.groupby("scenario", sort=False, observed=True):
-        keys[str(name)], values[str(name)] = matrix_from_table(
-            rows, replications, folder / TABLE_FILE
-        )
+    if stored is not None:
+        keys = {name: pair[0] for name, pair in stored.matrices.items()}
+        values = {name: pair[1] for name, pair in stored.matrices.items()}
+    else:
+        keys, values = {}, {}
+        for name, rows in table.groupby("scenario", sort=False, observed=True):
+            keys[str(name)], values[str(name)] = matrix_from_table(
+                rows, replications, folder / TABLE_FILE
+            )
     ordered = [name for name in manifest["scenarios"]]
     return Results(
         scenarios={n: scenarios[n] for n in ordered},

@@ -2,9 +2,18 @@
 
 A NaN marks "no value in this replication" (for example a period with no admissions has
 no mean wait); each statistic uses the values present and reports how many there were.
+
+Every statistic here is taken column by column, so it can be taken a block of columns at a
+time (:func:`blockwise`): memory is then replications x block, however many rows there are,
+and the figures are the same to the last digit as for the whole matrix (blocks are never one
+column wide, see :func:`column_blocks`).
 """
 
 from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -36,8 +45,63 @@ def column_means(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return count, mean, np.sqrt(variance)
 
 
-def summary_statistics(values: np.ndarray, confidence: float = CONFIDENCE) -> pd.DataFrame:
-    """Per column: replications, mean, t interval of the mean, and quantiles."""
+SUMMARY_COLUMNS = ("replications", "mean", "ci_low", "ci_high",
+                   *(f"q{round(q * 100):02d}" for q in QUANTILES))  # fmt: skip
+"""The statistics of the summary table, after its key columns."""
+BLOCK_BYTES = 32 * 2**20
+"""Values taken at once when statistics are taken block by block (:func:`blockwise`)."""
+
+
+def column_blocks(
+    columns: int, replications: int, budget: int = BLOCK_BYTES
+) -> list[tuple[int, int]]:
+    """(start, stop) of blocks of columns holding about ``budget`` bytes of float64 values.
+
+    No block is one column wide (unless there is only one column): numpy sums a lone
+    column pairwise but sums the columns of a wider block one replication after another, so
+    a block of one would differ from the whole matrix in the last digits.
+    """
+    width = max(2, budget // max(1, 8 * replications))
+    bounds = [*range(0, columns, width), columns]
+    blocks = list(zip(bounds[:-1], bounds[1:], strict=True))
+    if len(blocks) > 1 and blocks[-1][1] - blocks[-1][0] == 1:
+        blocks[-2:] = [(blocks[-2][0], columns)]
+    return blocks
+
+
+def blockwise(
+    read: Callable[[int, int], np.ndarray],
+    shape: tuple[int, int],
+    statistics: Callable[[np.ndarray], Mapping[str, np.ndarray]],
+    budget: int = BLOCK_BYTES,
+    threads: int = 1,
+) -> dict[str, np.ndarray]:
+    """Per-column ``statistics`` of a (replications x columns) matrix of ``shape``, taken a
+    block of columns at a time: ``read(start, stop)`` gives the block's values.
+
+    With ``threads`` above 1, blocks are taken that many at a time (numpy lets go of the
+    interpreter while it sorts and sums; ``read`` must be safe to call from threads), each
+    of ``budget / threads`` bytes, so the memory is the same and the figures too.
+    """
+    replications, columns = shape
+    blocks = column_blocks(columns, replications, budget // max(1, threads))
+    if threads > 1 and len(blocks) > 1:
+        # warnings filters are process-wide, so one thread's catch_warnings (variance_split
+        # has one) can undo another's while it runs: ignore here what they ignore (numpy's
+        # "mean of empty slice" for a row with no values), and put the filters back after
+        with warnings.catch_warnings(), ThreadPoolExecutor(threads) as pool:
+            warnings.simplefilter("ignore", RuntimeWarning)
+            parts = list(pool.map(lambda block: statistics(read(*block)), blocks))
+    else:
+        parts = [statistics(read(start, stop)) for start, stop in blocks]
+    if not parts:  # no columns
+        return dict(statistics(np.empty((replications, 0))))
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+
+
+def summary_columns(values: np.ndarray, confidence: float = CONFIDENCE) -> dict[str, np.ndarray]:
+    """Per column: replications, mean, t interval of the mean, and quantiles (arrays named
+    by :data:`SUMMARY_COLUMNS`)."""
     count, mean, sd = column_means(values)
     half_width = np.nan_to_num(t_half_width(sd, count, confidence))
     # np.quantile is much faster than np.nanquantile: use it wherever nothing is missing
@@ -53,6 +117,17 @@ def summary_statistics(values: np.ndarray, confidence: float = CONFIDENCE) -> pd
         "ci_low": mean - half_width,
         "ci_high": mean + half_width,
     }
-    for q, row in zip(QUANTILES, quantiles, strict=True):
-        table[f"q{round(q * 100):02d}"] = row
-    return pd.DataFrame(table)
+    for name, row in zip(SUMMARY_COLUMNS[4:], quantiles, strict=True):
+        table[name] = row
+    return table
+
+
+def summary_statistics(values, confidence: float = CONFIDENCE) -> pd.DataFrame:
+    """Per column: replications, mean, t interval of the mean, and quantiles.
+
+    ``values`` is a (replications x columns) matrix, or anything that gives one's columns by
+    ``values[:, start:stop]`` (a stored matrix read lazily); taken a block of columns at a
+    time (:func:`blockwise`), so the work space stays small however many rows there are.
+    """
+    return pd.DataFrame(blockwise(lambda start, stop: values[:, start:stop], values.shape,
+                                  lambda block: summary_columns(block, confidence)))  # fmt: skip

@@ -1,7 +1,9 @@
 """The Results object: value matrices, their row keys, the tidy table and summaries.
 
 In memory, each scenario's results are a (replications x rows) matrix whose rows are
-labelled by a :class:`~sim.results.keys.RowKeys` (frequency, period, metric, group). The
+labelled by a :class:`~sim.results.keys.RowKeys` (frequency, period, metric, group); results
+read from a folder hold a :class:`~sim.results.stored.StoredMatrix` instead, which reads the
+columns it is indexed by (``values[:, mask]``) from the folder's table. The
 tidy table (``scenario, replication, frequency, period, metric, group, value``) is built
 from it on demand (:meth:`Results.table`) and read back into a matrix by
 :func:`matrix_from_table`; statistics across replications are array operations on it.
@@ -35,9 +37,11 @@ __all__ = ["KEY_COLUMNS", "TIDY_COLUMNS", "Results", "RowKeys", "matrix_from_tab
 class Results:
     """An experiment's outcome: scenarios as run, value matrices and manifest.
 
-    ``values[name]`` is (replications x rows); ``keys[name]`` labels the rows. Replication
-    ``r`` of every scenario used the same random streams, so rows of different scenarios
-    can be paired.
+    ``values[name]`` is (replications x rows): a numpy array, or for results read from a
+    folder a :class:`~sim.results.stored.StoredMatrix` (index it, ``values[:, columns]``, to
+    read only those columns; ``np.asarray`` reads it all); ``keys[name]`` labels the rows.
+    Replication ``r`` of every scenario used the same random streams, so rows of different
+    scenarios can be paired.
     """
 
     scenarios: dict[str, Scenario]
@@ -63,7 +67,7 @@ class Results:
             c: [] for c in ("scenario", "replication", *KEY_COLUMNS, "value")
         }
         for index, name in enumerate(names):
-            matrix = self.values[name]
+            matrix = np.asarray(self.values[name])  # values read from a folder: read them all
             reps, rows = matrix.shape
             columns["scenario"].append(np.full(reps * rows, index, dtype=np.int16))
             columns["replication"].append(np.repeat(np.arange(reps, dtype=np.int32), rows))
@@ -94,13 +98,19 @@ class Results:
         """Per scenario and row: replications, mean, 95% CI of the mean and quantiles.
 
         NaN values (a period with no admissions has no mean wait) are left out of each
-        statistic; ``replications`` counts the values used.
+        statistic; ``replications`` counts the values used. Taken a block of rows at a time;
+        for results read from a folder, read from its ``summary.csv`` (which holds exactly
+        these figures), so the values are not read at all.
         """
         frames = []
         for name, values in self.values.items():
             frame = self.keys[name].frame()
             frame.insert(0, "scenario", name)
-            frames.append(pd.concat([frame, summary_statistics(values)], axis=1))
+            stored = getattr(values, "stored_summary", None)
+            statistics = stored(self.keys[name]) if stored is not None else None
+            if statistics is None:
+                statistics = summary_statistics(values)
+            frames.append(pd.concat([frame, statistics], axis=1))
         return pd.concat(frames, ignore_index=True)
 
     def only(self, *names: str) -> Results:

@@ -128,9 +128,10 @@ def run_scenarios(args: argparse.Namespace) -> int:
     prices = {s.name: s.price_basis() for s in scenarios}
     print(format_summary(summary, args.reps, args.seed, start_dates, regimes, prices))
     if len(scenarios) > 1:  # say plainly which outputs a variant leaves exactly as they were
-        tidy = pd.read_parquet(
-            folder / TABLE_FILE, filters=[("metric", "in", list(NO_DIFFERENCE_METRICS))]
-        )  # only the rows compared: a fraction of the table
+        from sim.results.stored import read_rows
+
+        # only the rows compared (a fraction of the table), read a batch at a time
+        tidy = read_rows(folder / TABLE_FILE, NO_DIFFERENCE_METRICS)
         print(format_no_difference(identical_outputs(tidy, names[0])))
     if args.uncertainty == "parameters":
         from sim.experiment.runner import VARIANCE_FILE
@@ -155,14 +156,11 @@ def run_scenarios(args: argparse.Namespace) -> int:
 def _workforce_lines(table: Path, scenarios, seed: int, replications: int) -> str:
     """The workforce question per scenario: how often the national team is short, by how
     much, and when (scenario discovery over the drawn assumptions)."""
-    import pandas as pd
-
     from sim.analysis.workforce import workforce_answers
+    from sim.results.stored import read_rows
 
-    wanted = [("metric", "in", ["national_demand_exceeded", "shortfall_hours"]),
-              ("frequency", "==", "horizon")]  # fmt: skip
-    answers = workforce_answers(pd.read_parquet(table, filters=wanted), scenarios, seed,
-                                replications)  # fmt: skip
+    wanted = read_rows(table, ["national_demand_exceeded", "shortfall_hours"], "horizon")
+    answers = workforce_answers(wanted, scenarios, seed, replications)
     lines = ["\nThe workforce question, across plausible futures:"]
     for scenario in scenarios:
         answer = answers.get(scenario.name)
