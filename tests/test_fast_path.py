@@ -17,6 +17,7 @@ arrival processes, each shortfall policy with a short team, a mid-month start.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import math
 from dataclasses import fields, is_dataclass
 
@@ -39,9 +40,11 @@ from sim.experiment.layout import (
 )
 from sim.experiment.uncertainty import ParameterDraws, with_drawn
 from sim.model import compile_scenario, run_replication
+from sim.model import replication as replication_module
 from sim.model.distributions import DurationDistribution
 from sim.model.events import EventQueue
 from sim.model.reference import run_reference_replication
+from sim.model.replication import run_replications
 from sim.model.segmentation import quartile_segments
 from sim.scenario import load_scenario, with_changes
 from sim.vocabulary import REGIONS
@@ -116,15 +119,67 @@ def identical(a, b) -> bool:
     return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
 
 
+def assert_same_result(fast, reference, name: str) -> None:
+    """Every array and event time of two replication results identical."""
+    fast_arrays, reference_arrays = fast.arrays(), reference.arrays()
+    assert fast_arrays.keys() == reference_arrays.keys()
+    for key, value in reference_arrays.items():
+        assert identical(fast_arrays[key], value), (name, fast.seed, fast.replication, key)
+    for key, times in reference.timeline.event_times.items():
+        assert identical(fast.timeline.event_times[key], times), (name, key)
+
+
 def test_the_model_equals_the_reference_in_every_array(runs):
     for name, (_, pairs) in runs.items():
         for fast, reference in pairs:
-            fast_arrays, reference_arrays = fast.arrays(), reference.arrays()
-            assert fast_arrays.keys() == reference_arrays.keys()
-            for key, value in reference_arrays.items():
-                assert identical(fast_arrays[key], value), (name, fast.seed, fast.replication, key)
-            for key, times in reference.timeline.event_times.items():
-                assert identical(fast.timeline.event_times[key], times), (name, key)
+            assert_same_result(fast, reference, name)
+
+
+@pytest.mark.parametrize("name", ["baseline ten years", "history", "warm start", "thresholds",
+                                  "trend, mid-month", "backfill, short team"])  # fmt: skip
+def test_replications_run_together_equal_each_run_alone(scenarios, name):
+    """A batch's populations step together, each pair of replications on its own draw of
+    the assumptions (members with different constants), and each result is the one the
+    replication gives alone (which the test above holds to the reference)."""
+    scenario = scenarios[name]
+    draws = ParameterDraws(scenario, seed=4, replications=6)
+    inputs = [draws.inputs(rep) for rep in range(6)]
+    if name == "baseline ten years":  # three draws: members' constants differ
+        assert len({id(i) for i in inputs}) == 3
+    together = run_replications(inputs, 4, range(6))
+    for rep, result in enumerate(together):
+        assert result.replication == rep
+        assert_same_result(result, run_replication(inputs[rep], 4, rep), name)
+
+
+def test_a_batch_leaves_nothing_for_the_garbage_collector(scenarios):
+    """The model pauses the collector while a batch runs: that is safe only while a
+    replication makes no reference cycles, which would then outlive it."""
+    inputs = compile_scenario(scenarios["history"])
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        results = run_replications([inputs] * 3, 1, range(3))
+        del results
+        assert gc.collect() == 0
+    finally:
+        if was_enabled:
+            gc.enable()
+    assert gc.isenabled() == was_enabled
+
+
+def test_a_mixed_batch_is_split_by_structure_and_kept_in_order(scenarios, monkeypatch):
+    """Scenarios with different calendars or rules cannot step together: they are run in
+    groups, at most MAX_BATCH at a time, and the results come back in the order asked."""
+    monkeypatch.setattr(replication_module, "MAX_BATCH", 2)
+    names = ["thresholds", "history", "thresholds", "arrivals", "history", "thresholds"]
+    inputs = [compile_scenario(scenarios[name]) for name in names]
+    reps = [5, 0, 2, 1, 3, 7]
+    together = run_replications(inputs, 9, reps)
+    for name, scenario_inputs, rep, result in zip(names, inputs, reps, together, strict=True):
+        assert (result.replication, result.seed) == (rep, 9)
+        assert_same_result(result, run_replication(scenario_inputs, 9, rep), name)
 
 
 def test_the_reduction_equals_one_frequency_at_a_time(runs):
@@ -186,6 +241,24 @@ def test_ranks_with_ties_are_those_of_a_stable_sort(seed):
     plain = np.zeros(205, dtype=np.int8)
     plain[np.argsort(score + offset, kind="stable")] = split
     assert identical(fast, plain)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_ranks_of_a_batch_are_each_rows_own(seed):
+    """Rows ranked together (a batch's members; into a strided view, as the batch writes
+    its history) are each ranked as alone, with or without ties in other rows."""
+    rng = np.random.default_rng(seed)
+    scores = rng.uniform(1.0, 4.0, (6, 205))
+    scores[1] = np.clip(rng.normal(2.5, 1.0, 205), 1.0, 4.0)  # ties in one row only
+    offset = 10.0 * np.repeat([0, 1, 2], [134, 61, 10])
+    split = rng.integers(1, 5, 205).astype(np.int8)
+    history = np.zeros((6, 3, 205), dtype=np.int8)
+    quartile_segments(scores, offset, split, history[:, 1])
+    for row, score in enumerate(scores):
+        alone = np.zeros(205, dtype=np.int8)
+        alone[np.argsort(score + offset, kind="stable")] = split
+        assert identical(history[row, 1], alone)
+    assert not history[:, [0, 2]].any()
 
 
 def test_the_event_queue_runs_callbacks_in_simpys_order():

@@ -52,7 +52,13 @@ from sim.experiment.settings import (  # noqa: F401 (importable from here, as be
     settings_from,
 )
 from sim.experiment.uncertainty import ParameterDraws, variance_split
-from sim.model.replication import ModelInputs, ReplicationResult, compile_scenario, run_replication
+from sim.model.replication import (
+    MAX_BATCH,
+    ModelInputs,
+    ReplicationResult,
+    compile_scenario,
+    run_replications,
+)
 from sim.results import manifest as mf
 from sim.results.keys import RowKeys
 from sim.scenario.loader import scenario_hash
@@ -106,17 +112,18 @@ def _draws(scenario: Scenario, settings: RunSettings) -> ParameterDraws | None:
 def run_chunk(work: Work, seed: int, first: int, count: int) -> np.ndarray | list:
     """Replications ``first .. first + count - 1`` of one scenario: (count x rows) matrix,
     or with ``work.reduce`` the list of what it makes of each replication."""
+    reduced: list = []
+    for start in range(first, first + count, MAX_BATCH):  # a batch's results at a time
+        replications = range(start, min(start + MAX_BATCH, first + count))
+        results = run_replications([work.inputs_of(r) for r in replications], seed, replications)
+        if work.reduce is not None:
+            reduced += [work.reduce(result) for result in results]
+        else:
+            reduced += [reduce_replication(result, work.layout) for result in results]
     if work.reduce is not None:
-        return [
-            work.reduce(run_replication(work.inputs_of(first + i), seed, first + i))
-            for i in range(count)
-        ]
-    out = np.empty((count, work.width))
-    for i in range(count):
-        result = run_replication(work.inputs_of(first + i), seed, first + i)
-        values = reduce_replication(result, work.layout)
-        out[i] = values if work.rows is None else values[work.rows]
-    return out
+        return reduced
+    out = np.array(reduced).reshape(count, -1)
+    return out if work.rows is None else out[:, work.rows]
 
 
 def chunks(replications: int, jobs: int) -> list[tuple[int, int]]:

@@ -20,6 +20,12 @@ import itertools
 from collections.abc import Callable
 
 
+def pause() -> None:
+    """A scheduled event that runs nothing: :meth:`EventQueue.run_to_pause` stops at it,
+    so a driver can do the event's work (the batch's assessment) for several calendars
+    at once, at exactly the place in each calendar's order the event holds."""
+
+
 class EventQueue:
     """Timed callbacks of one replication. Times are weeks since the start."""
 
@@ -46,3 +52,20 @@ class EventQueue:
             self.now, _, action, args = pop(queue)
             action(*args)
         self.now = until
+
+    def close(self) -> None:
+        """Drop the events not run: their callbacks hold the objects that scheduled them,
+        which hold this calendar, a cycle only the garbage collector would free."""
+        self._queue.clear()
+
+    def run_to_pause(self, until: float) -> bool:
+        """Run events in order up to the next :func:`pause` before ``until``; True if it
+        stopped there (:attr:`now` is then the pause's time), else as :meth:`run`."""
+        queue, pop = self._queue, heapq.heappop
+        while queue and queue[0][0] < until:
+            self.now, _, action, args = pop(queue)
+            if action is pause:
+                return True
+            action(*args)
+        self.now = until
+        return False

@@ -1,9 +1,12 @@
 """The population of trusts: scores, deficit, capability and segment, as arrays.
 
-One :class:`Population` holds the state of every trust in one replication and moves it on
-one quarter at a time with array operations (a handful of numpy calls per assessment for
-all 205 trusts), rather than one simpy process per trust: the population changes only at
-assessments, so per-trust processes would only add events.
+One :class:`Population` holds the state of every trust in one replication: its random
+numbers, starting state and what the programme changes. A :class:`PopulationBatch` moves
+the populations of a batch of replications on one quarter at a time with array operations
+(a fixed sequence of numpy calls per assessment for all their trusts), rather than one
+simpy process per trust: the population changes only at assessments, so per-trust
+processes would only add events. Their state lives in one :class:`PopulationArrays`, each
+population's arrays being views of its row.
 
 Random numbers are drawn up front in fixed-shape blocks, one stream per purpose, so that a
 trust's k-th quarter always uses the same numbers whatever else a scenario changes.
@@ -28,7 +31,7 @@ from sim.streams import Streams
 
 
 class Population:
-    """State of all trusts in one replication, and its quarterly update.
+    """State of all trusts in one replication (its quarterly update: :class:`PopulationBatch`).
 
     Attributes (arrays of length n_trusts)
     ------------------------------------
@@ -53,11 +56,23 @@ class Population:
     per assessment, written in place), so recording a quarter costs no copies.
     """
 
-    def __init__(self, inputs: PopulationInputs, streams: Streams):
+    def __init__(
+        self,
+        inputs: PopulationInputs,
+        streams: Streams,
+        arrays: PopulationArrays | None = None,
+        member: int = 0,
+    ):
+        """``arrays`` holds the state of a batch of replications stepped together
+        (:class:`PopulationBatch`); this population is its member ``member``. Without it
+        the population has arrays of its own (a batch of one)."""
         self.inputs = inputs
         self.quarterly = quarterly = inputs.quarterly
         n, k = inputs.n_trusts, inputs.n_assessments
         self.table = inputs.register.table
+        if arrays is None:
+            arrays = PopulationArrays(inputs, 1)
+        own = arrays.member(member)
 
         # Per-assessment random numbers, drawn once per purpose in fixed shapes.
         # innovations of the long-run level (row 0) and of the deviation (row 1) for every
@@ -68,67 +83,64 @@ class Population:
         for row, purpose in enumerate(("level_noise", "score_noise")):
             noise = streams[purpose].standard_normal((k, n), dtype=np.float32)
             np.multiply(noise, quarterly.noise_scale[row], out=innovations[:, row])
-        self._innovations = innovations.astype(float)
-        deficit_u = streams["deficit_switching"].random((k, n), dtype=np.float32)
-        self._deficit_u = deficit_u.astype(float)
+        self._innovations = own.innovations
+        self._innovations[...] = innovations
+        self._deficit_u = own.deficit_u
+        self._deficit_u[...] = streams["deficit_switching"].random((k, n), dtype=np.float32)
         # row 0 for the starting ratings, then one row per reassessment
-        n_reassessments = sum(quarterly.reassess)
-        self._capability_u = streams["capability"].random((n_reassessments + 1, 2, n))
-        self._reassessments_done = 0
+        self._capability_u = own.capability_u
+        streams["capability"].random(out=self._capability_u)
 
         init = streams["population_init"]
-        self._state = np.empty((2, n))
+        self._state = own.state
         """Long-run level relative to the table mean (row 0) and the persistent deviation
         from it (row 1), score points."""
         self.level, self.deviation = self._state
         np.multiply(inputs.between_sd, init.standard_normal(n), out=self.level)
         np.multiply(inputs.within_sd, init.standard_normal(n), out=self.deviation)
 
-        rows = k + 1
         self.step = 0
-        self._scores = np.empty((rows, n))
+        self._scores = own.scores
         self.score = self._scores[0]
         np.clip(quarterly.centre[0] + self.level + self.deviation, 1.0, 4.0, out=self.score)
-        self.deficit_history = np.zeros((rows, n), dtype=bool)
+        self.deficit_history = own.deficit
         self.deficit = self.deficit_history[0]
-        self._rules = np.zeros((rows, n), dtype=np.int8)
+        self._rules = own.rules
         self.rule_segment = self._rules[0]
         """Segment from the rule before the financial override (for churn attribution)."""
-        self.segment_history = np.zeros((rows, n), dtype=np.int8)
+        self.segment_history = own.segments
         self.segment = self.segment_history[0]
         self._place_initial_state(init)
 
         z = self.standardised_score(0)
-        self.low_capability = self._capability_u[0, 1] < _expit(
-            inputs.capability_logit + inputs.capability_gradient * z
+        self.low_capability = own.low_capability
+        np.less(
+            self._capability_u[0, 1],
+            _expit(inputs.capability_logit + inputs.capability_gradient * z),
+            out=self.low_capability,
         )
-        self.forced_segment = np.zeros(n, dtype=np.int8)
+        self.forced_segment = own.forced_segment
         """Segment a trust is held at regardless of its score: 5 in the programme, 3 in
         transitional support, 0 when the rule decides."""
-        self.forced = np.zeros(n, dtype=bool)
-        self._free_history = np.ones((k + 1, n), dtype=bool)
+        self.forced = own.forced
+        self._free_history = own.free
         """Row i: trusts neither held at assessment i nor since, up to assessment i + 1,
         whose change of segment then is churn (the last row, after the last assessment,
         counts nothing)."""
         self._free = self._free_history[0]
-        # scratch arrays, reused every quarter
-        self._odds = np.empty(n)
-        self._p_out = np.empty(n)
-        self._flip = np.empty(n, dtype=bool)
-        self._override_floor = np.empty(n, dtype=np.int8)
 
         self.programme_segment = quarterly.programme_segment[0]
         """The segment that is the programme under the rule in force."""
-        self.active = np.ones(n, dtype=bool)
+        self.active = own.active
         self._has_mergers = quarterly.has_mergers
         self._merger_u = (
             streams["mergers"].random((k, n)) if self._has_mergers else np.zeros((0, n))
         )
         self.merged_now = np.zeros(0, dtype=np.int64)
         """Trusts merged away at the latest assessment (for the programme to act on)."""
-        self.active_history = np.ones((rows, n), dtype=bool) if self._has_mergers else None
+        self.active_history = own.active_history
 
-        self.capability_history = np.empty((rows, n), dtype=bool)
+        self.capability_history = own.capability
         self._record(0)
 
     # ----------------------------------------------------------------- starting state
@@ -185,69 +197,6 @@ class Population:
         centre = self.quarterly.expected_centre[quarters_elapsed]
         return (self.score - centre) * self.quarterly.inverse_sd
 
-    def assess(self) -> None:
-        """Move every trust on one quarter and re-segment (one assessment).
-
-        Each quantity is computed into its history row in place, with a fixed sequence of
-        numpy calls on preallocated arrays: this runs 40 times per 10-year replication, and
-        at 205 trusts the cost is the number of calls, not the arithmetic.
-        :class:`~sim.model.reference.ReferencePopulation` is the same step written plainly;
-        a test holds the two to identical results."""
-        inputs, quarterly = self.inputs, self.quarterly
-        i = self.step
-        row = self.step = i + 1
-
-        self._state *= quarterly.persistence
-        self._state += self._innovations[i]
-        score = self.score = self._scores[row]
-        np.add(quarterly.centre[row], self.level, out=score)
-        score += self.deviation
-        score.clip(1.0, 4.0, out=score)  # the 1 to 4 scale (np.clip's wrapper is slower)
-
-        # switch with probability rate * p (into deficit) or rate * (1 - p) (out of it)
-        odds = np.multiply(quarterly.deficit_slope, score, out=self._odds)
-        odds += quarterly.deficit_intercept[row if quarterly.has_trend else 0]
-        p_switch = _expit(odds, out=odds)
-        np.copyto(p_switch, np.subtract(1.0, p_switch, out=self._p_out), where=self.deficit)
-        p_switch *= inputs.deficit_switching
-        flip = np.less(self._deficit_u[i], p_switch, out=self._flip)
-        previous_deficit, self.deficit = self.deficit, self.deficit_history[row]
-        np.logical_xor(previous_deficit, flip, out=self.deficit)
-
-        if quarterly.reassess[i]:
-            self._reassess_capability(row)
-        if self._has_mergers:
-            self._merge(i)
-        segment = quarterly.programme_segment[row]
-        if segment != self.programme_segment:  # a new framework: the programme is renumbered
-            self.forced_segment[self.forced_segment == self.programme_segment] = segment
-            self.programme_segment = segment
-
-        rule = self.rule_segment = self._rules[row]
-        if quarterly.rule_kind[i] == 0:
-            split = inputs.segment_of_sorted[quarterly.split[row]]
-            key = score
-            if self._has_mergers:  # merged trusts sort after their table's active ones
-                key = score + 5.0 * ~self.active
-            quartile_segments(key, inputs.table_offset, split, rule)
-        else:
-            threshold_segments(score, inputs.rule_bounds[i], rule)
-        self.segment = self.segment_history[row]
-        self._resegment(row)
-        self._free = self._free_history[row]  # who is free until the next assessment
-        np.logical_not(self.forced, out=self._free)
-        self._record(row)
-
-    def _reassess_capability(self, row: int) -> None:
-        """Yearly: each board keeps its rating or is rated again from its score."""
-        inputs = self.inputs
-        self._reassessments_done += 1
-        keep_u, draw_u = self._capability_u[self._reassessments_done]
-        z = self.standardised_score(row)
-        p_low = _expit(inputs.capability_logit + inputs.capability_gradient * z)
-        redraw = keep_u >= inputs.capability_persistence
-        self.low_capability = np.where(redraw, draw_u < p_low, self.low_capability)
-
     def _merge(self, i: int) -> None:
         """Take merged trusts out at assessment ``i`` (chosen by the pre-drawn uniforms,
         trusts in the programme or transitional support last)."""
@@ -266,24 +215,6 @@ class Population:
         self.active[self.merged_now] = False
         self.forced[self.merged_now] = False
         self.forced_segment[self.merged_now] = 0
-
-    def _resegment(self, row: int) -> None:
-        """Segment from the rule segment, the override, holds and the programme."""
-        if self.quarterly.override[row]:
-            apply_financial_override(
-                self.rule_segment,
-                self.deficit,
-                self.inputs.max_segment_in_deficit,
-                out=self.segment,
-                scratch=self._override_floor,
-            )
-        else:
-            np.copyto(self.segment, self.rule_segment)
-        np.copyto(self.segment, self.forced_segment, where=self.forced)
-        if self._has_mergers:
-            inactive = ~self.active
-            self.segment[inactive] = 0
-            self.rule_segment[inactive] = 0
 
     def record_start(self) -> None:
         """Record the starting state again, once the programme has placed its caseload."""
@@ -368,3 +299,220 @@ class Population:
         return np.stack(
             [history[:, s].sum(axis=1) for s in self.inputs.register.table_slices], axis=1
         )
+
+    # --------------------------------------------------------------- batch interface
+
+    def _at_row(self, row: int, programme_segment: int) -> None:
+        """The batch has written assessment ``row``: it is now the current state."""
+        self.step = row
+        self.score = self._scores[row]
+        self.deficit = self.deficit_history[row]
+        self.rule_segment = self._rules[row]
+        self.segment = self.segment_history[row]
+        self._free = self._free_history[row]
+        self.programme_segment = programme_segment
+
+
+class PopulationArrays:
+    """The state of several replications' populations, one block per quantity with the
+    replication (member) first, so each member's part is contiguous and the batch's
+    quarterly step is one numpy call per quantity for all members.
+
+    Shapes: ``k`` assessments, ``rows = k + 1`` (the start, then each assessment), ``n``
+    trusts, ``R`` members."""
+
+    def __init__(self, inputs: PopulationInputs, members: int):
+        n, k = inputs.n_trusts, inputs.n_assessments
+        rows, count = k + 1, members
+        reassessments = sum(inputs.quarterly.reassess)
+        self.innovations = np.empty((count, k, 2, n))
+        """Scaled innovations of level and deviation per quarter (score points)."""
+        self.deficit_u = np.empty((count, k, n))
+        self.capability_u = np.empty((count, reassessments + 1, 2, n))
+        self.state = np.empty((count, 2, n))
+        """Long-run level and persistent deviation (score points)."""
+        self.scores = np.empty((count, rows, n))
+        self.deficit = np.zeros((count, rows, n), dtype=bool)
+        self.rules = np.zeros((count, rows, n), dtype=np.int8)
+        self.segments = np.zeros((count, rows, n), dtype=np.int8)
+        self.free = np.ones((count, rows, n), dtype=bool)
+        self.capability = np.empty((count, rows, n), dtype=bool)
+        self.low_capability = np.zeros((count, n), dtype=bool)
+        self.forced_segment = np.zeros((count, n), dtype=np.int8)
+        self.forced = np.zeros((count, n), dtype=bool)
+        self.active = np.ones((count, n), dtype=bool)
+        self.active_history = (
+            np.ones((count, rows, n), dtype=bool) if inputs.quarterly.has_mergers else None
+        )
+
+    def member(self, index: int) -> PopulationArrays:
+        """Member ``index``'s views of every block (the same names, no member axis)."""
+        view = object.__new__(PopulationArrays)
+        for name, block in vars(self).items():
+            setattr(view, name, None if block is None else block[index])
+        return view
+
+
+def batch_key(inputs: PopulationInputs) -> tuple:
+    """What populations stepped together must share: the trusts, the calendar of
+    assessments and the rule in force at each. Numbers that differ between members (drawn
+    assumptions) are stacked per member by :class:`PopulationBatch`."""
+    q = inputs.quarterly
+    return (
+        inputs.n_trusts,
+        inputs.register.table.tobytes(),
+        inputs.horizon_weeks,
+        inputs.assessment_weeks.tobytes(),
+        q.reassess, q.rule_kind, q.split, q.override, q.programme_segment,
+        q.has_mergers, q.has_trend,
+        inputs.active_counts.tobytes(),
+        inputs.rule_bounds.tobytes(),
+        inputs.table_offset.tobytes(),
+        tuple(s.tobytes() for s in inputs.segment_of_sorted),
+        inputs.max_segment_in_deficit,
+    )  # fmt: skip
+
+
+_PER_MEMBER = ("persistence", "centre", "expected_centre", "inverse_sd", "deficit_slope",
+               "deficit_intercept")  # fmt: skip
+"""Quarterly constants the batch's step reads, stacked per member when members differ."""
+_PER_ROW = ("centre", "expected_centre", "deficit_intercept")
+"""Of those, the ones with a row per assessment (one row only when there is no trend)."""
+_PER_MEMBER_INPUTS = ("deficit_switching", "capability_logit", "capability_gradient",
+                      "capability_persistence")  # fmt: skip
+
+
+class PopulationBatch:
+    """The populations of several replications (members of one :class:`PopulationArrays`,
+    sharing :func:`batch_key`), moved on one quarter together.
+
+    Each quarter is the same sequence of numpy calls as one population's step, on blocks
+    with a member axis in front: the arithmetic is elementwise (and ranks are taken within
+    each member's row), so every member's numbers are exactly those it would have alone,
+    and the cost per member falls with the batch's size. Constants that differ between
+    members (drawn assumptions) are stacked per member; shared ones broadcast.
+    :class:`~sim.model.reference.ReferencePopulation` is the same step written plainly for
+    one population; a test holds the two to identical results."""
+
+    def __init__(self, members: list[Population], arrays: PopulationArrays):
+        self.members = members
+        self.arrays = arrays
+        first = members[0]
+        self.inputs, self.quarterly = first.inputs, first.quarterly
+        self.step = 0
+        self.programme_segment = first.programme_segment
+        self._reassessments_done = 0
+        shared = all(m.inputs is first.inputs for m in members)
+
+        def stacked(values: list) -> np.ndarray:
+            """(1 or members, ...) block: one value broadcast, or one per member."""
+            if shared:
+                return np.asarray(values[0])[None]
+            return np.stack([np.asarray(v) for v in values])
+
+        for name in _PER_MEMBER:
+            values = [getattr(m.quarterly, name) for m in members]
+            if name in _PER_ROW and not self.quarterly.has_trend:
+                values = [v[:1] for v in values]  # every row the same: keep one (see _row)
+            setattr(self, name, stacked(values))
+        for name in _PER_MEMBER_INPUTS:
+            block = stacked([getattr(m.inputs, name) for m in members])
+            setattr(self, name, block if block.ndim > 1 else block[:, None])
+        shape = arrays.low_capability.shape
+        self._odds = np.empty(shape)
+        self._p_out = np.empty(shape)
+        self._flip = np.empty(shape, dtype=bool)
+        self._override_floor = np.empty(shape, dtype=np.int8)
+
+    @staticmethod
+    def _row(block: np.ndarray, row: int) -> np.ndarray:
+        """Row ``row`` of a per-row constant held as (1|R, rows, n), or its only row."""
+        return block[:, row if block.shape[1] > 1 else 0]
+
+    def assess(self) -> None:
+        """Move every member on one quarter and re-segment (one assessment).
+
+        Each quantity is computed into its history row in place, with a fixed sequence of
+        numpy calls on preallocated blocks: this runs 40 times per 10-year replication,
+        and the cost is the number of calls, shared by the members, not the arithmetic."""
+        arrays, quarterly = self.arrays, self.quarterly
+        i = self.step
+        row = self.step = i + 1
+
+        state = arrays.state
+        state *= self.persistence
+        state += arrays.innovations[:, i]
+        score = arrays.scores[:, row]
+        np.add(self._row(self.centre, row), state[:, 0], out=score)
+        score += state[:, 1]
+        score.clip(1.0, 4.0, out=score)  # the 1 to 4 scale (np.clip's wrapper is slower)
+
+        # switch with probability rate * p (into deficit) or rate * (1 - p) (out of it)
+        odds = np.multiply(self.deficit_slope, score, out=self._odds)
+        odds += self._row(self.deficit_intercept, row)
+        p_switch = _expit(odds, out=odds)
+        previous_deficit, deficit = arrays.deficit[:, i], arrays.deficit[:, row]
+        np.copyto(p_switch, np.subtract(1.0, p_switch, out=self._p_out), where=previous_deficit)
+        p_switch *= self.deficit_switching
+        flip = np.less(arrays.deficit_u[:, i], p_switch, out=self._flip)
+        np.logical_xor(previous_deficit, flip, out=deficit)
+
+        if quarterly.reassess[i]:
+            self._reassess_capability(score, row)
+        has_mergers = quarterly.has_mergers
+        if has_mergers:
+            for member in self.members:
+                member._merge(i)
+        segment = quarterly.programme_segment[row]
+        if segment != self.programme_segment:  # a new framework: the programme is renumbered
+            forced_segment = arrays.forced_segment
+            forced_segment[forced_segment == self.programme_segment] = segment
+            self.programme_segment = segment
+
+        inputs = self.inputs
+        rule = arrays.rules[:, row]
+        if quarterly.rule_kind[i] == 0:
+            split = inputs.segment_of_sorted[quarterly.split[row]]
+            key = score
+            if has_mergers:  # merged trusts sort after their table's active ones
+                key = score + 5.0 * ~arrays.active
+            quartile_segments(key, inputs.table_offset, split, rule)
+        else:
+            threshold_segments(score, inputs.rule_bounds[i], rule)
+        self._resegment(row, rule, deficit)
+        np.logical_not(arrays.forced, out=arrays.free[:, row])  # free until the next one
+        arrays.capability[:, row] = arrays.low_capability
+        if has_mergers:
+            arrays.active_history[:, row] = arrays.active
+        for member in self.members:
+            member._at_row(row, self.programme_segment)
+
+    def _reassess_capability(self, score: np.ndarray, row: int) -> None:
+        """Yearly: each board keeps its rating or is rated again from its score."""
+        self._reassessments_done += 1
+        uniforms = self.arrays.capability_u[:, self._reassessments_done]
+        keep_u, draw_u = uniforms[:, 0], uniforms[:, 1]
+        z = (score - self._row(self.expected_centre, row)) * self.inverse_sd
+        p_low = _expit(self.capability_logit + self.capability_gradient * z)
+        redraw = keep_u >= self.capability_persistence
+        np.copyto(self.arrays.low_capability, draw_u < p_low, where=redraw)
+
+    def _resegment(self, row: int, rule: np.ndarray, deficit: np.ndarray) -> None:
+        """Segment from the rule segment, the override, holds and the programme."""
+        arrays = self.arrays
+        segment = arrays.segments[:, row]
+        if self.quarterly.override[row]:
+            apply_financial_override(
+                rule,
+                deficit,
+                self.inputs.max_segment_in_deficit,
+                out=segment,
+                scratch=self._override_floor,
+            )
+        else:
+            np.copyto(segment, rule)
+        np.copyto(segment, arrays.forced_segment, where=arrays.forced)
+        if self.quarterly.has_mergers:
+            inactive = ~arrays.active
+            segment[inactive] = 0
+            rule[inactive] = 0

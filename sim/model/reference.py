@@ -20,7 +20,13 @@ import simpy
 from scipy.special import expit
 
 from sim.model.population import Population
-from sim.model.replication import ModelInputs, ReplicationResult, simulate
+from sim.model.programme import Programme
+from sim.model.replication import (
+    ModelInputs,
+    ReplicationResult,
+    collect_result,
+    schedule_replication,
+)
 from sim.model.segmentation import threshold_segments
 from sim.streams import Streams
 
@@ -52,6 +58,7 @@ class ReferencePopulation(Population):
         self._was_forced = np.zeros(inputs.n_trusts, dtype=bool)
         self._churn = np.zeros(inputs.n_assessments, dtype=np.int32)
         self._override_churn = np.zeros(inputs.n_assessments, dtype=np.int32)
+        self._reassessments_done = 0
 
     def _force(self, trust: int, segment: int) -> None:
         super()._force(trust, segment)
@@ -87,8 +94,13 @@ class ReferencePopulation(Population):
         self.deficit_history[row] = self.deficit ^ (self._deficit_u[i] < p_switch)
         self.deficit = self.deficit_history[row]
 
-        if inputs.reassess_capability[i]:
-            self._reassess_capability(row)  # shared, with this class's standardised score
+        if inputs.reassess_capability[i]:  # yearly: keep the rating or rate again
+            self._reassessments_done += 1
+            keep_u, draw_u = self._capability_u[self._reassessments_done]
+            z = self.standardised_score(row)
+            p_low = expit(inputs.capability_logit + inputs.capability_gradient * z)
+            redraw = keep_u >= inputs.capability_persistence
+            self.low_capability[:] = np.where(redraw, draw_u < p_low, self.low_capability)
         if self._has_mergers:
             self._merge(i)
         segment = int(inputs.programme_segment[row])
@@ -129,5 +141,17 @@ class ReferencePopulation(Population):
 def run_reference_replication(
     inputs: ModelInputs, seed: int, replication: int
 ) -> ReplicationResult:
-    """:func:`~sim.model.run_replication` by the reference implementation."""
-    return simulate(inputs, seed, replication, SimpyClock(), ReferencePopulation)
+    """:func:`~sim.model.run_replication` by the reference implementation: one replication
+    alone, its assessments ordinary events on simpy's calendar."""
+    streams = Streams(seed, replication)
+    population = ReferencePopulation(inputs.population, streams)
+    clock = SimpyClock()
+    programme = Programme(clock, inputs.programme, population, streams)
+
+    def assess() -> None:  # re-segment every trust, then let the programme refer
+        population.assess()
+        programme.on_assessment()
+
+    catastrophes = schedule_replication(inputs, streams, clock, population, programme, assess)
+    clock.run(until=inputs.population.horizon_weeks)
+    return collect_result(inputs, seed, replication, population, programme, catastrophes)
