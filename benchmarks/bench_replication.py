@@ -13,6 +13,8 @@ once, as the runner does). The model runs replications ``--together`` at a time
 * ``full model, one at a time``: :func:`~sim.model.run_replication` per replication;
 * ``reduction``: :func:`~sim.experiment.layout.reduce_replication` of a finished
   replication to its row vector;
+* ``reduction, batched``: :func:`~sim.experiment.layout.reduce_replications` of
+  ``--together`` finished replications at once to their rows (what a run's chunks do);
 * ``model + reduction``: both, the work of one replication in a run;
 * ``model + reduction, drawn assumptions``: the same with each pair of replications on
   its own draw of the uncertain assumptions (the default forecast), draws compiled
@@ -35,7 +37,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sim.experiment.layout import build_layout, reduce_replication
+from sim.experiment.layout import build_layout, reduce_replication, reduce_replications
 from sim.experiment.uncertainty import ParameterDraws
 from sim.model import compile_scenario, run_replication
 from sim.model.replication import MAX_BATCH, run_replications
@@ -88,15 +90,17 @@ def main() -> None:
     def model(scenario_inputs) -> Callable[[range], object]:
         return lambda block: run_replications([scenario_inputs] * len(block), 1, block)
 
-    def replicate(block: range, of=lambda rep: inputs) -> None:
-        for result in run_replications([of(rep) for rep in block], 1, block):
-            reduce_replication(result, layout)
+    def replicate(block: range, of=lambda rep: inputs) -> None:  # as a run's chunk does
+        reduce_replications(run_replications([of(rep) for rep in block], 1, block), layout)
 
     steps = {
         "population only": model(bare),
         "full model": model(inputs),
         "full model, one at a time": lambda block: [run_replication(inputs, 1, r) for r in block],
         "reduction": lambda block: [reduce_replication(finished[r % 50], layout) for r in block],
+        "reduction, batched": lambda block: reduce_replications(
+            [finished[r % 50] for r in block], layout
+        ),
         "model + reduction": replicate,
         "model + reduction, drawn assumptions": lambda block: replicate(block, drawn.__getitem__),
         # replications 2k and 2k + 1 share draw k: even numbers only, so each is new

@@ -26,6 +26,7 @@ import pytest
 import simpy
 from scipy import special
 
+from sim.experiment import layout as layout_module
 from sim.experiment.layout import (
     FLOWS,
     FREQUENCIES,
@@ -37,6 +38,7 @@ from sim.experiment.layout import (
     population_rows,
     programme_metrics,
     reduce_replication,
+    reduce_replications,
 )
 from sim.experiment.uncertainty import ParameterDraws, with_drawn
 from sim.model import compile_scenario, run_replication
@@ -48,7 +50,7 @@ from sim.model.replication import run_replications
 from sim.model.segmentation import quartile_segments
 from sim.scenario import load_scenario, with_changes
 from sim.vocabulary import REGIONS
-from tests.conftest import SCENARIOS
+from tests.conftest import POPULATION_ONLY, SCENARIOS
 
 SHORT_TEAM = {"team.national.wte_schedule[1].wte": 22}
 
@@ -187,6 +189,58 @@ def test_the_reduction_equals_one_frequency_at_a_time(runs):
         for fast, _ in pairs:
             values = reduce_replication(fast, layout)
             assert identical(values, reference_reduction(fast, layout)), name
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Replications reduced 3 at a time, so that the batches below are cut unevenly."""
+    monkeypatch.setattr(layout_module, "REDUCE_BLOCK", 3)
+
+
+def assert_each_row_is_its_replication_alone(results, layout, name: str) -> None:
+    together = reduce_replications(results, layout)
+    assert together.shape == (len(results), len(layout)), name
+    for row, result in zip(together, results, strict=True):
+        assert identical(row, reduce_replication(result, layout)), (name, result.replication)
+        assert identical(row, reference_reduction(result, layout)), (name, result.replication)
+
+
+def test_replications_reduced_together_equal_each_reduced_alone(runs, small_blocks):
+    """Every scenario (eras, mergers, a warm start, arrivals, a short team, ...): a batch of
+    its replications, some twice, reduces row by row to each replication's own vector."""
+    for name, (layout, pairs) in runs.items():
+        fast = [result for result, _ in pairs]
+        assert_each_row_is_its_replication_alone([*fast, *fast[::-1]], layout, name)
+        assert reduce_replications([], layout).shape == (0, len(layout))
+
+
+def test_a_batch_of_busy_and_idle_replications_reduces_as_each_alone(baseline, small_blocks):
+    """Replications with many spells and events next to ones with none (no referrals and
+    nobody in the programme: a log of two rows), in one batch and in a batch of their own."""
+    busy = with_changes(baseline, {"horizon_years": 3})
+    inputs = [compile_scenario(busy), compile_scenario(with_changes(busy, POPULATION_ONLY))]
+    layout = build_layout(inputs[0])
+    assert (build_layout(inputs[1]).frame() == layout.frame()).all(axis=None)
+    which = [1, 0, 1, 1, 0, 1, 0]
+    results = run_replications([inputs[i] for i in which], 5, range(len(which)))
+    idle = [result for result, i in zip(results, which, strict=True) if i]
+    assert all(len(r.spells["trust"]) == 0 for r in idle)
+    assert all(len(t) == 0 for r in idle for t in r.timeline.event_times.values())
+    busy_results = [result for result, i in zip(results, which, strict=True) if not i]
+    assert all(len(r.spells["trust"]) > 10 for r in busy_results)
+    assert_each_row_is_its_replication_alone(results, layout, "busy and idle")
+    assert_each_row_is_its_replication_alone(idle, layout, "idle")
+
+
+@pytest.mark.parametrize("name", ["warm start", "backfill, short team", "history"])
+def test_replications_on_their_own_draws_reduce_together_as_alone(scenarios, name, small_blocks):
+    """Each pair of replications on its own draw of the assumptions: prices, trusts' share
+    of the costs, inflation and directors per trust differ within the batch."""
+    draws = ParameterDraws(scenarios[name], seed=4, replications=6)
+    inputs = [draws.inputs(rep) for rep in range(6)]
+    results = run_replications(inputs, 4, range(6))
+    assert len({result.timeline.prices for result in results}) == 3
+    assert_each_row_is_its_replication_alone(results, build_layout(inputs[0]), name)
 
 
 def test_parameter_draws_compile_as_a_full_validation_would(scenarios):

@@ -1,10 +1,11 @@
 """Reduce one replication to a vector of period figures, in a layout fixed per scenario.
 
 Every replication of a scenario produces the same rows: (frequency, period, metric,
-group). :func:`build_layout` builds that list once per scenario; :func:`reduce_replication`
-turns one replication's arrays into a float vector in exactly that order. A worker process
-therefore returns a small vector, not a table, and summaries across replications are array
-operations on a (replications x rows) matrix.
+group). :func:`build_layout` builds that list once per scenario; :func:`reduce_replications`
+turns replications' arrays into float vectors in exactly that order, a batch of them at a
+time (:func:`reduce_replication` one). A worker process therefore returns a small matrix,
+not a table, and summaries across replications are array operations on a (replications x
+rows) matrix.
 
 Aggregation rules (within the replication, before any statistic across replications):
 
@@ -47,6 +48,8 @@ No pandas here: this runs inside workers, thousands of times.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -59,7 +62,7 @@ from sim.calendar import (
     weeks_between,
 )
 from sim.model.replication import ModelInputs, ReplicationResult
-from sim.model.timeline import Periods
+from sim.model.timeline import CostRates, Periods, TimelineBatch
 from sim.results.keys import RowKeys
 from sim.vocabulary import INTERIM, LEAGUE_TABLES, PAYERS, PHASES, PROVIDERS, REGIONS, SOURCES
 
@@ -101,7 +104,7 @@ class Layout(RowKeys):
     """Per frequency except ``horizon``, the calendar year in which each period's financial
     year starts (2026 for any period of 2026/27), for costs in cash terms."""
     plan: ReductionPlan = field(init=False, repr=False, compare=False)
-    """Index arrays that let :func:`reduce_replication` treat every frequency in one pass
+    """Index arrays that let :func:`reduce_replications` treat every frequency in one pass
     (built from the fields above)."""
 
     def __post_init__(self) -> None:
@@ -110,7 +113,7 @@ class Layout(RowKeys):
 
 @dataclass(frozen=True)
 class ReductionPlan:
-    """What :func:`reduce_replication` needs to reduce every frequency at once, built once
+    """What :func:`reduce_replications` needs to reduce every frequency at once, built once
     per layout: the periods of all frequencies as one :class:`~sim.model.timeline.Periods`
     (months, then quarters, years and the horizon), the period of each frequency that
     holds each month, and where each (period, metric, group) figure goes in the output.
@@ -127,15 +130,17 @@ class ReductionPlan:
     the last", both :attr:`outside`."""
     outside: int
     """A period number past the last, for times outside the forecast (dropped)."""
-    stock_ends: np.ndarray
-    """Ends (weeks) of the periods whose stocks are taken at their end (all but the
-    horizon's, which are means over time), in period order."""
+    stock_month: np.ndarray
+    """Positions in :attr:`month_edges` of the ends of the periods whose stocks are taken
+    at their end (all but the horizon's, which are means over time), in period order."""
     cash_years: np.ndarray
     """Calendar year of each of those periods' financial year (for cash terms)."""
     years: slice
     """The financial years among those periods."""
-    gather: np.ndarray
-    """Positions in that table, flattened, of the programme rows of the layout, in order."""
+    place: np.ndarray
+    """Where each programme figure goes in a row of the layout (the programme rows come
+    first), the figures taken metric by metric in the order of :func:`programme_metrics`,
+    each metric's (periods x groups) block in its own order."""
 
     @classmethod
     def build(cls, layout: Layout) -> ReductionPlan:
@@ -149,12 +154,21 @@ class ReductionPlan:
                 raise ValueError(f"{FREQUENCIES[column]} edges are not month edges")
             which = np.searchsorted(frequency_edges, months[:-1], side="right") - 1
             period_of_month[1:-1, column] = run.start + which
-        width = sum(len(groups) for _, groups in programme_metrics())
-        # per frequency, group-major then period, as the layout lists the rows
+        metrics = programme_metrics()
+        width = sum(len(groups) for _, groups in metrics)
+        # per frequency, group-major then period, as the layout lists the rows: the
+        # position in the (periods x metric groups) table of each programme row...
         gather = np.concatenate([
             (np.arange(width)[:, None] + width * np.arange(run.start, run.stop)[None, :]).ravel()
             for run in periods.runs
         ])  # fmt: skip
+        # ... and so the position in a row of each figure of the table, read metric by
+        # metric (a metric's (periods x groups) block in its own order)
+        row = np.empty_like(gather)
+        row[gather] = np.arange(len(gather))
+        row = row.reshape(total, width)
+        ends = np.cumsum([0, *(len(groups) for _, groups in metrics)])
+        place = np.concatenate([row[:, a:b].ravel() for a, b in itertools.pairwise(ends)])
         stocked = slice(0, periods.runs[-1].start)
         year_run = periods.runs[FREQUENCIES.index("year")]
         return cls(
@@ -162,12 +176,12 @@ class ReductionPlan:
             month_edges=months,
             period_of_month=period_of_month,
             outside=total,
-            stock_ends=periods.edges[periods.last[stocked]],
+            stock_month=np.searchsorted(months, periods.edges[periods.last[stocked]]),
             cash_years=np.concatenate(
                 [layout.period_years[f] for f in FREQUENCIES if f != "horizon"]
             ),
             years=year_run,
-            gather=gather,
+            place=place,
         )
 
     def period_of(self, times: np.ndarray) -> np.ndarray:
@@ -270,91 +284,181 @@ def population_metrics() -> list[tuple[str, tuple[str, ...]]]:
 
 
 def reduce_replication(result: ReplicationResult, layout: Layout) -> np.ndarray:
-    """One replication as a float vector in ``layout`` order.
+    """One replication as a float vector in ``layout`` order: :func:`reduce_replications`
+    of it alone."""
+    return reduce_replications([result], layout)[0]
 
-    Every frequency is reduced in one pass: the timeline's figures for all periods at
-    once, then one (periods x metric groups) table, read out in layout order."""
-    plan = layout.plan
-    timeline, spells = result.timeline, result.spells
+
+REDUCE_BLOCK = 16
+"""Replications :func:`reduce_replications` reduces together: enough that each step is one
+array operation for many, few enough that its arrays stay in the processor's cache."""
+
+
+def reduce_replications(results: Sequence[ReplicationResult], layout: Layout) -> np.ndarray:
+    """Replications of one scenario as a (replications x rows) matrix in ``layout`` order;
+    row j is exactly (bit for bit) what replication j gives alone.
+
+    Replications are reduced :data:`REDUCE_BLOCK` at a time, every frequency of every
+    replication at once: the timelines' figures for all periods
+    (:class:`~sim.model.timeline.TimelineBatch`), and the spells of all replications end to
+    end, each labelled with its replication. Every figure is element by element, a count,
+    or a sum of one replication's values in their own order, so it does not depend on
+    which other replications are reduced with it."""
+    out = np.empty((len(results), len(layout)))
+    for first in range(0, len(results), REDUCE_BLOCK):
+        block = slice(first, first + REDUCE_BLOCK)
+        _reduce_block(results[block], layout, out[block])
+    return out
+
+
+def _reduce_block(results: Sequence[ReplicationResult], layout: Layout, out: np.ndarray) -> None:
+    """:func:`reduce_replications` of a few replications, written into ``out``."""
+    plan, batch = layout.plan, len(results)
+    timelines = TimelineBatch.of([result.timeline for result in results])
+    spells = _spells_of(results)
+    replication = spells["replication"]
     waits = spells["admission"] - spells["referral"]
     stays = spells["exit"] - spells["admission"]
     slippage = spells["exit"] - spells["target_exit"]
     late = np.where(np.isnan(slippage), np.nan, slippage > 0)
 
-    figures = timeline.figures(plan.periods)
+    def means(times: np.ndarray, values: list[np.ndarray]) -> list[np.ndarray]:
+        return _means_by_period(times, values, replication, batch, plan)
+
+    figures = timelines.figures(plan.periods)
     horizon = plan.periods.runs[-1]
     # stocks at each period's end; over the whole horizon, their mean over time
     stocks = {}
     for name in STOCKS:
         stocks[name] = figures[name].astype(float)
-        stocks[name][horizon] = figures["mean_" + name][horizon]
+        stocks[name][:, horizon] = figures["mean_" + name][:, horizon]
     caseload = stocks["caseload"]
     used, available = figures["delivered_hours"], figures["capacity_hours"]
     utilisation = np.full_like(used, np.nan)
     np.divide(used, available, out=utilisation, where=available > 0)
     cost = figures["cost_by_source"]
-    cost = np.column_stack([cost, cost.sum(axis=1)])
+    cost = np.concatenate([cost, cost.sum(axis=-1, keepdims=True)], axis=-1)
     blocks = {
         **stocks,
-        "in_programme": caseload[:, :3].sum(axis=1),
+        "in_programme": caseload[..., :3].sum(axis=-1),
         **{name: figures[name] for name in (*FLOWS, *HOURS, "bought_hours", "interim_hours")},
         "utilisation": utilisation,
         "cost": cost,
         "cost_by_payer": figures["cost_by_payer"],
         "cap_reached": figures["cap_reached"],
         "national_demand_exceeded": figures["national_short"],
-        "mean_wait_weeks": _means_by_period(plan.period_of(spells["admission"]), [waits], plan)[0],
-        "share_waiting_over_13_weeks": _share_waiting_long(spells, plan, layout.horizon_weeks),
+        "mean_wait_weeks": means(spells["admission"], [waits])[0],
+        "share_waiting_over_13_weeks": _share_waiting_long(
+            spells, replication, batch, plan, layout.horizon_weeks
+        ),
     }
     # cash terms: base-year prices plus what inflation adds in each financial year; over
     # the horizon, plus what it adds in each year
-    above = timeline.prices.cash_factor(plan.cash_years)[:, None] - 1.0
+    above = _cash_above(timelines.prices, plan.cash_years)
     for name in ("cost", "cost_by_payer"):
-        added = blocks[name][: horizon.start] * above
-        added = np.concatenate([added, added[plan.years].sum(axis=0, keepdims=True)])
+        added = blocks[name][:, : horizon.start] * above[..., None]
+        added = np.concatenate([added, added[:, plan.years].sum(axis=1, keepdims=True)], axis=1)
         blocks[f"{name}_cash"] = blocks[name] + added
     # three figures by period of exit: one search for all of them
-    blocks["mean_stay_weeks"], blocks["mean_slippage_weeks"], blocks["share_exits_late"] = (
-        _means_by_period(plan.period_of(spells["exit"]), [stays, slippage, late], plan)
+    blocks["mean_stay_weeks"], blocks["mean_slippage_weeks"], blocks["share_exits_late"] = means(
+        spells["exit"], [stays, slippage, late]
     )
-    blocks |= _by_region(_region_spells(spells, layout.trust_region), plan)
-    # one (periods x metric groups) table, in the order of programme_metrics()
-    table = np.concatenate(
-        [blocks[metric].reshape(len(cost), -1) for metric, _ in programme_metrics()],
+    blocks |= _by_region(_region_spells(spells, layout.trust_region), replication, batch, plan)
+    # every (periods x groups) block to its places in the rows
+    out[:, plan.place] = np.concatenate(
+        [blocks[metric].reshape(batch, -1) for metric, _ in programme_metrics()],
         axis=1,
         dtype=float,
     )
 
-    parts = [table.ravel()[plan.gather]]
-    parts.append(np.array([timeline.first_cap_reached(), timeline.first_national_short()]))
+    # then the horizon's first weeks (FIRST_WEEK_METRICS), wait bands and the population
+    at = len(plan.place)
+    for condition in ("cap_reached", "national_short"):
+        out[:, at] = timelines.first_times(condition)
+        at += 1
 
-    admitted = spells["admission"] >= 0
     # as np.histogram: band i holds waits in [edge i, edge i + 1)
-    counts = np.diff(np.searchsorted(np.sort(waits[admitted]), WAIT_BANDS_WEEKS)).astype(float)
-    parts.append(counts / counts.sum() if counts.sum() else np.full(len(counts), np.nan))
+    admitted = spells["admission"] >= 0
+    bands = len(WAIT_BAND_LABELS)
+    band = np.searchsorted(WAIT_BANDS_WEEKS, waits[admitted], side="right") - 1
+    inside = (band >= 0) & (band < bands)
+    cells = replication[admitted][inside] * bands + band[inside]
+    counts = np.bincount(cells, minlength=batch * bands).reshape(batch, bands).astype(float)
+    total = counts.sum(axis=1, keepdims=True)
+    out[:, at : at + bands] = np.divide(
+        counts, total, out=np.full_like(counts, np.nan), where=total > 0
+    )
+    at += bands
 
-    parts += population_rows(result)
-    return np.concatenate(parts)
+    np.concatenate(_population_parts(results), axis=1, out=out[:, at:])
+
+
+def _spells_of(results: Sequence[ReplicationResult]) -> dict[str, np.ndarray]:
+    """The spells of all ``results`` end to end, with the ``replication`` (index in
+    ``results``) of each."""
+    if len(results) == 1:
+        spells = dict(results[0].spells)
+        spells["replication"] = np.zeros(len(spells["trust"]), dtype=np.intp)
+        return spells
+    columns = [result.spells for result in results]
+    out = {name: np.concatenate([c[name] for c in columns]) for name in _SPELL_COLUMNS}
+    sizes = [len(c["trust"]) for c in columns]
+    out["replication"] = np.repeat(np.arange(len(results)), sizes)
+    return out
+
+
+_SPELL_COLUMNS = ("trust", "referral", "admission", "target_exit", "exit", "support_end",
+                  "left_list", "merged", "listed")  # fmt: skip
+"""The spell columns the reduction reads."""
+
+
+def _cash_above(prices: list[CostRates], years: np.ndarray) -> np.ndarray:
+    """(replications, len(years)): what cash terms add to base-year prices in each of
+    ``years`` (:meth:`~sim.model.timeline.CostRates.cash_factor` less 1), once per distinct
+    set of prices."""
+    factors: dict[CostRates, np.ndarray] = {}
+    for rates in prices:
+        if rates not in factors:
+            factors[rates] = rates.cash_factor(years) - 1.0
+    return np.array([factors[rates] for rates in prices])
 
 
 def population_rows(result: ReplicationResult) -> list[np.ndarray]:
     """The quarterly population figures of one replication, in layout order."""
-    labels_rows = len(result.assessment_labels)
-    failures = np.bincount(
-        np.searchsorted(result.assessment_weeks, result.catastrophe_weeks, side="right") - 1,
-        minlength=labels_rows,
-    )[:labels_rows]
-    churn = np.concatenate([[np.nan], result.churn])  # no change is counted at the start
-    override = np.concatenate([[np.nan], result.override_churn])
+    return [part[0] for part in _population_parts([result])]
+
+
+def _population_parts(results: Sequence[ReplicationResult]) -> list[np.ndarray]:
+    """The quarterly population figures of replications of one scenario, in layout order:
+    (replications, rows) per metric."""
+    batch, labels_rows = len(results), len(results[0].assessment_labels)
+
+    def stacked(name: str) -> np.ndarray:
+        return np.array([getattr(result, name) for result in results])
+
+    # a failure counts in the row of the last assessment at or before it: the assessments
+    # not after it, less one (NaN: after every assessment, as a sorted search would put it)
+    weeks = [result.catastrophe_weeks for result in results]
+    owner = np.repeat(np.arange(batch), [len(w) for w in weeks])
+    weeks = np.concatenate(weeks)
+    row = (~(stacked("assessment_weeks")[owner] > weeks[:, None])).sum(axis=1) - 1
+    cells = (owner * labels_rows + row)[row >= 0]  # none is before the start
+    failures = np.bincount(cells, minlength=batch * labels_rows)
+    start = np.full((batch, 1), np.nan)  # no change is counted at the start
     n_tables = len(LEAGUE_TABLES)
+    by_table = (0, 2, 1)  # (replications, rows, tables) to table-major
+
+    def table_major(values: np.ndarray) -> np.ndarray:
+        return values.transpose(by_table).reshape(batch, -1).astype(float)
+
     return [
-        result.segment_counts.reshape(labels_rows, n_tables * 5).T.ravel().astype(float),
-        result.deficit_counts.T.ravel().astype(float),
-        result.low_capability_counts.T.ravel().astype(float),
-        churn,
-        override,
-        failures.astype(float),
-        result.programme_segment.astype(float),
+        table_major(stacked("segment_counts").reshape(batch, labels_rows, n_tables * 5)),
+        table_major(stacked("deficit_counts")),
+        table_major(stacked("low_capability_counts")),
+        np.concatenate([start, stacked("churn")], axis=1),
+        np.concatenate([start, stacked("override_churn")], axis=1),
+        failures.reshape(batch, labels_rows).astype(float),
+        stacked("programme_segment").astype(float),
     ]
 
 
@@ -376,58 +480,85 @@ def _region_spells(spells: dict, trust_region: np.ndarray) -> tuple:
     return trust_region[spells["trust"]], stocks, referred
 
 
-def _by_region(prepared: tuple, plan: ReductionPlan) -> dict[str, np.ndarray]:
-    """Trusts in the programme and waiting, and referrals, by region: (periods, regions)
-    each, from :func:`_region_spells`.
+def _by_region(
+    prepared: tuple, replication: np.ndarray, batch: int, plan: ReductionPlan
+) -> dict[str, np.ndarray]:
+    """Trusts in the programme and waiting, and referrals, by region: (replications,
+    periods, regions) each, from :func:`_region_spells` of the spells of ``batch``
+    replications (``replication``: whose each spell is).
 
     Stocks are the state just before each period's end, as for all trusts (over the
     horizon, their mean over time); referrals are counted in the period of their exact
-    date. Whole arrays, no loop over trusts or periods: stocks as (spells x period ends)
-    indicators summed by region with one product (whole numbers: exact).
+    date. Whole arrays, no loop over trusts or periods: a spell is counted at the month
+    edges from the first after its start to the first at or after its end (every period
+    ends at a month edge), so each stock is a running count by replication and region
+    (whole numbers: exact), read at the period ends.
     """
     region, stocks, referred = prepared
     n, periods = len(REGIONS), len(plan.periods.first)
-    ends = plan.stock_ends[None, :]
-    in_region = (region[:, None] == np.arange(n)).astype(float)
+    edges = plan.month_edges
+    cell = replication * n + region
+    width = len(edges) + 1  # a spell never begun, or never ended, changes nothing
     first, last = plan.periods.edges[-2:]  # the horizon
     out = {}
     for name, start, end in stocks:
-        # counted at an end if begun before it and not ended before it (NaN compares
-        # False: never begun, or not yet ended)
-        inside = np.greater(start[:, None] < ends, end[:, None] < ends).astype(float)
+        # counted at an end e if begun before it and not ended before it (NaN compares
+        # False: never begun, or not yet ended): start < e iff (edges <= start) <= e's
+        # position, end < e likewise (NaN: after every edge)
+        opens = np.searchsorted(edges, start, side="right")
+        closes = np.searchsorted(edges, end, side="right")
+        counted = opens < closes
+        cells = cell[counted] * width
+        changes = np.bincount(cells + opens[counted], minlength=batch * n * width)
+        changes -= np.bincount(cells + closes[counted], minlength=batch * n * width)
+        changes = changes.reshape(batch, n, width)
+        inside = np.cumsum(changes, axis=2)[..., plan.stock_month].transpose(0, 2, 1)
         begun = np.maximum(np.where(np.isnan(start), last, start), first)
         time = np.clip(np.fmin(end, last) - begun, 0.0, None)
-        over_time = np.bincount(region, weights=time, minlength=n) / (last - first)
-        out[name] = np.vstack([inside.T @ in_region, over_time])
+        over_time = np.bincount(cell, weights=time, minlength=batch * n) / (last - first)
+        out[name] = np.concatenate([inside, over_time.reshape(batch, 1, n)], axis=1)
     which = plan.period_of(referred)
-    cells = (which * n + region[:, None])[which < plan.outside]
-    out["referrals_by_region"] = np.bincount(cells, minlength=periods * n).reshape(periods, n)
+    cells = ((replication[:, None] * periods + which) * n + region[:, None])[which < plan.outside]
+    out["referrals_by_region"] = np.bincount(cells, minlength=batch * periods * n).reshape(
+        batch, periods, n
+    )
     return out
 
 
 def _means_by_period(
-    period: np.ndarray, values: list[np.ndarray], plan: ReductionPlan
+    times: np.ndarray,
+    values: list[np.ndarray],
+    replication: np.ndarray,
+    batch: int,
+    plan: ReductionPlan,
 ) -> list[np.ndarray]:
-    """For each array in ``values``, the mean of its entries in each period, given the
-    period of each entry in every frequency (:meth:`ReductionPlan.period_of`; NaN values
-    and entries outside the forecast are left out; NaN if none).
+    """For each array in ``values``, the mean of its entries in each period of each
+    replication, (replications, periods), given the time of each entry and its
+    replication (NaN values, and entries at NaN times or outside the forecast, are left
+    out; NaN if none).
 
-    Entries are summed in their order within each period, as one ``bincount`` per
-    frequency would."""
+    Entries are summed in their order within each period of each replication, as one
+    ``bincount`` per replication and frequency would."""
     n = plan.outside
+    size = batch * (n + 1)
+    cells = (replication * (n + 1))[:, None] + plan.period_of(times)
     out = []
     for value in values:
         keep = ~np.isnan(value)
-        which = period[keep]
-        weights = np.broadcast_to(value[keep, None], which.shape)
-        totals = np.bincount(which.ravel(), weights=weights.ravel(), minlength=n + 1)[:n]
-        counts = np.bincount(which.ravel(), minlength=n + 1)[:n]
-        out.append(np.divide(totals, counts, out=np.full(n, np.nan), where=counts > 0))
+        which = cells[keep].ravel()  # entry by entry, each in every frequency
+        weights = np.repeat(value[keep], cells.shape[1])
+        totals = np.bincount(which, weights=weights, minlength=size).reshape(batch, n + 1)
+        counts = np.bincount(which, minlength=size).reshape(batch, n + 1)
+        mean = np.divide(totals, counts, out=np.full((batch, n + 1), np.nan), where=counts > 0)
+        out.append(mean[:, :n])
     return out
 
 
-def _share_waiting_long(spells: dict, plan: ReductionPlan, horizon: float) -> np.ndarray:
-    """Of trusts referred in each period, the share that waited over 13 weeks.
+def _share_waiting_long(
+    spells: dict, replication: np.ndarray, batch: int, plan: ReductionPlan, horizon: float
+) -> np.ndarray:
+    """Of trusts referred in each period, the share that waited over 13 weeks
+    (replications, periods).
 
     A trust that left the list unadmitted (no longer eligible) counts by how long it
     waited before leaving. A trust still waiting at the horizon counts as a long wait if
@@ -440,5 +571,5 @@ def _share_waiting_long(spells: dict, plan: ReductionPlan, horizon: float) -> np
     waited = np.where(np.isnan(ended), horizon, ended) - referral
     known = ~np.isnan(ended) | (waited > WAIT_THRESHOLD_WEEKS)
     long_wait = (waited > WAIT_THRESHOLD_WEEKS).astype(float)
-    period = plan.period_of(np.where(known, referral, np.nan))
-    return _means_by_period(period, [long_wait], plan)[0]
+    times = np.where(known, referral, np.nan)
+    return _means_by_period(times, [long_wait], replication, batch, plan)[0]

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sim.errors import RunError
-from sim.experiment.layout import Layout, build_layout, reduce_replication
+from sim.experiment.layout import Layout, build_layout, reduce_replications
 from sim.experiment.limits import check_run
 from sim.experiment.progress import bar_for
 from sim.experiment.settings import (  # noqa: F401 (importable from here, as before)
@@ -119,10 +119,10 @@ def run_chunk(work: Work, seed: int, first: int, count: int) -> np.ndarray | lis
         if work.reduce is not None:
             reduced += [work.reduce(result) for result in results]
         else:
-            reduced += [reduce_replication(result, work.layout) for result in results]
+            reduced.append(reduce_replications(results, work.layout))
     if work.reduce is not None:
         return reduced
-    out = np.array(reduced).reshape(count, -1)
+    out = np.concatenate(reduced) if reduced else np.empty((0, work.width))
     return out if work.rows is None else out[:, work.rows]
 
 

@@ -17,14 +17,19 @@ by their edges in weeks since the start date (:meth:`Timeline.over`):
   time of positive length inside the period (a state passed through within one instant,
   between two events at the same time, does not count).
 
-Pure numpy: no simpy, no pandas. The model returns a timeline; the reduction asks it for
-months, quarters and years, and ``ReplicationResult.weekly`` asks it for weeks.
+Every figure is defined once, for several timelines at a time (:class:`TimelineBatch`,
+each timeline's figures exactly what it gives alone); a timeline's own are those of a
+batch of it alone.
+
+Pure numpy: no simpy, no pandas. The model returns a timeline; the reduction asks a batch
+of them for months, quarters and years, and ``ReplicationResult.weekly`` asks one for weeks.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -57,6 +62,8 @@ then :data:`SUPPORT_FIELDS`. The programme writes rows as
 ``(time, *caseload, waiting, cap, *support)``; this is the one definition of that order."""
 _COLUMN = {name: i for i, name in enumerate(LOG_FIELDS)}
 _CASELOAD = slice(_COLUMN["diagnostic"], _COLUMN["transitional"] + 1)
+_IN_PROGRAMME = tuple(_COLUMN[phase] for phase in PHASES[:3])
+"""The phases of trusts in the programme (transitional support is after it)."""
 _RATES = slice(_COLUMN["demand_national"], _COLUMN["national_wte_in_post"] + 1)
 """Demand (3), capacity (3), delivered (3), bought, interim, WTE in post: hours (WTE) per
 week."""
@@ -122,6 +129,22 @@ class Periods:
         runs = tuple(slice(a, b) for a, b in itertools.pairwise(counts))
         return cls(edges, first, first + 1, runs)
 
+    @cached_property
+    def grid(self) -> np.ndarray:
+        """The distinct edges, ascending."""
+        edges = self.edges
+        return edges if (edges[1:] > edges[:-1]).all() else np.unique(edges)
+
+    @cached_property
+    def grid_first(self) -> np.ndarray:
+        """(P,) position in :attr:`grid` of each period's start."""
+        return np.searchsorted(self.grid, self.edges[self.first])
+
+    @cached_property
+    def grid_last(self) -> np.ndarray:
+        """(P,) position in :attr:`grid` of each period's end."""
+        return np.searchsorted(self.grid, self.edges[self.last])
+
 
 @dataclass(frozen=True)
 class Timeline:
@@ -165,111 +188,36 @@ class Timeline:
             log, events, self.horizon_weeks - offset, self.prices, self.director_wte_per_trust
         )
 
-    # ------------------------------------------------------------------ helpers
-    # Everything that does not depend on the periods asked for is computed once per
-    # timeline (cached), so asking for months, quarters, years and the horizon costs four
-    # searches, not four passes over the log.
+    # ------------------------------------------------------------------ figures
+    # Every figure is defined once, for a batch of timelines (:class:`TimelineBatch`); one
+    # timeline's are those of a batch of one, kept (cached) so that asking it for several
+    # sets of periods concatenates and integrates its log once.
+
+    @cached_property
+    def _alone(self) -> TimelineBatch:
+        return TimelineBatch((self,))
 
     @property
     def times(self) -> np.ndarray:
         return self.log[:, 0]
 
-    @cached_property
-    def _durations(self) -> np.ndarray:
-        """How long each log row stays in force (weeks; 0 for a state passed within an instant)."""
-        times = self.times
-        return np.diff(np.append(times, max(self.horizon_weeks, times[-1])))
-
-    @cached_property
-    def _rates(self) -> np.ndarray:
-        """(R, 21) what is integrated over time: caseload by phase (4) and waiting list,
-        then demand, capacity and delivered hours by source (9), bought hours, interim
-        hours, WTE in post, then shortfall hours by source (3): demand not met by the
-        source itself, by consultancy bought for it or by interim appointments; then
-        improvement director WTE the WTE in post cannot cover."""
-        log = self.log
-        rates = log[:, _RATES]
-        met = rates[:, 6:9].copy()
-        met[:, CONSULTANCY] -= rates[:, 9]
-        met[:, NATIONAL] += rates[:, 9]
-        met[:, NATIONAL] += rates[:, 10]
-        return np.column_stack(
-            [
-                log[:, _CASELOAD],
-                log[:, _COLUMN["waiting"]],
-                rates,
-                np.maximum(rates[:, 0:3] - met, 0.0),
-                self._directors_from_interim(self.log),
-            ]
-        )
-
-    def _directors_needed(self, rows: np.ndarray) -> np.ndarray:
-        """Improvement director WTE needed in each of the log ``rows``: one director per
-        trust in the programme, times the WTE per trust."""
-        return rows[:, _CASELOAD][:, :3].sum(axis=1) * self.director_wte_per_trust
-
-    def _directors_from_interim(self, rows: np.ndarray) -> np.ndarray:
-        """Improvement director WTE in each of the log ``rows`` the national team's WTE in
-        post cannot cover (interim appointments): ``max(0, needed - WTE in post)``."""
-        wte = rows[:, _COLUMN["national_wte_in_post"]]
-        return np.maximum(self._directors_needed(rows) - wte, 0.0)
-
-    @cached_property
-    def _cumulative(self) -> np.ndarray:
-        """(R + 1, 21) integral of :attr:`_rates` from time 0 to each row's start."""
-        rates = self._rates
-        return np.vstack(
-            [np.zeros((1, rates.shape[1])), np.cumsum(rates * self._durations[:, None], axis=0)]
-        )
-
-    def _at_edges(self, edges: np.ndarray, row: np.ndarray) -> np.ndarray:
-        """(E, 21) integral of :attr:`_rates` from time 0 to each of ``edges``, given the
-        log ``row`` in force at each (the last one starting at or before it)."""
-        times, rates = self.times, self._rates
-        return self._cumulative[row] + rates[row] * (edges - times[row])[:, None]
-
-    @cached_property
-    def _held(self) -> dict[str, np.ndarray]:
-        """Per condition, the running count of log rows (of positive length) where it held."""
-        positive = self._durations > 0
-        conditions = {
-            "cap_reached": self.in_programme() >= self.log[:, _COLUMN["cap"]],
-            "national_short": self.national_short(),
-        }
-        return {
-            name: np.concatenate([[0], np.cumsum(held & positive)])
-            for name, held in conditions.items()
-        }
-
-    def _any_stretch(self, name: str, first: np.ndarray, last: np.ndarray) -> np.ndarray:
-        """1.0 for each period in which condition ``name`` held for a positive time, given
-        each period's first log row and the last row that starts before its end."""
-        counts = self._held[name]
-        return ((counts[last + 1] - counts[first]) > 0).astype(float)
-
-    def _first_time(self, name: str) -> float:
-        """Weeks since the start when condition ``name`` first held for a positive time
-        (NaN: never)."""
-        rows = np.flatnonzero(np.diff(self._held[name]))
-        return float(self.times[rows[0]]) if len(rows) else math.nan
-
     def in_programme(self) -> np.ndarray:
         """(R,) trusts in the programme (diagnostic, improvement, exit) per log row."""
-        return self.log[:, _CASELOAD][:, :3].sum(axis=1)
+        return _in_programme(self.log)
 
     def national_short(self) -> np.ndarray:
         """(R,) bool: the national team's demand exceeds its capacity in each log row."""
-        demand = self.log[:, _COLUMN["demand_national"]]
-        capacity = self.log[:, _COLUMN["capacity_national"]]
-        return demand > capacity + SHORT_TOLERANCE_HOURS
+        return _conditions(self.log)["national_short"]
 
     def first_cap_reached(self) -> float:
-        return self._first_time("cap_reached")
+        """Weeks since the start when the programme was first full for a positive time
+        (NaN: never)."""
+        return float(self._alone.first_times("cap_reached")[0])
 
     def first_national_short(self) -> float:
-        return self._first_time("national_short")
-
-    # ------------------------------------------------------------------ figures
+        """Weeks since the start when the national team's demand was first above its
+        capacity for a positive time (NaN: never)."""
+        return float(self._alone.first_times("national_short")[0])
 
     def over(self, edges: np.ndarray) -> dict[str, np.ndarray]:
         """Figures for the periods ``[edges[i], edges[i + 1])`` (weeks since the start).
@@ -298,64 +246,259 @@ class Timeline:
     def figures(self, periods: Periods) -> dict[str, np.ndarray]:
         """The figures of :meth:`over` for any :class:`Periods` (several calendars at once:
         one search of the log serves them all)."""
-        edges, first, last = periods.edges, periods.first, periods.last
-        log, times = self.log, self.times
-        # log row in force at each edge (the last starting at or before it), and the last
-        # row starting strictly before it: the state just before a period's end, since an
-        # event at the end opens the next period
-        row = np.maximum(np.searchsorted(times, edges, side="right") - 1, 0)
-        before = np.searchsorted(times, edges, side="left") - 1
-        at_end = np.maximum(before[last], 0)
-        lengths = edges[last] - edges[first]
+        return {name: values[0] for name, values in self._alone.figures(periods).items()}
 
-        at_edges = self._at_edges(edges, row)
-        integrals = at_edges[last] - at_edges[first]
-        stock_time = integrals[:, 0:5]
-        demand, capacity, delivered = integrals[:, 5:8], integrals[:, 8:11], integrals[:, 11:14]
-        bought, interim, wte_weeks = integrals[:, 14], integrals[:, 15], integrals[:, 16]
-        shortfall = integrals[:, 17:20]
-        director_wte_weeks = integrals[:, 20]  # from interim appointments
+    def weekly(self) -> dict[str, np.ndarray]:
+        """:meth:`over` whole weeks from the start: week w is [w, w + 1) (the last may be
+        shorter, ending at the horizon)."""
+        n_weeks = math.ceil(self.horizon_weeks - 1e-9)
+        edges = np.minimum(np.arange(n_weeks + 1, dtype=float), self.horizon_weeks)
+        return self.over(edges)
 
-        prices = self.prices
-        by_source = np.column_stack(
+
+def _in_programme(rows: np.ndarray) -> np.ndarray:
+    """Trusts in the programme (diagnostic, improvement, exit) in each of the log ``rows``."""
+    diagnostic, improvement, exiting = _IN_PROGRAMME
+    return rows[..., diagnostic] + rows[..., improvement] + rows[..., exiting]  # whole: exact
+
+
+def _conditions(rows: np.ndarray) -> dict[str, np.ndarray]:
+    """Per log row, whether the programme is full (``cap_reached``) and whether the national
+    team's demand exceeds its capacity (``national_short``)."""
+    demand = rows[:, _COLUMN["demand_national"]]
+    capacity = rows[:, _COLUMN["capacity_national"]]
+    return {
+        "cap_reached": _in_programme(rows) >= rows[:, _COLUMN["cap"]],
+        "national_short": demand > capacity + SHORT_TOLERANCE_HOURS,
+    }
+
+
+def _directors(rows: np.ndarray, wte_per_trust: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Improvement director WTE needed in each of the log ``rows`` (one director per trust
+    in the programme, times the WTE per trust), and the part of it the national team's WTE
+    in post cannot cover (interim appointments): ``max(0, needed - WTE in post)``."""
+    needed = _in_programme(rows) * wte_per_trust
+    return needed, np.maximum(needed - rows[..., _COLUMN["national_wte_in_post"]], 0.0)
+
+
+def _running_counts(position: np.ndarray, group: np.ndarray, groups: int, points: int):
+    """(groups, points) int: per group, how many of its entries have a ``position`` (0 to
+    ``points``) at or before each point: with ``position`` the number of grid points below
+    (or at or below) each value, how many values are at or below (or below) each point,
+    which is what searching each group's sorted values for the grid gives, for all groups
+    at once and exactly."""
+    width = points + 1
+    found = np.bincount(group * width + position, minlength=groups * width)
+    return np.cumsum(found.reshape(groups, width), axis=1)[:, :-1]
+
+
+class TimelineBatch:
+    """Several timelines' figures at once: their logs end to end (row ``start[b] + i`` is
+    row i of timeline b) and their events together, so that each step is one array
+    operation for the whole batch whatever its size. Every figure of timeline b is exactly
+    (bit for bit) what a batch of it alone gives: the arithmetic is element by element,
+    searches are counts (exact), and each running sum runs over one timeline's own rows in
+    its own order."""
+
+    EVENTS = ("referrals", "admissions", "exits", "reentries")
+
+    def __init__(self, timelines: Sequence[Timeline]):
+        # what the figures need, not the timelines themselves: a timeline keeps the batch
+        # of itself alone, which must not make a reference cycle
+        self.size = len(timelines)
+        self.sizes = np.array([len(t.log) for t in timelines])
+        """Log rows of each timeline."""
+        self.log = (
+            timelines[0].log if self.size == 1 else np.concatenate([t.log for t in timelines])
+        )
+        self.start = np.cumsum(self.sizes) - self.sizes
+        self.owner = np.repeat(np.arange(self.size), self.sizes)
+        """The timeline of each log row."""
+        self.horizon_weeks = np.array([t.horizon_weeks for t in timelines])
+        self.prices = [t.prices for t in timelines]
+        self.wte_per_trust = np.array([t.director_wte_per_trust for t in timelines])
+        self.event_times = [t.event_times[name] for name in self.EVENTS for t in timelines]
+        """Times of each kind of event (:attr:`EVENTS`) of each timeline, kind by kind."""
+
+    @staticmethod
+    def of(timelines: Sequence[Timeline]) -> TimelineBatch:
+        """The batch of ``timelines``: of one, its own (kept by the timeline, so that what
+        is integrated once serves all its figures)."""
+        return timelines[0]._alone if len(timelines) == 1 else TimelineBatch(timelines)
+
+    @property
+    def times(self) -> np.ndarray:
+        return self.log[:, 0]
+
+    @cached_property
+    def _durations(self) -> np.ndarray:
+        """How long each log row stays in force (weeks; 0 for a state passed within an
+        instant): to the next row of its timeline, the last row to the horizon."""
+        times = self.times
+        last = self.start + self.sizes - 1
+        ends = np.empty_like(times)
+        ends[:-1] = times[1:]
+        ends[last] = np.maximum(self.horizon_weeks, times[last])
+        return ends - times
+
+    @cached_property
+    def _rates(self) -> np.ndarray:
+        """(N, 21) what is integrated over time: caseload by phase (4) and waiting list,
+        then demand, capacity and delivered hours by source (9), bought hours, interim
+        hours, WTE in post, then shortfall hours by source (3): demand not met by the
+        source itself, by consultancy bought for it or by interim appointments; then
+        improvement director WTE the WTE in post cannot cover."""
+        log = self.log
+        rates = log[:, _RATES]
+        met = rates[:, 6:9].copy()
+        met[:, CONSULTANCY] -= rates[:, 9]
+        met[:, NATIONAL] += rates[:, 9]
+        met[:, NATIONAL] += rates[:, 10]
+        return np.column_stack(
             [
-                wte_weeks * prices.cost_per_wte_week,
-                delivered[:, FAMILY] * prices.family_cost_per_hour,
-                delivered[:, CONSULTANCY] * prices.consultancy_cost_per_hour,
+                log[:, _CASELOAD],
+                log[:, _COLUMN["waiting"]],
+                rates,
+                np.maximum(rates[:, 0:3] - met, 0.0),
+                _directors(log, self.wte_per_trust[self.owner])[1],
             ]
         )
-        interim_cost = interim * prices.interim_cost_per_hour
-        # the sources as before, then interim: adds nothing when no interim hours are used.
-        # One product per calendar, of the same shape as when each was asked for alone:
-        # BLAS may round a one-row product (a dot) differently from a many-row one
-        shares = np.asarray(prices.trust_share[:3])
-        paid_by_trusts = np.concatenate([by_source[run] @ shares for run in periods.runs])
-        paid_by_trusts += interim_cost * prices.trust_share[3]
-        cost = np.column_stack([by_source, interim_cost])
 
-        def per_period(name: str) -> np.ndarray:
-            # events in [a, b): those before b less those before a
-            before_edge = np.searchsorted(np.sort(self.event_times[name]), edges, side="left")
-            return (before_edge[last] - before_edge[first]).astype(np.int32)
+    @cached_property
+    def _cumulative(self) -> np.ndarray:
+        """(B * (longest + 1), 21) integral of :attr:`_rates` from time 0 to the start of
+        each row of each timeline (row i of timeline b at ``b * (longest + 1) + i``): each
+        timeline's running sum over its own rows, the rows of a longer one left as zeros."""
+        rates = self._rates
+        width = int(self.sizes.max()) + 1
+        padded = np.zeros((self.size, width, rates.shape[1]))
+        # row i of timeline b to row i + 1 of its block (row 0 stays 0)
+        shift = 1 + np.arange(self.size) * width - self.start
+        padded.reshape(-1, rates.shape[1])[np.arange(len(rates)) + shift[self.owner]] = (
+            rates * self._durations[:, None]
+        )
+        np.cumsum(padded[:, 1:], axis=1, out=padded[:, 1:])
+        return padded.reshape(-1, rates.shape[1])
+
+    @cached_property
+    def _held(self) -> dict[str, np.ndarray]:
+        """Per condition (:func:`_conditions`): whether it held in each log row of
+        positive length, and the running count of such rows over the whole batch."""
+        positive = self._durations > 0
+        out = {}
+        for name, held in _conditions(self.log).items():
+            flags = held & positive
+            out[name] = (flags, np.concatenate([[0], np.cumsum(flags)]))
+        return out
+
+    def first_times(self, name: str) -> np.ndarray:
+        """(B,) weeks since the start when condition ``name`` first held for a positive time
+        in each timeline (NaN: never)."""
+        rows = np.flatnonzero(self._held[name][0])
+        owner = self.owner[rows]
+        first = np.flatnonzero(np.diff(owner, prepend=-1))  # first row of each owner
+        out = np.full(self.size, np.nan)
+        out[owner[first]] = self.times[rows[first]]
+        return out
+
+    def figures(self, periods: Periods) -> dict[str, np.ndarray]:
+        """The figures of :meth:`Timeline.over` for any :class:`Periods`, each with a
+        leading axis: one row per timeline."""
+        edges, first, last = periods.edges, periods.first, periods.last
+        # everything is found at the distinct edges (the grid), then read for each period
+        # at the grid points of its first and last edge
+        grid, first_at, last_at = periods.grid, periods.grid_first, periods.grid_last
+        log, times, start = self.log, self.times, self.start[:, None]
+        size, kinds = self.size, len(self.EVENTS)
+        # per grid point: the log rows of each timeline at or before it and strictly before
+        # it, and the events of each kind of each timeline before it, in one count
+        # (v <= g[k] iff fewer than k + 1 points are below v; v < g[k] iff fewer than k + 1
+        # are at or below it; NaN is above every point)
+        events = self.event_times
+        event_owner = np.repeat(np.arange(kinds * size), [len(e) for e in events])
+        found = _running_counts(
+            np.concatenate([
+                np.searchsorted(grid, times, side="left"),
+                np.searchsorted(grid, times, side="right"),
+                np.searchsorted(grid, np.concatenate(events), side="right"),
+            ]),
+            np.concatenate([self.owner, size + self.owner, 2 * size + event_owner]),
+            (2 + kinds) * size,
+            len(grid),
+        )  # fmt: skip
+        # the log row in force at each grid point (the last starting at or before it), and
+        # the last row starting strictly before it: the state just before a period's end,
+        # since an event at the end opens the next period (row numbers within a timeline)
+        row = np.maximum(found[:size] - 1, 0)
+        before = found[size : 2 * size] - 1
+        before_edge = found[2 * size :].reshape(kinds, size, -1)
+        at_end = np.maximum(before[:, last_at], 0)
+        lengths = edges[last] - edges[first]
+
+        # integral of the rates from time 0 to each grid point, (B, G, 21)
+        rates, in_force = self._rates, start + row
+        where = np.arange(self.size)[:, None] * (int(self.sizes.max()) + 1) + row
+        # (in place and with take: few large temporaries)
+        at_grid = np.take(rates, in_force, axis=0)
+        at_grid *= (grid - times[in_force])[..., None]
+        at_grid += np.take(self._cumulative, where, axis=0)
+        integrals = np.take(at_grid, last_at, axis=1)
+        integrals -= np.take(at_grid, first_at, axis=1)
+        stock_time = integrals[..., 0:5]
+        demand, capacity = integrals[..., 5:8], integrals[..., 8:11]
+        delivered = integrals[..., 11:14]
+        bought, interim, wte_weeks = integrals[..., 14], integrals[..., 15], integrals[..., 16]
+        shortfall = integrals[..., 17:20]
+        director_wte_weeks = integrals[..., 20]  # from interim appointments
+
+        prices = self.prices
+
+        def price(name: str) -> np.ndarray:
+            return np.array([getattr(p, name) for p in prices])[:, None]
+
+        # by provider: the three sources, then interim
+        cost = np.empty((*wte_weeks.shape, 4))
+        np.multiply(wte_weeks, price("cost_per_wte_week"), out=cost[..., 0])
+        np.multiply(delivered[..., FAMILY], price("family_cost_per_hour"), out=cost[..., 1])
+        np.multiply(
+            delivered[..., CONSULTANCY], price("consultancy_cost_per_hour"), out=cost[..., 2]
+        )
+        np.multiply(interim, price("interim_cost_per_hour"), out=cost[..., 3])
+        # the providers in order (interim adds nothing when no interim hours are used),
+        # element by element, so the rounding is the same for any shape
+        share = np.array([p.trust_share for p in prices])[:, None, :]
+        paid_by_trusts = cost[..., 0] * share[..., 0]
+        for provider in range(1, 4):
+            paid_by_trusts += cost[..., provider] * share[..., provider]
+
+        # events in [a, b): those before b less those before a, (events, B, P)
+        counts = np.take(before_edge, last_at, axis=-1) - np.take(before_edge, first_at, axis=-1)
+
+        # the conditions: any row of positive length in force during the period
+        stretch_first, stretch_last = start + row[:, first_at], start + before[:, last_at]
+        stretches = {
+            name: ((held[stretch_last + 1] - held[stretch_first]) > 0).astype(float)
+            for name, (_, held) in self._held.items()
+        }
 
         with np.errstate(invalid="ignore", divide="ignore"):
             means = stock_time / lengths[:, None]
-        stretch_first = row[first]
+        ends = log[start + at_end]  # (B, P, fields) the state just before each period's end
+        wte_per_trust = self.wte_per_trust[:, None]
+        directors_needed, directors_from_interim = _directors(ends, wte_per_trust)
         return {
-            "caseload": log[at_end, _CASELOAD].astype(np.int32),
-            "waiting": log[at_end, _COLUMN["waiting"]].astype(np.int32),
-            "national_wte": log[at_end, _COLUMN["national_wte_in_post"]],
-            "directors_needed": self._directors_needed(log[at_end]),
-            "directors_from_interim": self._directors_from_interim(log[at_end]),
-            "dose": log[at_end, _COLUMN["dose"]],
-            "mean_caseload": means[:, :4],
-            "mean_waiting": means[:, 4],
+            "caseload": ends[..., _CASELOAD].astype(np.int32),
+            "waiting": ends[..., _COLUMN["waiting"]].astype(np.int32),
+            "national_wte": ends[..., _COLUMN["national_wte_in_post"]],
+            "directors_needed": directors_needed,
+            "directors_from_interim": directors_from_interim,
+            "dose": ends[..., _COLUMN["dose"]],
+            "mean_caseload": means[..., :4],
+            "mean_waiting": means[..., 4],
             "mean_national_wte": wte_weeks / lengths,
-            "mean_directors_needed": means[:, :3].sum(axis=1) * self.director_wte_per_trust,
+            "mean_directors_needed": means[..., :3].sum(axis=-1) * wte_per_trust,
             "mean_directors_from_interim": director_wte_weeks / lengths,
-            **{
-                name: per_period(name) for name in ("referrals", "admissions", "exits", "reentries")
-            },
+            **dict(zip(self.EVENTS, counts.astype(np.int32), strict=True)),
             "demand_hours": demand,
             "capacity_hours": capacity,
             "delivered_hours": delivered,
@@ -364,14 +507,9 @@ class Timeline:
             "interim_hours": interim,
             "wte_weeks": wte_weeks,
             "cost_by_source": cost,
-            "cost_by_payer": np.column_stack([paid_by_trusts, cost.sum(axis=1) - paid_by_trusts]),
-            "cap_reached": self._any_stretch("cap_reached", stretch_first, before[last]),
-            "national_short": self._any_stretch("national_short", stretch_first, before[last]),
+            "cost_by_payer": np.stack(
+                [paid_by_trusts, cost.sum(axis=-1) - paid_by_trusts], axis=-1
+            ),
+            "cap_reached": stretches["cap_reached"],
+            "national_short": stretches["national_short"],
         }
-
-    def weekly(self) -> dict[str, np.ndarray]:
-        """:meth:`over` whole weeks from the start: week w is [w, w + 1) (the last may be
-        shorter, ending at the horizon)."""
-        n_weeks = math.ceil(self.horizon_weeks - 1e-9)
-        edges = np.minimum(np.arange(n_weeks + 1, dtype=float), self.horizon_weeks)
-        return self.over(edges)
