@@ -17,8 +17,10 @@ from sim.results import ADEQUACY_FILE, RowKeys, atomic_file, load_results
 
 
 def test_runner_imports_without_pandas():
-    """Worker processes import the runner; pandas comes in only when a table is built."""
-    code = "import sys, sim.experiment.runner; assert 'pandas' not in sys.modules, 'pandas'"
+    """Worker processes import the runner, and a run's parent the chunk store before it
+    starts them; pandas comes in only when a table is built."""
+    code = ("import sys, sim.experiment.runner, sim.experiment.store; "
+            "assert 'pandas' not in sys.modules, 'pandas'")  # fmt: skip
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

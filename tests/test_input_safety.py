@@ -23,6 +23,7 @@ from sim.apps.cli import main
 from sim.errors import ScenarioError, ScenarioErrors
 from sim.experiment.layout import build_layout, reduce_replication
 from sim.experiment.limits import MAX_VARIANTS, check_run, check_variants, run_memory
+from sim.experiment.runner import STREAM_CHUNK_VALUES, STREAM_CHUNKS, stream_chunks
 from sim.experiment.sweep import parse_grid
 from sim.model import compile_scenario, run_replication
 from sim.scenario import load_scenario, scenario_json_schema, with_changes
@@ -424,14 +425,38 @@ def test_memory_estimate_grows_with_replications_and_outputs():
     )
 
 
+def _streamed_chunks(replications: int, width: int) -> int:
+    """How many chunks a streamed run of many replications cuts a scenario into: the count
+    of ``stream_chunks``, without listing a billion replications' chunks."""
+    return max(STREAM_CHUNKS, -(-replications // (STREAM_CHUNK_VALUES // width)))
+
+
+def test_a_streamed_run_holds_its_chunks_not_its_replications_times_its_rows():
+    """A million replications of 4,000 rows are 30 GiB of values; streamed to disk a chunk at
+    a time, with statistics a block of columns at a time, the run needs a few GiB."""
+    for replications in (1000, 10**5):
+        assert _streamed_chunks(replications, 4000) == len(stream_chunks(replications, 4000))
+    streamed = run_memory([4000], 10**6, 2, 10**6 // _streamed_chunks(10**6, 4000), False)
+    assert streamed < 8 * 2**30 < run_memory([4000], 10**6, 2, 10**6 // 16, True)
+    wider = run_memory([40_000], 10**6, 2, 10**6 // _streamed_chunks(10**6, 40_000), False)
+    assert wider - streamed < 2**30  # ten times the rows: larger chunks only
+
+
 def test_a_run_too_large_for_memory_says_what_fits():
     with pytest.raises(ScenarioError) as info:
-        check_run([4000], 10**9, 2, 32, False, memory=8 * 2**30, cores=2)
+        check_run([4000], 10**9, 2, _streamed_chunks(10**9, 4000), False, memory=8 * 2**30,
+                  cores=2)  # fmt: skip
     error = info.value
     assert (error.file, error.field) == ("<run settings>", "replications")
     fit = int(error.reason.split("at most about ")[1].split()[0].replace(",", ""))
+    assert 100_000 < fit < 10_000_000
+    # what it says fits
+    check_run([4000], fit, 2, _streamed_chunks(fit, 4000), False, memory=8 * 2**30, cores=2)
+    with pytest.raises(ScenarioError) as info:  # held in memory, far fewer
+        check_run([4000], 10**9, 2, 16, True, memory=8 * 2**30, cores=2)
+    fit = int(info.value.reason.split("at most about ")[1].split()[0].replace(",", ""))
     assert 1_000 < fit < 100_000
-    check_run([4000], fit, 2, 32, False, memory=8 * 2**30, cores=2)  # what it says fits
+    check_run([4000], fit, 2, 16, True, memory=8 * 2**30, cores=2)
 
 
 def test_too_many_workers_are_refused():

@@ -29,7 +29,7 @@ from sim.experiment.uncertainty import variance_split
 from sim.results import Results, RowKeys, read_rows
 from sim.results.adequacy import replication_adequacy
 from sim.results.statistics import QUANTILES, column_blocks, summary_statistics
-from sim.results.stored import StoredMatrix, scan_table
+from sim.results.stored import StoredMatrix, scan_table, table_as_written
 from sim.scenario import with_changes
 
 REPS, SEED = 40, 11  # chunks of 2 replications (a streamed run makes 32 at most)
@@ -179,6 +179,22 @@ def test_a_table_in_other_row_groups_is_read_lazily_too(streamed, tmp_path):
     # a table in another order is left to the reader of whole tables
     table.take(np.random.default_rng(1).permutation(table.num_rows)).to_pandas().to_parquet(path)
     assert scan_table(path, REPS) is None
+
+
+def test_a_table_just_written_is_placed_by_its_summary_without_reading_it(streamed, tmp_path):
+    folder, results = streamed
+    path = tmp_path / "table.parquet"  # row groups across replications and scenarios too
+    pq.write_table(pq.read_table(folder / "replications.parquet"), path, row_group_size=1234)
+    for table in (folder / "replications.parquet", path):
+        found = table_as_written(table, folder / "summary.csv", REPS)
+        assert list(found.matrices) == list(results.values)
+        for name, (keys, lazy) in found.matrices.items():
+            np.testing.assert_array_equal(np.asarray(lazy), results.values[name])
+            np.testing.assert_array_equal(lazy[:, [7, 2000, 5]], results.values[name][:, [7, 2000, 5]])
+            for column in ("frequency", "period", "metric", "group"):
+                assert list(getattr(keys, column)) == list(getattr(results.keys[name], column))
+    with pytest.raises(ValueError, match="rows where summary.csv"):
+        table_as_written(path, folder / "summary.csv", REPS + 1)
 
 
 def test_rows_are_read_a_batch_at_a_time_as_the_filtered_read_gives_them(streamed):

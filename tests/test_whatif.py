@@ -3,32 +3,41 @@
 Equal settings give the same scenario and a cache hit; a change of any setting changes the
 scenario's content hash; blend shares always add up to 1; an invalid combination gives a
 clear error, not a crash; the headline table uses the vocabulary's headline figures; the
-engine runs without ipywidgets and the ipywidgets panel runs headless.
+charts' statistics, taken only for the rows they draw, and their PNGs are the same as from
+the whole summary and a plain ``savefig``; the engine runs without ipywidgets and the
+ipywidgets panel runs headless.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import io
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sim.apps.whatif import (
+    CHART_ROWS,
     CHARTS,
     WHAT_IF_NOTE,
+    Charts,
     Panel,
     ResultCache,
     Settings,
     WhatIf,
     WhatIfError,
     build_scenario,
+    chart_data,
     cut_date_options,
     rebalance_blend,
+    summary_of_rows,
 )
+from sim.apps.whatif.engine import rows_mask
 from sim.experiment.runner import run_experiment
 from sim.results import scenario_to_yaml_tree
 from sim.scenario import load_scenario, scenario_hash, with_changes
@@ -429,3 +438,113 @@ def test_the_engine_does_not_import_ipywidgets():
         "sys.exit('ipywidgets' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+# ------------------------------------------------------- less work, the same figures
+
+
+@pytest.fixture(scope="module")
+def many(baseline):
+    """A what-if with enough replications for numpy to sum in blocks (pairwise sums of a
+    lone column would differ in the last digits from the whole matrix's)."""
+    return WhatIf(baseline, replications=40, seed=7, jobs=1).update(cap=18)
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [row for rows in CHART_ROWS.values() for row in rows],
+        CHART_ROWS["caseload"],
+        [("waiting", "horizon", "all")],  # a lone row
+        [
+            ("cost", "year", "total"),
+            ("in_programme", "month", "all"),
+            ("utilisation", "horizon", "national"),
+        ],
+        [("no_such_metric", "quarter", "all")],
+    ],
+    ids=["charts", "caseload", "one row", "mixed", "none"],
+)
+def test_the_summary_of_selected_rows_is_the_full_summary_of_those_rows(many, rows):
+    results = many.results
+    full = results.summary()
+    masks = [rows_mask(results.keys[name], rows) for name in results.values]
+    expected = full[np.concatenate(masks)].reset_index(drop=True)
+    selected = summary_of_rows(results, rows)
+    pd.testing.assert_frame_equal(selected, expected, check_exact=True)
+    assert len(selected) == sum(int(m.sum()) for m in masks)
+    one = summary_of_rows(results, rows, [many.scenario.name])
+    pd.testing.assert_frame_equal(
+        one, expected[expected["scenario"] == many.scenario.name].reset_index(drop=True),
+        check_exact=True,
+    )  # fmt: skip
+
+
+def test_charts_from_the_selected_rows_are_those_of_the_full_summary(many):
+    from sim.outputs.charts import caseload_fan, comparison, team_demand, waiting_fan
+
+    results, name = many.results, many.scenario.name
+    base = next(n for n in results.scenarios if n != name)
+    charts = Charts(results, base, name)
+    assert list(charts) == list(CHARTS) and charts.prepared() == []  # prepared when asked for
+    full = results.only(name).summary()
+    expected = {
+        "caseload": caseload_fan(results, full, name),
+        "waiting": waiting_fan(results, full, name),
+        "team": team_demand(results, full, name),
+        "comparison": comparison(results, base),  # from every row, not the horizon's alone
+    }
+    for key in ("team", "caseload"):
+        charts[key]
+    assert charts.prepared() == ["caseload", "team"]
+    eager = chart_data(results, base, name)
+    for key, chart in expected.items():
+        for field in dataclasses.fields(chart):
+            want = getattr(chart, field.name)
+            _assert_same(getattr(charts[key], field.name), want, f"{key}.{field.name}")
+            _assert_same(getattr(eager[key], field.name), want, f"{key}.{field.name}")
+
+
+def _assert_same(got, want, where: str) -> None:
+    """Equal to the last digit: tables, and dicts holding tables."""
+    if isinstance(want, pd.DataFrame):
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+    elif isinstance(want, dict):
+        assert list(got) == list(want), where
+        for name in want:
+            _assert_same(got[name], want[name], f"{where}.{name}")
+    else:
+        assert got == want, where
+
+
+def test_chart_pngs_have_the_pixels_of_a_plain_savefig(many):
+    image = pytest.importorskip("PIL.Image")
+
+    def pixels(data: bytes) -> np.ndarray:
+        return np.asarray(image.open(io.BytesIO(data)).convert("RGBA"))
+
+    for key in ("caseload", "team"):
+        buffer = io.BytesIO()
+        many.figure(key).savefig(buffer, format="png", dpi=144, bbox_inches="tight")
+        expected = pixels(buffer.getvalue())
+        many._pngs.clear()
+        first = many.png(key)
+        many._pngs.clear()
+        again = many.png(key)  # the kept renderer, its text measurements cached
+        assert np.array_equal(pixels(first), expected), key
+        assert np.array_equal(pixels(again), expected), key
+
+
+def test_a_scenario_is_built_once_for_each_combination_of_settings(baseline, thresholds):
+    app = WhatIf(baseline, replications=REPS, jobs=1, thresholds=thresholds)
+    settings = app.defaults.replace(cap=21)
+    first = app.scenario(settings)
+    assert app.scenario(app.defaults.replace(cap=21)) is first  # equal settings
+    assert (
+        app.scenario(settings.replace(national_wte=float(settings.national_wte) + 1)) is not first
+    )
+    rule = settings.replace(segmentation_rule="fixed_thresholds")
+    assert app.scenario(rule).segmentation.rules != first.segmentation.rules
+    app.thresholds = None  # built again from what the what-if now holds: no thresholds
+    with pytest.raises(WhatIfError, match="thresholds"):
+        app.scenario(rule)

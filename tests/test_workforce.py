@@ -55,6 +55,6 @@ def test_a_scenario_that_draws_nothing_gets_a_plain_answer_not_a_failure(short, 
     assert not uncertain_numbers(fixed)
     folder, _ = run_to_folder([fixed, short], tmp_path / "r",
                               settings=RunSettings(6, seed=1, progress=False))  # fmt: skip
-    lines = _workforce_lines(folder / TABLE_FILE, [fixed, short], 1, 6).splitlines()
+    lines = _workforce_lines(folder, [fixed, short], 1, 6).splitlines()
     assert "fixed: declares no ranges" in lines[2]
     assert lines[3].startswith(f"  {short.name}: The national team is short")

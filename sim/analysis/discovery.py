@@ -403,26 +403,32 @@ def _best_split(X, y, weight, min_leaf) -> tuple[int, float] | None:
     """(column, threshold) of the split of these rows that most lowers the class-weighted
     Gini impurity (CART), with at least ``min_leaf`` rows each side, thresholds halfway
     between neighbouring values; None for a pure node or one with no such split. Of equal
-    splits the first column's, then the lowest threshold, wins."""
+    splits the first column's, then the lowest threshold, wins.
+
+    A column at a time, so the work space is a few arrays of the rows, however many
+    parameters were drawn."""
     n = len(y)
     w1, w0 = np.where(y, weight[1], 0.0), np.where(y, 0.0, weight[0])
-    if n < 2 * min_leaf or w1.sum() == 0 or w0.sum() == 0:
+    total1, total0 = w1.sum(), w0.sum()
+    if n < 2 * min_leaf or total1 == 0 or total0 == 0:
         return None
-    order = np.argsort(X, axis=0, kind="stable")
-    xs = np.take_along_axis(X, order, axis=0)
-    left1, left0 = np.cumsum(w1[order], axis=0)[:-1], np.cumsum(w0[order], axis=0)[:-1]
-    right1, right0 = w1.sum() - left1, w0.sum() - left0
-    left, right = left1 + left0, right1 + right0
-    with np.errstate(invalid="ignore", divide="ignore"):  # an empty side is never valid
-        impurity = (left * (1 - (left1 / left) ** 2 - (left0 / left) ** 2)
-                    + right * (1 - (right1 / right) ** 2 - (right0 / right) ** 2))  # fmt: skip
-    count = np.arange(1, n)[:, None]
-    valid = (xs[1:] > xs[:-1]) & (count >= min_leaf) & (n - count >= min_leaf)
-    impurity = np.where(valid, impurity, np.inf)
-    column, row = divmod(int(np.argmin(impurity.T)), n - 1)
-    if not np.isfinite(impurity[row, column]):
-        return None
-    return column, float((xs[row, column] + xs[row + 1, column]) / 2)
+    count = np.arange(1, n)
+    sizes = (count >= min_leaf) & (n - count >= min_leaf)  # both sides large enough
+    best: tuple[float, int, float] | None = None  # (impurity, column, threshold)
+    for column in range(X.shape[1]):
+        order = np.argsort(X[:, column], kind="stable")
+        xs = X[order, column]
+        left1, left0 = np.cumsum(w1[order])[:-1], np.cumsum(w0[order])[:-1]
+        right1, right0 = total1 - left1, total0 - left0
+        left, right = left1 + left0, right1 + right0
+        with np.errstate(invalid="ignore", divide="ignore"):  # an empty side is never valid
+            impurity = (left * (1 - (left1 / left) ** 2 - (left0 / left) ** 2)
+                        + right * (1 - (right1 / right) ** 2 - (right0 / right) ** 2))  # fmt: skip
+        impurity = np.where((xs[1:] > xs[:-1]) & sizes, impurity, np.inf)
+        row = int(np.argmin(impurity))
+        if np.isfinite(impurity[row]) and (best is None or impurity[row] < best[0]):
+            best = (float(impurity[row]), column, float((xs[row] + xs[row + 1]) / 2))
+    return None if best is None else best[1:]
 
 
 def _merged(conditions) -> tuple[Condition, ...]:

@@ -1,10 +1,13 @@
 """Limits on the size of a run, checked before any work is done.
 
-A run's memory grows with replications x output rows (the value matrices and the tidy
-table written at the end), with the chunk of replications each worker holds, and with
-the number of workers. A mistaken ``--reps 1000000000`` or ``--jobs 999`` would otherwise
-start, allocate hundreds of gigabytes and fail part way. :func:`check_run` estimates the
-memory a run needs and refuses one that would not fit, saying what would.
+A run held in memory (``run_experiment``) grows with replications x output rows, its value
+matrices; a streamed run (``run_to_folder``, the command line) sends each chunk to disk and
+takes its statistics a block of columns at a time, so it holds a fixed work space and a few
+numbers per replication, however many output rows there are. Both grow with the chunk of
+replications each worker holds and with the number of workers. A mistaken ``--reps
+1000000000`` or ``--jobs 999`` would otherwise start, allocate hundreds of gigabytes and
+fail part way. :func:`check_run` estimates the memory a run needs and refuses one that would
+not fit, saying what would.
 
 The byte counts below are assumptions, measured on Linux with the baseline scenario and
 rounded up; the estimate is meant to catch runs that are out by a large factor, not to
@@ -25,10 +28,17 @@ RUN_SETTINGS = "<run settings>"
 """Label of errors about run settings (replications, workers) rather than a file."""
 BYTES_PER_VALUE = 8
 """One output value of one replication in a value matrix (float64)."""
-BYTES_PER_VALUE_WRITTEN = 100
-"""Peak bytes per output value while a scenario's results are assembled and written (the
-matrix, the tidy table's labels and values, parquet and summary buffers). Measured about
-75 for the baseline (640 replications x 1,700 rows: 67 MB)."""
+STREAMED_BYTES = 256 * 2**20
+"""Work space of a streamed run's parent process, whatever the replications: the blocks of
+columns statistics are taken from (:data:`~sim.results.statistics.BLOCK_BYTES`) and the
+copies sorting and summing them makes, a chunk on its way into the table and the libraries
+it is written with. Measured about 165 MB above the interpreter's own for the baseline
+(6,700 output rows), the same at 5,000 and 20,000 replications."""
+STREAMED_BYTES_PER_REPLICATION = 4096
+"""What a streamed run's parent holds per replication: a few of its outputs at once (the
+adequacy check's columns, the workforce question's) and, for the workforce question, each
+replication's draw of the assumptions, tabulated and searched by scenario discovery.
+Measured about 2,400 for the baseline, which draws 50 numbers per replication."""
 WORKER_BYTES = 64 * 2**20
 """Memory of one worker process of its own (interpreter pages it writes, one
 replication's arrays). Plausible range 20 to 150 MB (fork on Linux to spawn elsewhere)."""
@@ -87,13 +97,14 @@ def run_memory(
         Replications in the largest chunk a worker computes and sends back.
     in_memory
         True if every scenario's value matrix is kept in memory (``run_experiment``);
-        False if results stream to disk and are written one scenario at a time.
+        False if results stream to disk a chunk at a time and their statistics are taken a
+        block of columns at a time (``run_to_folder``).
     """
     widest = max(widths)
     if in_memory:
         parent = sum(widths) * replications * BYTES_PER_VALUE
     else:
-        parent = widest * replications * BYTES_PER_VALUE_WRITTEN
+        parent = STREAMED_BYTES + replications * STREAMED_BYTES_PER_REPLICATION
     block = chunk * widest * BYTES_PER_VALUE  # one chunk's matrix, also received by the parent
     workers = jobs * (WORKER_BYTES + 2 * block)
     return parent + workers + max(jobs, 1) * block
@@ -145,9 +156,12 @@ def check_run(
             f"{jobs} workers need about {_gib(local_jobs * WORKER_BYTES)} of memory on their "
             f"own and {_gib(memory)} is available; use at most {fit} workers",
         )
-    # the estimate is linear in the replications: the most that fit within the budget
-    per_replication = run_memory(widths, 1, local_jobs, 1, in_memory) - local_jobs * WORKER_BYTES
-    fit = int((budget - local_jobs * WORKER_BYTES) // max(per_replication, 1))
+    # the estimate is linear in the replications: the most that fit within the budget, with
+    # chunks that grow with them held in memory, and no larger than now streamed (a
+    # streamed run's chunks have a largest size, so a huge one is cut into more, not larger)
+    fixed = run_memory(widths, 0, local_jobs, 0 if in_memory else chunk, in_memory)
+    per_replication = run_memory(widths, 1, local_jobs, 1 if in_memory else chunk, in_memory) - fixed
+    fit = int((budget - fixed) // max(per_replication, 1))
     raise ScenarioError(
         RUN_SETTINGS,
         "replications",

@@ -186,7 +186,11 @@ class ParameterDraws:
         row = self._quantiles[k]
         drawn = {n.path: n.draw(u) for n, u in zip(self.numbers, row, strict=True)}
         drawn |= dict(zip(paths, particles[k].tolist(), strict=True))
-        return rescale_blends(self.scenario, drawn)
+        return rescale_blends(self.scenario, drawn, self._tree)
+
+    @cached_property
+    def _tree(self) -> dict:
+        return blend_tree(self.scenario)
 
     def table(self) -> dict[str, np.ndarray]:
         """Every replication's draw: one array per path (for scenario discovery)."""
@@ -250,15 +254,18 @@ def _validated(node, changes: _Changes):
     return type(node).model_validate(values) if isinstance(node, BaseModel) else values
 
 
-def rescale_blends(scenario: Scenario, drawn: dict[str, float]) -> dict[str, float]:
+def rescale_blends(
+    scenario: Scenario, drawn: dict[str, float], tree: dict | None = None
+) -> dict[str, float]:
     """``drawn`` with each phase's blend shares scaled to add up to 1 when any of them was
-    drawn (the shares not drawn take the scenario's values). Shared by every sampler of
-    the assumptions (per-replication draws, sensitivity studies)."""
+    drawn (the shares not drawn take the scenario's values; ``tree``, the scenario's
+    values as :func:`blend_tree` gives them, saves reading them again). Shared by every
+    sampler of the assumptions (per-replication draws, sensitivity studies)."""
     drawn = dict(drawn)
     phases = {path.split(_BLEND)[0] for path in drawn if _BLEND in path}
     if not phases:
         return drawn
-    tree = scenario.model_dump(mode="python", exclude={"notes"})
+    tree = blend_tree(scenario) if tree is None else tree
     for phase in sorted(phases):
         shares = {
             f"{phase}{_BLEND}{s}": drawn.get(f"{phase}{_BLEND}{s}", value_at(tree, f"{phase}{_BLEND}{s}"))
@@ -267,6 +274,11 @@ def rescale_blends(scenario: Scenario, drawn: dict[str, float]) -> dict[str, flo
         total = sum(shares.values())
         drawn |= {path: share / total for path, share in shares.items()} if total > 0 else {}
     return drawn
+
+
+def blend_tree(scenario: Scenario) -> dict:
+    """The scenario's values as a tree, where :func:`rescale_blends` reads blend shares."""
+    return scenario.model_dump(mode="python", exclude={"notes"})
 
 
 def variance_split(values: np.ndarray) -> dict[str, np.ndarray]:

@@ -17,7 +17,10 @@
 Below the experiment layer: nothing here runs a simulation. Names are imported on first
 use, so importing :mod:`sim.results.keys`, :mod:`sim.results.manifest` or
 :mod:`sim.results.defaults` (or taking ``MANIFEST`` or ``DEFAULT_PRECISION`` from here) does
-not import pandas.
+not import pandas. Nor does importing the modules a streamed run's parent process sets its
+results folder up with before it starts the workers (folder, writer, stored, statistics,
+adequacy): they import pandas (and :mod:`sim.results.tables`) inside the functions that
+use it, so the workers start without waiting the quarter of a second that takes.
 """
 
 from __future__ import annotations

@@ -8,14 +8,19 @@ command line). A statistic of results, so it lives with them, below the analyses
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from sim.results.defaults import DEFAULT_PRECISION  # importable from here, as before
 from sim.results.keys import RowKeys
 from sim.results.statistics import CONFIDENCE, column_means, t_half_width
-from sim.results.tables import Results
 from sim.vocabulary import HEADLINES
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from sim.results.tables import Results
 
 ADEQUACY_FILE = "adequacy.csv"
 MAIN_METRICS = tuple((headline.metric, headline.group) for headline in HEADLINES)
@@ -35,6 +40,8 @@ def replication_adequacy(
     usual estimate n * (relative_half_width / precision) ** 2. Metrics whose mean is zero
     have no relative precision (NaN) and count as adequate.
     """
+    import pandas as pd  # here, not at the top (see sim.results)
+
     rows = []
     for name, values in results.values.items():
         rows += adequacy_rows(name, results.keys[name], values, precision, confidence)
@@ -47,13 +54,17 @@ def adequacy_rows(
 ) -> list[tuple]:
     """The rows of :func:`replication_adequacy` for one scenario. ``values`` is its
     (replications x rows) matrix, or anything giving its columns by ``values[:, positions]``
-    (only the main metrics' columns are read)."""
+    (only the main metrics' columns are read, at once)."""
+    found = [(metric, group, np.flatnonzero(keys.select(metric, "horizon", group))[:1])
+             for metric, group in MAIN_METRICS]  # fmt: skip
+    found = [(metric, group, int(row[0])) for metric, group, row in found if len(row)]
+    if not found:
+        return []
+    block = values[:, [row for *_, row in found]]
     rows = []
-    for metric, group in MAIN_METRICS:
-        mask = keys.select(metric, "horizon", group)
-        if not mask.any():
-            continue
-        column = np.ascontiguousarray(values[:, np.flatnonzero(mask)[:1]])  # replications x 1
+    for j, (metric, group, _) in enumerate(found):
+        # one contiguous column (replications x 1): numpy sums it pairwise, not as in a block
+        column = np.ascontiguousarray(block[:, j : j + 1])
         counts, means, sds = column_means(column)
         count, mean = int(counts[0]), float(means[0])
         half = float(t_half_width(sds[0], count, confidence))

@@ -30,8 +30,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import yaml
 
 from sim.errors import FolderError, OutputError
@@ -39,7 +39,6 @@ from sim.results.adequacy import ADEQUACY_FILE
 from sim.results.keys import KEY_COLUMNS
 from sim.results.manifest import MANIFEST
 from sim.results.stored import scan_table
-from sim.results.tables import TIDY_COLUMNS, Results, matrix_from_table
 from sim.results.writer import (  # noqa: F401 (importable from here, as before)
     SCENARIO_DIR,
     SUMMARY_FILE,
@@ -49,6 +48,11 @@ from sim.results.writer import (  # noqa: F401 (importable from here, as before)
 )
 from sim.scenario.files import read_yaml
 from sim.scenario.loader import scenario_from_mapping
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from sim.results.tables import Results
 
 log = logging.getLogger(__name__)
 
@@ -411,6 +415,8 @@ def load_results(folder: str | Path) -> Results:
         Naming the file and what is wrong, if the folder is not a complete, unchanged
         results folder.
     """
+    from sim.results.tables import Results, matrix_from_table  # here (see sim.results)
+
     folder = Path(folder)
     recover_folder(folder)
     manifest = read_manifest(folder)
@@ -515,6 +521,9 @@ def verify_files(folder: Path, manifest: dict) -> None:
 
 def _read_table(path: Path) -> pd.DataFrame:
     """The tidy table, with its columns checked."""
+    import pandas as pd  # here, not at the top (see sim.results)
+
+    from sim.results.tables import TIDY_COLUMNS
     if not path.is_file():
         raise FolderError(f"{path}: missing; the results folder is incomplete")
     try:

@@ -7,6 +7,8 @@ replication with the same keys each time (the order
 a :class:`StoredMatrix`, whose values are read when asked for, only the columns (or
 replications) asked for. A table in any other
 order is left to the caller (``None``), which reads it whole by its keys.
+:func:`table_as_written` places the matrices of a table this process has just written
+without reading a row (its ``summary.csv`` gives the keys).
 :class:`LazyMatrix` is what a stored matrix, and a streamed run's chunks, have in common:
 a read-only (replications x rows) matrix that reads what it is indexed by.
 :func:`read_rows` reads the rows of some metrics a batch at a time.
@@ -19,18 +21,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from numpy.lib.mixins import NDArrayOperatorsMixin
 
 from sim.results.keys import KEY_COLUMNS, RowKeys
 from sim.results.statistics import SUMMARY_COLUMNS
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 CACHE_BYTES = 64 * 2**20
 """Values of a stored matrix kept after they were read (columns asked for again are not
 read again)."""
 _LABELS = ("scenario", *KEY_COLUMNS)
+_LABELS_AS_WRITTEN = {"dtype": dict.fromkeys(_LABELS, str), "keep_default_na": False,
+                      "na_values": [""]}  # fmt: skip
+"""How ``summary.csv`` is read so its labels are the strings written (a group "NA" too)."""
 _CODE_BITS = 16  # per label column in a row's combined key (so fewer than 2**15 labels each)
 
 
@@ -229,14 +237,15 @@ class StoredTable:
         return rows[list(SUMMARY_COLUMNS)].reset_index(drop=True)
 
     def _read_summary(self) -> pd.DataFrame | bool:
+        import pandas as pd  # here, not at the top (see sim.results)
+
         if self.summary_path is None or not self.summary_path.is_file():
             return False
         labels = ["scenario", *KEY_COLUMNS]
         # every float to the last digit: pandas 3 does so by default (and deprecates the option)
         exact = {"float_precision": "round_trip"} if pd.__version__ < "3" else {}
         try:
-            table = pd.read_csv(self.summary_path, dtype=dict.fromkeys(labels, str),
-                                keep_default_na=False, na_values=[""], **exact)  # fmt: skip
+            table = pd.read_csv(self.summary_path, **_LABELS_AS_WRITTEN, **exact)
         except (OSError, ValueError, pd.errors.ParserError):
             return False
         if list(table.columns) != [*labels, *SUMMARY_COLUMNS] or table[labels].isna().any().any():
@@ -432,6 +441,44 @@ def scan_table(path: Path, replications: int, summary_path: Path | None = None
         matrix = StoredMatrix(stored, names[which], [tuple(s) for s in scan.segments],
                               replications, scan.width)  # fmt: skip
         stored.matrices[names[which]] = (keys, matrix)
+    return stored
+
+
+def table_as_written(path: Path, summary_path: Path, replications: int) -> StoredTable:
+    """The table at ``path`` of a results folder this process has just written, placed
+    without reading a row: the folder's ``summary.csv`` (at ``summary_path``) lists each
+    scenario's row keys in the order the table holds them, ``replications`` times over
+    (:class:`~sim.results.writer.ResultsWriter` writes both), so the file's row-group sizes
+    say where each :class:`StoredMatrix` lies. A table from anywhere else is read by
+    :func:`scan_table`, which checks every row.
+
+    Raises ValueError if the table does not hold the rows the summary and ``replications``
+    make.
+    """
+    import pandas as pd  # here, not at the top (see sim.results)
+
+    labels = pd.read_csv(summary_path, usecols=list(_LABELS), **_LABELS_AS_WRITTEN)
+    scenario = labels["scenario"].to_numpy(dtype=object)
+    bounds = [0, *(np.flatnonzero(scenario[1:] != scenario[:-1]) + 1), len(scenario)]
+    stored = StoredTable(path, summary_path)
+    with stored.open() as file:
+        sizes = [file.metadata.row_group(g).num_rows for g in range(file.num_row_groups)]
+    if sum(sizes) != replications * len(scenario):
+        raise ValueError(f"{path}: {sum(sizes):,} rows where {summary_path.name} and "
+                         f"{replications} replications make {replications * len(scenario):,}")  # fmt: skip
+    group, start = 0, 0  # where the next scenario's rows begin
+    for first, stop in zip(bounds[:-1], bounds[1:], strict=True):
+        width, offset, segments = stop - first, 0, []
+        while offset < replications * width:
+            taken = min(sizes[group] - start, replications * width - offset)
+            if taken:
+                segments.append((group, start, start + taken, offset))
+            offset, start = offset + taken, start + taken
+            if start == sizes[group]:
+                group, start = group + 1, 0
+        keys = RowKeys(*(labels[c].to_numpy(dtype=object)[first:stop] for c in KEY_COLUMNS))
+        name = str(scenario[first])
+        stored.matrices[name] = (keys, StoredMatrix(stored, name, segments, replications, width))
     return stored
 
 

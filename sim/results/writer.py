@@ -29,18 +29,22 @@ import json
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import yaml
 
 from sim.results.adequacy import ADEQUACY_COLUMNS, ADEQUACY_FILE, DEFAULT_PRECISION, adequacy_rows
 from sim.results.keys import KEY_COLUMNS, RowKeys
 from sim.results.manifest import MANIFEST
 from sim.results.statistics import blockwise, summary_columns
-from sim.results.tables import Results
 from sim.scenario.paths import parse_path
 from sim.scenario.schema import Scenario
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from sim.results.tables import Results
 
 TABLE_FILE = "replications.parquet"
 SUMMARY_FILE = "summary.csv"
@@ -132,6 +136,8 @@ class TableWriter:
         metadata), with wider dictionary indices if a later scenario has more labels."""
         import pyarrow as pa
         import pyarrow.parquet as pq
+
+        from sim.results.tables import Results  # here, not at the top (see sim.results)
 
         one = Results({}, {name: keys}, {name: np.zeros((1, len(keys)))}).table()
         schema = pa.Schema.from_pandas(one, preserve_index=False)
@@ -234,6 +240,8 @@ class ResultsWriter:
         replications by ``values[first:stop]`` (values on disk). Statistics are taken
         ``threads`` blocks at a time (default: up to 4, one per core, for a numpy matrix;
         give more only for values safe to read from threads)."""
+        import pandas as pd  # here, not at the top (see sim.results)
+
         name = scenario.name
         text = yaml.safe_dump(scenario_to_yaml_tree(scenario), sort_keys=False,
                               allow_unicode=True)  # fmt: skip
@@ -272,6 +280,8 @@ class ResultsWriter:
     ) -> None:
         """Write ``adequacy.csv``, the extra tables (one of the same name replaces it), the
         per-row tables and the manifest (last: it marks a complete folder)."""
+        import pandas as pd  # here, not at the top (see sim.results)
+
         self.__exit__()
         tables = {}
         if self._adequacy:

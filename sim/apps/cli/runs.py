@@ -97,11 +97,8 @@ def uncertainty_option(parser: argparse.ArgumentParser) -> None:
 
 def run_scenarios(args: argparse.Namespace) -> int:
     """Run the scenarios into a results folder and print their summary."""
-    import pandas as pd
-
-    from sim.analysis.compare import NO_DIFFERENCE_METRICS, identical_outputs
+    # only what the run needs before it starts its workers: pandas and the printing come after
     from sim.experiment.runner import run_to_folder
-    from sim.outputs.summary import format_adequacy, format_no_difference, format_summary
     from sim.results import ADEQUACY_FILE, SUMMARY_FILE, TABLE_FILE, check_output_folder
     from sim.scenario import load_scenario
 
@@ -122,6 +119,11 @@ def run_scenarios(args: argparse.Namespace) -> int:
     )  # fmt: skip
     if folder is None:
         return stopped(out, stats)
+    import pandas as pd
+
+    from sim.analysis.compare import NO_DIFFERENCE_METRICS, identical_outputs
+    from sim.outputs.summary import format_adequacy, format_no_difference, format_summary
+
     start_dates = {s.name: s.start_date for s in scenarios}
     regimes = {s.name: s.regimes() for s in scenarios}
     summary = pd.read_csv(folder / SUMMARY_FILE)
@@ -138,7 +140,7 @@ def run_scenarios(args: argparse.Namespace) -> int:
         from sim.outputs.summary import format_variance_split
 
         print(format_variance_split(pd.read_csv(folder / VARIANCE_FILE)))
-        print(_workforce_lines(folder / TABLE_FILE, scenarios, args.seed, args.reps))
+        print(_workforce_lines(folder, scenarios, args.seed, args.reps))
     print(format_adequacy(pd.read_csv(folder / ADEQUACY_FILE), args.precision))
     manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     resumed = (
@@ -153,17 +155,27 @@ def run_scenarios(args: argparse.Namespace) -> int:
     return 0
 
 
-def _workforce_lines(table: Path, scenarios, seed: int, replications: int) -> str:
-    """The workforce question per scenario: how often the national team is short, by how
-    much, and when (scenario discovery over the drawn assumptions)."""
-    from sim.analysis.workforce import workforce_answers
-    from sim.results.stored import read_rows
+def _workforce_lines(folder: Path, scenarios, seed: int, replications: int) -> str:
+    """The workforce question per scenario of the results ``folder`` just written: how often
+    the national team is short, by how much, and when (scenario discovery over the drawn
+    assumptions)."""
+    import numpy as np
 
-    wanted = read_rows(table, ["national_demand_exceeded", "shortfall_hours"], "horizon")
-    answers = workforce_answers(wanted, scenarios, seed, replications)
+    from sim.analysis.workforce import WORKFORCE_ROWS, answer_from_values, draws_anything
+    from sim.results import SUMMARY_FILE, TABLE_FILE
+    from sim.results.stored import table_as_written
+
+    # two values per replication: read just those, where the folder's own layout puts them
+    stored = table_as_written(folder / TABLE_FILE, folder / SUMMARY_FILE, replications)
     lines = ["\nThe workforce question, across plausible futures:"]
     for scenario in scenarios:
-        answer = answers.get(scenario.name)
+        answer = None
+        if draws_anything(scenario, seed, replications):
+            keys, values = stored.matrices[scenario.name]
+            rows = [np.flatnonzero(keys.select(metric, "horizon", group))[0]
+                    for metric, group in WORKFORCE_ROWS]  # fmt: skip
+            short, hours = values[:, rows].T
+            answer = answer_from_values(scenario, seed, replications, short, hours)
         lines.append(
             f"  {scenario.name}: {answer.sentence()} Mean national shortfall over the "
             f"forecast: {answer.mean_shortfall_hours:,.0f} hours."

@@ -9,9 +9,11 @@ used (and tested) without widgets:
   combination is invalid);
 * :mod:`~sim.apps.whatif.engine` -- :class:`ResultCache`, :class:`WhatIf` (run the what-if
   and its base under the same random numbers) and :class:`Outcome` (results, the headline
-  table of paired differences, charts drawn on demand);
+  table of paired differences, charts prepared and drawn on demand, :class:`Charts`);
 * :mod:`~sim.apps.whatif.panel` -- :class:`Panel`, the ipywidgets controls (the only module
   that uses ipywidgets, imported when a panel is made);
+* :mod:`~sim.apps.whatif.drawing` -- a chart as PNG, as ``savefig`` draws it, with less
+  work per update (imported when a chart is first drawn);
 * :mod:`~sim.apps.whatif.notebook` -- helpers every notebook uses
   (:func:`replications_from_env`, :func:`find_scenarios`).
 
@@ -20,14 +22,17 @@ A what-if at a 5-year horizon with 50 replications runs in a few tenths of a sec
 """
 
 from sim.apps.whatif.engine import (
+    CHART_ROWS,
     CHARTS,
     DEFAULT_REPLICATIONS,
+    Charts,
     Outcome,
     ResultCache,
     WhatIf,
     chart_data,
     combine,
     headline,
+    summary_of_rows,
     whole_horizon,
 )
 from sim.apps.whatif.notebook import (
@@ -55,6 +60,7 @@ from sim.apps.whatif.settings import (
 __all__ = [
     "BLEND_PHASE",
     "CHARTS",
+    "CHART_ROWS",
     "DEFAULT_REFERRAL_RATE",
     "DEFAULT_REPLICATIONS",
     "REFERRAL_MODES",
@@ -63,6 +69,7 @@ __all__ = [
     "SEGMENTATION_RULES",
     "WHAT_IF_NAME",
     "WHAT_IF_NOTE",
+    "Charts",
     "Outcome",
     "Panel",
     "ResultCache",
@@ -78,5 +85,6 @@ __all__ = [
     "headline",
     "rebalance_blend",
     "replications_from_env",
+    "summary_of_rows",
     "whole_horizon",
 ]

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.discovery import percent_words
-from sim.analysis.workforce import WorkforceAnswer
+from sim.analysis.workforce import WORKFORCE_ROWS, WorkforceAnswer
 from sim.analysis.workforce import workforce_answers as run_answers
 from sim.experiment.uncertainty import ParameterDraws, variance_split
 from sim.outputs.charts.data import COVERAGE, ChartData, footnote, forecast_span, uncertainty
@@ -28,8 +28,6 @@ from sim.outputs.summary import VARIANCE_HEADLINES
 from sim.results.tables import Results
 from sim.vocabulary import plain_label
 
-WORKFORCE_ROWS = (("national_demand_exceeded", "all"), ("shortfall_hours", "national"))
-"""The whole-forecast figures the workforce question reads, as (metric, group)."""
 SHORTFALL = "shortfall_hours"
 """The chart's second axis when the rule restricts one assumption: hours short per future."""
 
