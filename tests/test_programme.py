@@ -9,6 +9,7 @@ from scipy import stats
 from sim.experiment.layout import build_layout, reduce_replication
 from sim.model import compile_scenario, run_replication
 from sim.model.distributions import DurationDistribution
+from sim.model.spells import SPELL_COLUMNS, Spell, spell_arrays, spell_event_times
 from sim.scenario import with_changes
 
 
@@ -106,3 +107,27 @@ def test_less_support_means_longer_improvement(baseline):
 
     assert mean_stay(12, 1.0) > 1.1 * mean_stay(51, 1.0)
     assert mean_stay(12, 0.0) == pytest.approx(mean_stay(51, 0.0), rel=0.02)
+
+
+def test_spells_as_arrays_and_event_times_by_their_definitions():
+    """The one-pass builders equal the plain definitions: a column per field, and each
+    kind of event time taken from the spells that reached it (NaN: not reached)."""
+    waiting = Spell(4, 2.0, catastrophic=True, reentry=False, listed=True, route=4)
+    placed = Spell(7, -30.0, catastrophic=False, reentry=True, listed=False, route=0)
+    placed.admission, placed.target_exit, placed.exit = -20.0, 280.0, 5.5
+    again = Spell(7, 40.0, catastrophic=False, reentry=True, listed=True, route=6)
+    again.admission, again.left_list, again.merged = 51.0, False, True
+    records = [waiting, placed, again]
+    arrays = spell_arrays(records)
+    assert list(arrays) == list(SPELL_COLUMNS)
+    for name in SPELL_COLUMNS:
+        expected = np.asarray([getattr(s, name) for s in records], dtype=arrays[name].dtype)
+        np.testing.assert_array_equal(arrays[name], expected)
+    assert arrays["route"].dtype == np.int8 and arrays["trust"].dtype == np.int32
+    assert all(len(column) == 0 for column in spell_arrays([]).values())
+    assert spell_event_times(records) == {
+        "referrals": [2.0, 40.0],
+        "admissions": [-20.0, 51.0],
+        "exits": [5.5],
+        "reentries": [-20.0, 51.0],
+    }

@@ -15,9 +15,9 @@ run that was a tenth of the model's time. No state outside an instance, no I/O.
 
 from __future__ import annotations
 
-import heapq
 import itertools
 from collections.abc import Callable
+from heapq import heappop, heappush  # bare names: no module attribute lookup per event
 
 
 def pause() -> None:
@@ -42,12 +42,12 @@ class EventQueue:
         """Call ``action(*args)`` ``delay`` weeks from now (``delay`` >= 0)."""
         if delay < 0:
             raise ValueError(f"negative delay {delay}")
-        heapq.heappush(self._queue, (self.now + delay, next(self._order), action, args))
+        heappush(self._queue, (self.now + delay, next(self._order), action, args))
 
     def run(self, until: float) -> None:
         """Run every event before ``until`` (weeks), in order; events at ``until`` or
         later are not run. Leaves :attr:`now` at ``until``."""
-        queue, pop = self._queue, heapq.heappop
+        queue, pop = self._queue, heappop
         while queue and queue[0][0] < until:
             self.now, _, action, args = pop(queue)
             action(*args)
@@ -61,7 +61,7 @@ class EventQueue:
     def run_to_pause(self, until: float) -> bool:
         """Run events in order up to the next :func:`pause` before ``until``; True if it
         stopped there (:attr:`now` is then the pause's time), else as :meth:`run`."""
-        queue, pop = self._queue, heapq.heappop
+        queue, pop = self._queue, heappop
         while queue and queue[0][0] < until:
             self.now, _, action, args = pop(queue)
             if action is pause:

@@ -58,7 +58,7 @@ from sim.model.inputs import EraSettings, ProgrammeInputs
 from sim.model.population import Population
 from sim.model.rationing import demand_hours, improvement_rate, ration_with_interim
 from sim.model.routes import draw_route_uniforms, score_linked_referrals, system_referrals
-from sim.model.spells import Spell, spell_arrays
+from sim.model.spells import Spell, spell_arrays, spell_event_times
 from sim.model.timeline import NATIONAL, CostRates, Timeline
 from sim.model.waiting_list import WaitingList
 from sim.streams import Streams
@@ -78,6 +78,8 @@ SPELLS_PER_TRUST = 8
 CLOCK_TOLERANCE = 1e-9
 """Progress (weeks of work) within which an improvement threshold counts as reached."""
 INITIAL, SEGMENT, QUALITY, FINANCE, CATASTROPHIC, SYSTEM, RELAPSE, ARRIVAL = range(len(ROUTES))
+DURATION_PURPOSES = tuple(f"{name}_duration" for name in PHASES)  # streams per phase, built once
+OVERFLOW_PURPOSES = tuple(f"overflow_{phase}" for phase in range(len(PHASES)))
 
 
 # --------------------------------------------------------------------------- programme
@@ -184,7 +186,7 @@ class Programme:
         for table, count, phase, in_phase, in_programme, route in self.inputs.initial_in_programme:
             trusts = pick(table, count)
             # remaining durations, conditional on the time already spent in the phase
-            uniforms = self._uniforms(f"{PHASES[phase]}_duration")[trusts, 0]
+            uniforms = self._uniforms(DURATION_PURPOSES[phase])[trusts, 0]
             remaining = self.era.durations[phase].remaining_given_elapsed(uniforms, in_phase)
             for trust, duration in zip(trusts.tolist(), remaining.tolist(), strict=True):
                 self._open_spell(trust, -in_programme, False, listed=False, route=route)
@@ -229,10 +231,11 @@ class Programme:
             if era.lowest_segment_share < 1:
                 chosen &= self._route_u["segment"][i] < era.lowest_segment_share
             referred += self._refer_all(chosen.nonzero()[0], SEGMENT)
-        for route, code, pool in (("quality", QUALITY, None), ("finance", FINANCE, population.deficit)):  # fmt: skip
-            settings = getattr(era, route)
-            if settings is not None:
-                referred += self._refer_all(self._score_linked(route, i, *settings, pool), code)
+        if era.quality is not None:  # each route only when on (usually off)
+            referred += self._refer_all(self._score_linked("quality", i, *era.quality), QUALITY)
+        if era.finance is not None:  # among trusts in deficit
+            chosen = self._score_linked("finance", i, *era.finance, population.deficit)
+            referred += self._refer_all(chosen, FINANCE)
         if era.system is not None:
             referred += self._refer_systems(i, *era.system)
         if self._try_admit() or merged:
@@ -241,12 +244,12 @@ class Programme:
             self._record()  # only the waiting list changed: support is as it was
 
     def _refer_all(self, trusts: np.ndarray, route: int) -> int:
-        for trust in trusts.tolist():
-            self._refer(trust, route=route, by_segment=route == SEGMENT)
+        for trust in trusts.tolist():  # positional arguments: cheaper than keywords
+            self._refer(trust, False, route == SEGMENT, route)  # not catastrophic
         return len(trusts)
 
     def _score_linked(
-        self, route: str, i: int, rate: float, gradient: float, pool: np.ndarray | None
+        self, route: str, i: int, rate: float, gradient: float, pool: np.ndarray | None = None
     ) -> np.ndarray:
         """Trusts referred by a score-linked route at assessment ``i``; ``pool`` limits who
         can be (trusts in deficit for the finance route)."""
@@ -374,7 +377,7 @@ class Programme:
     def _join_waiting_list(
         self, trust: int, when: float, catastrophic: bool, route: int, by_segment: bool = False
     ) -> None:
-        self._open_spell(trust, when, catastrophic, listed=True, route=route)
+        self._open_spell(trust, when, catastrophic, True, route)  # listed
         if by_segment and self.era.leave_list_when_ineligible:
             self._segment_referrals.add(trust)
         self.status[trust] = WAITING
@@ -458,20 +461,21 @@ class Programme:
             return distribution.a
         k = self.draw_index[trust]
         if k < SPELLS_PER_TRUST:
-            u = float(self._uniforms(f"{PHASES[phase]}_duration")[trust, k])
+            u = self._uniforms(DURATION_PURPOSES[phase]).item(trust, k)  # a Python float
         else:
-            u = float(self._streams[f"overflow_{phase}"].random())
+            u = float(self._streams[OVERFLOW_PURPOSES[phase]].random())
         return distribution.quantile(u)
 
     def _start_phase(self, trust: int, phase: int, duration: float | None = None) -> None:
         """Move ``trust`` into ``phase``; ``duration`` (weeks; improvement: work) is drawn
         for the trust's current spell unless given."""
-        previous = self.status[trust]
+        status, caseload, tokens = self.status, self.caseload, self.token  # local aliases: hot
+        previous = status[trust]
         if 0 <= previous <= TRANSITIONAL:
-            self.caseload[previous] -= 1
-        self.status[trust] = phase
-        self.caseload[phase] += 1
-        token = self.token[trust] = self.token[trust] + 1
+            caseload[previous] -= 1
+        status[trust] = phase
+        caseload[phase] += 1
+        token = tokens[trust] = tokens[trust] + 1
         if duration is None:
             duration = self._draw(phase, trust)
         if phase == IMPROVEMENT:
@@ -487,7 +491,7 @@ class Programme:
             return bool(self._streams["overflow_relapse"].random() < probability)
         if probability <= 0.0:
             return False  # no uniform is below 0: none need be drawn
-        return bool(self._uniforms("relapse")[trust, k] < probability)
+        return self._uniforms("relapse").item(trust, k) < probability
 
     def _leave(self, trust: int) -> None:
         """Exit criteria met and exit complete: move to segment 3 with transitional support."""
@@ -516,7 +520,11 @@ class Programme:
 
     def _changed(self) -> None:
         """Recompute support and the improvement rate after any change; log the state."""
-        self._advance_clock()
+        # _advance_clock and _record written out: this runs at nearly every event
+        now = self.clock.now
+        if now > self._clock_time:
+            self._progress += self._rate * (now - self._clock_time)
+            self._clock_time = now
         caseload = tuple(self.caseload)
         known = self._support_of.get(caseload)
         if known is None:
@@ -525,7 +533,7 @@ class Programme:
         if dose != self._dose:  # usually unchanged (full support): skip the power
             self._dose = dose
             self._rate = improvement_rate(dose, self.era.elasticity)
-        self._record()
+        self.log.append((now, *caseload, len(self.waiting_list), self.era.cap, *self.support))
         self._reschedule_improvement()
 
     def _support(self) -> tuple[tuple, float]:
@@ -565,17 +573,10 @@ class Programme:
 
     def timeline(self, horizon_weeks: float) -> Timeline:
         """The state log and event times, for figures over any periods."""
-        inputs, spells = self.inputs, self.spell_records
-        # NaN marks a time not reached (x == x is False only for NaN: cheaper than isnan)
-        admitted = [s for s in spells if s.admission == s.admission]
+        inputs = self.inputs
         return Timeline.from_rows(
             self.log,
-            {
-                "referrals": [s.referral for s in spells if s.listed],
-                "admissions": [s.admission for s in admitted],
-                "exits": [s.exit for s in spells if s.exit == s.exit],
-                "reentries": [s.admission for s in admitted if s.reentry],
-            },
+            spell_event_times(self.spell_records),
             horizon_weeks,
             prices=CostRates(
                 cost_per_wte_week=inputs.cost_per_wte_week,
