@@ -32,7 +32,7 @@ except metadata.PackageNotFoundError:  # running from a source tree that was nev
 _EXPORTS = {  # module: the names this package exports from it
     "sim.errors": ("OutputError", "ScenarioError"),
     "sim.scenario": ("Scenario", "load_scenario", "scenario_json_schema", "with_changes"),
-    "sim.model": ("compile_scenario", "run_replication"),
+    "sim.model": ("compile_scenario", "run_replication", "run_replications"),
     "sim.experiment.runner": ("run_experiment",),
     "sim.results": ("Results", "load_results"),
     "sim.analysis.compare": ("paired_differences", "replication_adequacy"),
