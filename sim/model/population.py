@@ -380,6 +380,7 @@ _PER_ROW = ("centre", "expected_centre", "deficit_intercept")
 """Of those, the ones with a row per assessment (one row only when there is no trend)."""
 _PER_MEMBER_INPUTS = ("deficit_switching", "capability_logit", "capability_gradient",
                       "capability_persistence")  # fmt: skip
+"""Inputs the batch's step reads as they are, stacked per member when members differ."""
 
 
 class PopulationBatch:

@@ -233,7 +233,9 @@ def run_replications(
     every replication of a scenario, drawn assumptions or not) are run together, up to
     :data:`MAX_BATCH` at a time: their populations move on each quarter in one
     :class:`~sim.model.population.PopulationBatch` step, while each keeps its own random
-    streams, programme and events."""
+    streams, programme and events. A result's population arrays are views of its batch's
+    blocks, so keeping one result keeps its batch's (about 0.3 MiB per 10-year
+    replication); a pickled result carries its own rows only."""
     if len(inputs) != len(replications):
         raise ValueError(f"{len(inputs)} inputs for {len(replications)} replications")
     groups: dict[tuple, list[int]] = {}
