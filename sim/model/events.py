@@ -47,11 +47,8 @@ class EventQueue:
     def run(self, until: float) -> None:
         """Run every event before ``until`` (weeks), in order; events at ``until`` or
         later are not run. Leaves :attr:`now` at ``until``."""
-        queue, pop = self._queue, heappop
-        while queue and queue[0][0] < until:
-            self.now, _, action, args = pop(queue)
-            action(*args)
-        self.now = until
+        while self.run_to_pause(until):  # a pause runs nothing: go on past it
+            pass
 
     def close(self) -> None:
         """Drop the events not run: their callbacks hold the objects that scheduled them,

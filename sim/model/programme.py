@@ -520,11 +520,7 @@ class Programme:
 
     def _changed(self) -> None:
         """Recompute support and the improvement rate after any change; log the state."""
-        # _advance_clock and _record written out: this runs at nearly every event
-        now = self.clock.now
-        if now > self._clock_time:
-            self._progress += self._rate * (now - self._clock_time)
-            self._clock_time = now
+        self._advance_clock()
         caseload = tuple(self.caseload)
         known = self._support_of.get(caseload)
         if known is None:
@@ -533,7 +529,7 @@ class Programme:
         if dose != self._dose:  # usually unchanged (full support): skip the power
             self._dose = dose
             self._rate = improvement_rate(dose, self.era.elasticity)
-        self.log.append((now, *caseload, len(self.waiting_list), self.era.cap, *self.support))
+        self._record()
         self._reschedule_improvement()
 
     def _support(self) -> tuple[tuple, float]:

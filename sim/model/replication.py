@@ -1,10 +1,11 @@
-"""One replication: (compiled scenario, seed, replication number) -> arrays.
+"""Replications: (compiled scenario, seed, replication number) -> arrays.
 
 This is the whole model as seen from outside: :func:`run_replication` runs one,
 :func:`run_replications` several at once (their populations stepped together, each result
 the same as alone). Each replication has its own event calendar, population and programme,
-runs to the horizon and gives a :class:`ReplicationResult` of numpy arrays. No files, no printing, no pandas, no global
-state: the same inputs always give the same result, in any process.
+runs to the horizon and gives a :class:`ReplicationResult` of numpy arrays. No files, no
+printing, no pandas, no global state: the same inputs always give the same result, in any
+process.
 """
 
 from __future__ import annotations
